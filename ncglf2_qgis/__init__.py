@@ -1,0 +1,1 @@
+"""Everything that touches QGIS: a thin adapter over ``core``."""

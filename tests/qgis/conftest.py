@@ -1,0 +1,25 @@
+"""One real QGIS application (offscreen) for the whole session, with Processing."""
+import os
+import sys
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(scope="session")
+def qgis_app():
+    from qgis.core import QgsApplication
+
+    app = QgsApplication.instance()
+    if app is None:
+        QgsApplication.setPrefixPath("/usr", True)
+        app = QgsApplication([], True)
+        app.initQgis()
+    processing_dir = "/usr/share/qgis/python/plugins"
+    if processing_dir not in sys.path:
+        sys.path.append(processing_dir)
+    from processing.core.Processing import Processing
+
+    Processing.initialize()
+    yield app
