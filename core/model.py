@@ -1,8 +1,6 @@
 """The NCGLF2 network.
 
-Tu, Ren, Li, Cao, Chen, Plaza: "NCGLF2: Network combining CNN, GCN, and
-LSTM/transformer... for hyperspectral and LiDAR fusion classification",
-*Information Fusion* 104:102192, 2024.
+Tu, Ren, Li, Cao, Chen, Plaza, *Information Fusion* 104:102192, 2024.
 
 A CNN stem per modality (scale information aggregation), a structure-aware
 transformer for the low-frequency (base) features, an invertible network for
