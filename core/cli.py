@@ -1,0 +1,201 @@
+"""The ``ncglf2`` command: train, classify, assess, import-reference, demo, bench."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+
+from .errors import Cancelled, NCGLF2Error
+from .version import __version__
+
+EPILOG = """examples:
+  ncglf2 train --hsi hsi.tif --lidar dsm.tif --labels ground_truth.gpkg --class-field class --out landcover.ncglf2 --report training.html
+  ncglf2 classify --model landcover.ncglf2 --hsi hsi.tif --lidar dsm.tif --out landcover.tif --confidence confidence.tif
+  ncglf2 assess --classification landcover.tif --reference checkpoints.gpkg --class-field class --out accuracy.html --json accuracy.json
+  ncglf2 demo --out demo_output
+"""
+
+
+def _add_inputs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hsi", required=True, metavar="RASTER", help="hyperspectral raster (any GDAL format: GeoTIFF, ENVI, VRT...)")
+    parser.add_argument(
+        "--lidar", required=True, action="append", metavar="RASTER",
+        help="LiDAR raster (DSM, nDSM, intensity...); repeat for more; every band is one channel; "
+        "rasters on another grid are resampled bilinearly onto the HSI grid",
+    )
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    parser.add_argument("--debug", action="store_true", help="show a full traceback on errors")
+
+
+def _device(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the network runs (default: auto = GPU when available)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ncglf2",
+        description="Land-cover classification from hyperspectral + LiDAR rasters with the NCGLF2 fusion network.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"ncglf2 {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a model from rasters and labelled ground truth", description=(
+        "Train NCGLF2 with the paper's protocol: 40 whitened PCA components + LiDAR, 11 x 11 patches, "
+        "20 training pixels per class, 15 %% of the remaining labelled pixels for validation, 80 epochs, "
+        "keeping the weights of the best validation accuracy."))
+    _add_inputs(p)
+    p.add_argument("--labels", required=True, metavar="LABELS", help="ground truth: a raster of class ids (0 = unlabelled) or a vector layer of points/polygons")
+    p.add_argument("--class-field", metavar="FIELD", help="attribute holding the class (integer id or text name) of vector labels")
+    p.add_argument("--class-csv", metavar="CSV", help="optional class names and colours: lines 'id,name,#rrggbb'")
+    p.add_argument("--validation", metavar="LABELS", help="separate validation labels (instead of a share of --labels)")
+    p.add_argument("--out", required=True, metavar="MODEL.ncglf2", help="model file to write")
+    p.add_argument("--report", metavar="REPORT.html", help="training report (curves, validation accuracy)")
+    p.add_argument("--epochs", type=int, default=80, help="training epochs (default 80)")
+    p.add_argument("--samples-per-class", default="20", metavar="N|all", help="training pixels per class, or 'all' (default 20)")
+    p.add_argument("--validation-fraction", type=float, default=0.15, help="share of the remaining labelled pixels used for validation (default 0.15)")
+    p.add_argument("--batch-size", type=int, default=64, help="training batch size (default 64)")
+    p.add_argument("--learning-rate", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
+    p.add_argument("--patch-size", type=int, default=11, help="patch side in pixels, odd (default 11)")
+    p.add_argument("--components", type=int, default=40, help="PCA components of the HSI (default 40)")
+    p.add_argument("--seed", type=int, default=0, help="random seed: the same seed repeats a run on CPU (default 0)")
+    _device(p)
+    _add_common(p)
+
+    p = sub.add_parser("classify", help="classify rasters with a model file", description=(
+        "Classify every valid pixel, tile by tile (any raster size), into a GeoTIFF of class ids with a colour "
+        "table, class names and a QGIS style (.qml) beside it."))
+    p.add_argument("--model", required=True, metavar="MODEL.ncglf2")
+    _add_inputs(p)
+    p.add_argument("--out", required=True, metavar="CLASSES.tif", help="class map to write (GeoTIFF, nodata 0)")
+    p.add_argument("--confidence", metavar="CONF.tif", help="also write the confidence (max class probability)")
+    p.add_argument("--probabilities", metavar="PROBS.tif", help="also write one probability band per class")
+    p.add_argument("--extent", nargs=4, type=float, metavar=("XMIN", "YMIN", "XMAX", "YMAX"), help="classify only this extent (HSI CRS)")
+    p.add_argument("--tile-size", type=int, default=None, help="tile side in pixels (default 256)")
+    p.add_argument("--batch-size", type=int, default=None, help="patches per network call (default: automatic)")
+    _device(p)
+    _add_common(p)
+
+    p = sub.add_parser("assess", help="accuracy of a class map against reference labels")
+    p.add_argument("--classification", required=True, metavar="CLASSES.tif")
+    p.add_argument("--reference", required=True, metavar="LABELS", help="reference labels: raster of class ids or vector layer")
+    p.add_argument("--class-field", metavar="FIELD", help="class attribute of vector reference labels")
+    p.add_argument("--class-csv", metavar="CSV", help="optional class names and colours")
+    p.add_argument("--out", required=True, metavar="REPORT.html")
+    p.add_argument("--json", metavar="REPORT.json")
+    p.add_argument("--csv", metavar="REPORT.csv", help="confusion matrix and per-class accuracy as CSV")
+    _add_common(p)
+
+    p = sub.add_parser("import-reference", help="turn the published implementation's checkpoint into a model file")
+    p.add_argument("checkpoint", metavar="CHECKPOINT")
+    _add_inputs(p)
+    p.add_argument("--classes", required=True, type=int, metavar="N", help="number of classes the checkpoint was trained on")
+    p.add_argument("--patch-size", type=int, default=11)
+    p.add_argument("--class-csv", metavar="CSV", help="optional class names and colours")
+    p.add_argument("--out", required=True, metavar="MODEL.ncglf2")
+    _add_common(p)
+
+    p = sub.add_parser("demo", help="build the demo scene, train, classify and assess it")
+    p.add_argument("--out", default="demo_output", metavar="FOLDER")
+    p.add_argument("--size", type=int, default=300, help="scene side in pixels (default 300)")
+    p.add_argument("--epochs", type=int, default=80)
+    p.add_argument("--seed", type=int, default=0)
+    _device(p)
+    p.add_argument("--debug", action="store_true")
+
+    p = sub.add_parser("bench", help="measure inference, training and end-to-end speed")
+    p.add_argument("--quick", action="store_true", help="short runs (for a smoke test)")
+    p.add_argument("--device", default="all", choices=["all", "cpu", "cuda"])
+    p.add_argument("--debug", action="store_true")
+    return parser
+
+
+def _samples(value: str) -> int | None:
+    if value.strip().lower() == "all":
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise NCGLF2Error(f"--samples-per-class must be a number or 'all' (got {value!r})") from None
+    return number
+
+
+def run(args: argparse.Namespace) -> int:
+    from .progress import ConsoleProgress
+
+    progress = ConsoleProgress()
+    if args.command == "train":
+        from .training import TrainingParameters
+        from .workflow import TrainRequest, train
+
+        params = TrainingParameters(
+            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+            samples_per_class=_samples(args.samples_per_class), validation_fraction=args.validation_fraction,
+            patch_size=args.patch_size, pca_components=args.components, seed=args.seed, device=args.device,
+        )
+        outcome = train(
+            TrainRequest(args.hsi, args.lidar, args.labels, args.out, args.class_field, args.validation,
+                         args.class_csv, args.report, args.overwrite, params),
+            progress,
+        )
+        if outcome.validation is not None:
+            v = outcome.validation
+            print(f"validation: OA {100 * v.oa:.2f} %  AA {100 * v.aa:.2f} %  kappa {v.kappa:.4f}")
+    elif args.command == "classify":
+        from .workflow import classify
+
+        classify(args.model, args.hsi, args.lidar, args.out, args.confidence, args.probabilities, args.device,
+                 tuple(args.extent) if args.extent else None, args.tile_size, args.batch_size, args.overwrite, progress)
+    elif args.command == "assess":
+        from .workflow import assess
+
+        a = assess(args.classification, args.reference, args.out, args.json, args.csv, args.class_field,
+                   args.class_csv, args.overwrite, progress)
+        print(f"OA {100 * a.oa:.2f} %  AA {100 * a.aa:.2f} %  kappa {a.kappa:.4f}  ({a.n} pixels)")
+    elif args.command == "import-reference":
+        from .workflow import import_reference
+
+        import_reference(args.checkpoint, args.hsi, args.lidar, args.classes, args.out, args.patch_size,
+                         args.class_csv, overwrite=args.overwrite, progress=progress)
+    elif args.command == "demo":
+        from .demo import run_demo
+
+        run_demo(args.out, size=args.size, epochs=args.epochs, seed=args.seed, device=args.device, progress=progress)
+    elif args.command == "bench":
+        from .bench import run_bench
+
+        run_bench(quick=args.quick, device=args.device)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except Cancelled as error:
+        print(f"ncglf2: {error}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("ncglf2: interrupted; no output was written", file=sys.stderr)
+        return 130
+    except NCGLF2Error as error:
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(f"ncglf2 {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # an unexpected failure: one line unless --debug
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        else:
+            print(f"ncglf2 {args.command}: unexpected {type(error).__name__}: {error} (run with --debug for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

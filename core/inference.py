@@ -1,0 +1,249 @@
+"""Classification of rasters of any size, streamed tile by tile.
+
+A reader thread reads and preprocesses the next tile while the network works
+on the current one, and a writer thread stores finished tiles, so I/O overlaps
+compute and memory stays bounded by a few tiles whatever the raster size.
+Outputs go to temporary files that are renamed only when the run completes.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .errors import InputError
+from .model_file import ModelBundle
+from .outputs import atomic_path, check_outputs
+from .progress import Progress, SilentProgress, check_canceled
+from .raster_io import create_geotiff, set_class_table, write_paletted_qml
+from .tiling import Tile, cut_patches, iter_batches, read_tile_features, tile_windows
+from .training import resolve_device
+
+__all__ = ["classify_raster", "ClassifyResult", "check_model_fits", "default_batch_size", "predict_patches"]
+
+FLOAT_NODATA = -1.0
+DEFAULT_TILE_SIZE = 256
+
+
+@dataclass
+class ClassifyResult:
+    classes: str
+    style: str
+    confidence: str | None
+    probabilities: str | None
+    pixels: int  # pixels classified
+    seconds: float
+
+
+def default_batch_size(device: torch.device) -> int:
+    """Batches that keep a CPU's caches warm, or fill a GPU."""
+    return 4096 if device.type == "cuda" else 64
+
+
+def check_model_fits(bundle: ModelBundle, stack) -> None:
+    """The rasters must have the band counts the model was trained on."""
+    expected_hsi, expected_lidar = bundle.preprocessing.hsi_bands, bundle.config.lidar_channels
+    if stack.hsi_bands != expected_hsi:
+        raise InputError(
+            f"the model expects an HSI with {expected_hsi} bands, but {stack.hsi_path} has {stack.hsi_bands}"
+        )
+    if stack.lidar_bands != expected_lidar:
+        raise InputError(
+            f"the model expects {expected_lidar} LiDAR channel(s), but the LiDAR raster(s) "
+            f"{', '.join(stack.lidar_paths)} have {stack.lidar_bands} band(s) in all"
+        )
+
+
+def _background(items: Iterable, depth: int = 2) -> Iterator:
+    """Iterate ``items`` in a thread, ``depth`` ahead; exceptions reach the consumer."""
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def run() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        box.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put((done, None))
+        except BaseException as error:  # handed to the consumer
+            box.put((done, error))
+
+    thread = threading.Thread(target=run, name="ncglf2-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = box.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                box.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)
+
+
+class _Writer:
+    """Writes finished tiles in a thread; ``close`` waits and re-raises its errors."""
+
+    def __init__(self, write: Callable[..., None], depth: int = 2) -> None:
+        self._write = write
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="ncglf2-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is None:
+                try:
+                    self._write(*item)
+                except BaseException as error:
+                    self._error = error
+
+    def put(self, *item) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(item)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+def predict_patches(network, patches: torch.Tensor) -> torch.Tensor:
+    """Class probabilities (N, K) of a batch of patches already on the network's device."""
+    logits, _ = network(patches)
+    return torch.softmax(logits.float(), dim=1)
+
+
+def classify_raster(
+    bundle: ModelBundle,
+    stack,
+    out: str,
+    confidence: str | None = None,
+    probabilities: str | None = None,
+    device: str = "auto",
+    window: tuple[int, int, int, int] | None = None,
+    tile_size: int = DEFAULT_TILE_SIZE,
+    batch_size: int | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> ClassifyResult:
+    """Classify every valid pixel of ``stack`` (or of a pixel ``window``) into GeoTIFFs.
+
+    Everything is checked before any work: band counts, output paths, the
+    window. A failed or cancelled run removes its temporary files and leaves
+    existing outputs as they were.
+    """
+    progress = progress or SilentProgress()
+    started = time.perf_counter()
+    check_model_fits(bundle, stack)
+    style = os.path.splitext(out)[0] + ".qml"
+    check_outputs(
+        [("classification", out), ("style", style), ("confidence raster", confidence or ""), ("probability raster", probabilities or "")],
+        overwrite=overwrite,
+        inputs=[stack.hsi_path, *stack.lidar_paths],
+    )
+    grid = stack.grid
+    window = window or (0, 0, grid.width, grid.height)
+    wx, wy, ww, wh = window
+    if ww <= 0 or wh <= 0 or wx < 0 or wy < 0 or wx + ww > grid.width or wy + wh > grid.height:
+        raise InputError(f"the window {window} is not inside the {grid.width} x {grid.height} raster")
+    torch_device = resolve_device(device)
+    network = bundle.network.to(torch_device).eval()
+    batch_size = batch_size or default_batch_size(torch_device)
+    patch_size = bundle.config.patch_size
+    halo = patch_size // 2
+    out_grid = grid.window(*window)
+    ids = np.asarray(bundle.class_ids)
+    class_dtype = "uint8" if ids.max() <= 255 else "uint16"
+    lookup = torch.from_numpy(ids.astype(np.int64)).to(torch_device)
+    tiles = tile_windows(window, tile_size, grid.block_size)
+    n_classes = len(ids)
+
+    with ExitStack() as cleanup:
+        class_path = cleanup.enter_context(atomic_path(out))
+        class_ds = create_geotiff(class_path, out_grid, 1, class_dtype, 0)
+        set_class_table(class_ds, bundle.class_ids, bundle.class_names, bundle.class_colors)
+        datasets = [class_ds]
+        conf_ds = prob_ds = None
+        if confidence:
+            conf_ds = create_geotiff(cleanup.enter_context(atomic_path(confidence)), out_grid, 1, "float32", FLOAT_NODATA, ["confidence (max probability)"])
+            datasets.append(conf_ds)
+        if probabilities:
+            prob_ds = create_geotiff(
+                cleanup.enter_context(atomic_path(probabilities)), out_grid, n_classes, "float32", FLOAT_NODATA, bundle.class_names
+            )
+            datasets.append(prob_ds)
+
+        def write(tile: Tile, class_map: np.ndarray, conf: np.ndarray | None, probs: np.ndarray | None) -> None:
+            x, y = tile.x - wx, tile.y - wy
+            class_ds.GetRasterBand(1).WriteArray(class_map, x, y)
+            if conf_ds is not None:
+                conf_ds.GetRasterBand(1).WriteArray(conf, x, y)
+            if prob_ds is not None:
+                prob_ds.WriteArray(probs, x, y)
+
+        writer = _Writer(write)
+        classified = 0
+        try:
+            reads = _background((tile, *read_tile_features(stack, bundle.preprocessing, tile, halo)) for tile in tiles)
+            with torch.inference_mode():
+                for done, (tile, features, valid) in enumerate(reads, start=1):
+                    check_canceled(progress)
+                    rows_np, cols_np = np.nonzero(valid)
+                    class_map = np.zeros((tile.height, tile.width), dtype=class_dtype)
+                    conf = np.full((tile.height, tile.width), FLOAT_NODATA, np.float32) if conf_ds is not None else None
+                    probs = np.full((n_classes, tile.height, tile.width), FLOAT_NODATA, np.float32) if prob_ds is not None else None
+                    if rows_np.size:
+                        feature_tensor = torch.from_numpy(features).to(torch_device, non_blocking=True)
+                        rows = torch.from_numpy(rows_np).to(torch_device)
+                        cols = torch.from_numpy(cols_np).to(torch_device)
+                        labels, maxima, all_probs = [], [], []
+                        for batch in iter_batches(rows_np.size, batch_size):
+                            check_canceled(progress)
+                            p = predict_patches(network, cut_patches(feature_tensor, rows[batch], cols[batch], patch_size))
+                            best, index = p.max(dim=1)
+                            labels.append(lookup[index])
+                            maxima.append(best)
+                            if probs is not None:
+                                all_probs.append(p)
+                        class_map[rows_np, cols_np] = torch.cat(labels).cpu().numpy().astype(class_dtype)
+                        if conf is not None:
+                            conf[rows_np, cols_np] = torch.cat(maxima).cpu().numpy()
+                        if probs is not None:
+                            probs[:, rows_np, cols_np] = torch.cat(all_probs).cpu().numpy().T
+                        classified += rows_np.size
+                    writer.put(tile, class_map, conf, probs)
+                    progress.set_progress(100.0 * done / len(tiles))
+        finally:
+            writer.close()
+        for ds in datasets:
+            ds.FlushCache()
+        del class_ds, conf_ds, prob_ds, datasets
+    write_paletted_qml(style, bundle.class_ids, bundle.class_names, bundle.class_colors)
+    return ClassifyResult(out, style, confidence, probabilities, classified, time.perf_counter() - started)

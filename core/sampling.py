@@ -1,0 +1,82 @@
+"""Training / validation / test split of labelled pixels, as in the paper.
+
+N random pixels per class for training (or all of them), a stratified
+fraction of the rest for validation (or a separate validation layer), the
+remainder held out for testing. Seeded, so a split can be repeated.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError
+
+__all__ = ["Split", "split_samples", "validate_label_counts"]
+
+
+@dataclass
+class Split:
+    """Indices into a :class:`LabeledPixels`' arrays."""
+
+    train: np.ndarray
+    validation: np.ndarray
+    test: np.ndarray
+
+
+def validate_label_counts(labels, source: str = "labels") -> None:
+    """Refuse labels that cannot train a classifier, naming the class at fault."""
+    table = labels.classes
+    counts = [int(np.count_nonzero(labels.class_ids == cid)) for cid in table.ids]
+    present = [(cid, name, int(c)) for cid, name, c in zip(table.ids, table.names, counts) if c > 0]
+    if len(present) < 2:
+        found = ", ".join(f"{name!r} ({c} pixels)" for _, name, c in present) or "none"
+        raise InputError(f"{source}: at least 2 classes with labelled pixels on the raster are needed; found {found}")
+    few = [f"{name!r} (id {cid}: {c} pixel{'s' if c != 1 else ''})" for cid, name, c in present if c < 2]
+    if few:
+        raise InputError(f"{source}: every class needs at least 2 labelled pixels on the raster; too few for {', '.join(few)}")
+
+
+def split_samples(
+    labels,
+    samples_per_class: int | None = 20,
+    validation_fraction: float = 0.15,
+    seed: int = 0,
+    separate_validation: bool = False,
+) -> Split:
+    """Split labelled pixels per class.
+
+    ``samples_per_class=None`` trains on all pixels of a class except its
+    validation share. With ``separate_validation`` the validation comes from
+    another layer, so here everything not trained on is test.
+    """
+    if samples_per_class is not None and samples_per_class < 1:
+        raise InputError(f"samples per class must be at least 1 (got {samples_per_class})")
+    if not 0.0 <= validation_fraction < 1.0:
+        raise InputError(f"the validation fraction must be in [0, 1) (got {validation_fraction})")
+    validate_label_counts(labels)
+    rng = np.random.default_rng(seed)
+    fraction = 0.0 if separate_validation else validation_fraction
+    train, validation, test = [], [], []
+    for class_id in labels.classes.ids:  # a loop over classes, not pixels
+        members = np.flatnonzero(labels.class_ids == class_id)
+        if members.size == 0:
+            continue
+        members = rng.permutation(members)
+        if samples_per_class is None:
+            n_val = int(round(fraction * members.size))
+            n_val = min(n_val, members.size - 1)
+            validation.append(members[:n_val])
+            train.append(members[n_val:])
+            continue
+        n_train = min(samples_per_class, members.size)
+        rest = members[n_train:]
+        n_val = int(round(fraction * rest.size))
+        train.append(members[:n_train])
+        validation.append(rest[:n_val])
+        test.append(rest[n_val:])
+
+    def join(parts: list[np.ndarray]) -> np.ndarray:
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+
+    return Split(join(train), join(validation), join(test))

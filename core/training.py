@@ -1,0 +1,195 @@
+"""Training with the paper's protocol, every value a parameter.
+
+Focal loss plus the base/detail consistency term, Adam with a step decay,
+shuffled batches, and the weights of the best validation accuracy kept.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from .errors import InputError
+from .model import NCGLF2, NetworkConfig, focal_loss
+from .preprocess import DEFAULT_MAX_FIT_PIXELS
+from .progress import Progress, SilentProgress, check_canceled
+from .tiling import Tile, cut_patches, iter_batches, read_tile_features
+
+__all__ = ["TrainingParameters", "resolve_device", "gather_patches", "fit_network", "FitResult"]
+
+
+@dataclass
+class TrainingParameters:
+    """Defaults are the paper's."""
+
+    epochs: int = 80
+    batch_size: int = 64
+    learning_rate: float = 1e-4
+    lr_step_epochs: int | None = None  # None: epochs // 5
+    lr_gamma: float = 0.9
+    samples_per_class: int | None = 20  # None: all labelled pixels
+    validation_fraction: float = 0.15
+    focal_gamma: float = 2.0
+    focal_weight: float = 0.2
+    consistency_weight: float = 0.8
+    patch_size: int = 11
+    pca_components: int = 40
+    width: int = 64
+    depth: int = 2
+    heads: int = 4
+    seed: int = 0
+    device: str = "auto"
+    max_fit_pixels: int = DEFAULT_MAX_FIT_PIXELS
+
+    def check(self) -> None:
+        """Refuse impossible values with the parameter's name."""
+        rules = [
+            (self.epochs >= 1, "epochs must be at least 1"),
+            (self.batch_size >= 2, "batch size must be at least 2 (batch normalization needs two samples)"),
+            (self.learning_rate > 0, "learning rate must be positive"),
+            (self.lr_step_epochs is None or self.lr_step_epochs >= 1, "learning-rate step must be at least 1 epoch"),
+            (0 < self.lr_gamma <= 1, "learning-rate decay must be in (0, 1]"),
+            (self.samples_per_class is None or self.samples_per_class >= 1, "samples per class must be at least 1"),
+            (0 <= self.validation_fraction < 1, "validation fraction must be in [0, 1)"),
+            (self.patch_size >= 3 and self.patch_size % 2 == 1, "patch size must be odd and at least 3"),
+            (self.pca_components >= 1, "PCA components must be at least 1"),
+            (self.width >= 4 and self.width % self.heads == 0 and self.width % 2 == 0, "width must be even and divisible by the heads"),
+            (self.depth >= 1, "depth must be at least 1"),
+            (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"), "device must be auto, cpu or cuda"),
+            (self.max_fit_pixels >= 1000, "the PCA fitting cap must be at least 1000 pixels"),
+        ]
+        for ok, message in rules:
+            if not ok:
+                raise InputError(message)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present; asking for CUDA without it is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("CUDA was asked for but torch sees no CUDA device; use device auto or cpu")
+    return torch.device(name)
+
+
+def gather_patches(
+    stack, preprocessing, rows: np.ndarray, cols: np.ndarray, patch_size: int, progress: Progress | None = None, tile_size: int = 512
+) -> torch.Tensor:
+    """(N, C, P, P) patches around the given pixels, reading only the tiles that hold them."""
+    progress = progress or SilentProgress()
+    n = rows.size
+    channels = preprocessing.out_channels
+    out = torch.empty((n, channels, patch_size, patch_size), dtype=torch.float32)
+    if n == 0:
+        return out
+    halo = patch_size // 2
+    tile_of = (rows // tile_size) * ((stack.grid.width + tile_size - 1) // tile_size) + cols // tile_size
+    order = np.argsort(tile_of, kind="stable")
+    tiles, starts = np.unique(tile_of[order], return_index=True)
+    bounds = np.append(starts, n)
+    per_row = (stack.grid.width + tile_size - 1) // tile_size
+    for i, tile_index in enumerate(tiles):  # a loop over tiles that hold samples
+        check_canceled(progress)
+        ty, tx = divmod(int(tile_index), per_row)
+        tile = Tile(
+            tx * tile_size, ty * tile_size,
+            min(tile_size, stack.grid.width - tx * tile_size), min(tile_size, stack.grid.height - ty * tile_size),
+        )
+        members = order[bounds[i] : bounds[i + 1]]
+        features, _ = read_tile_features(stack, preprocessing, tile, halo)
+        r = torch.from_numpy(rows[members] - tile.y)
+        c = torch.from_numpy(cols[members] - tile.x)
+        out[torch.from_numpy(members)] = cut_patches(torch.from_numpy(features), r, c, patch_size)
+        progress.set_progress(100.0 * (i + 1) / len(tiles))
+    return out
+
+
+@dataclass
+class FitResult:
+    network: NCGLF2
+    history: dict = field(default_factory=dict)  # per-epoch lists + best_epoch
+    best_validation_accuracy: float | None = None
+    seconds: float = 0.0
+
+
+def _evaluate(network: NCGLF2, x: torch.Tensor, y: torch.Tensor, params: TrainingParameters, device: torch.device) -> tuple[float, float, np.ndarray]:
+    """(loss, accuracy, predicted indices) in eval mode, in batches."""
+    network.eval()
+    predictions, loss_sum = [], 0.0
+    with torch.no_grad():
+        for batch in iter_batches(x.shape[0], 512):
+            logits, consistency = network(x[batch].to(device))
+            target = y[batch].to(device)
+            loss = params.focal_weight * focal_loss(logits, target, params.focal_gamma) + params.consistency_weight * consistency
+            loss_sum += float(loss) * (batch.stop - batch.start)
+            predictions.append(logits.argmax(1).cpu())
+    predicted = torch.cat(predictions).numpy()
+    return loss_sum / x.shape[0], float((predicted == y.numpy()).mean()), predicted
+
+
+def fit_network(
+    config: NetworkConfig,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    val_x: torch.Tensor,
+    val_y: torch.Tensor,
+    params: TrainingParameters,
+    progress: Progress | None = None,
+) -> FitResult:
+    """Train from patches; returns the network with the best validation accuracy (eval mode, CPU)."""
+    progress = progress or SilentProgress()
+    device = resolve_device(params.device)
+    torch.manual_seed(params.seed)
+    network = NCGLF2(config).to(device)
+    optimiser = torch.optim.Adam(network.parameters(), lr=params.learning_rate)
+    step = params.lr_step_epochs or max(1, params.epochs // 5)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimiser, step_size=step, gamma=params.lr_gamma)
+    shuffle = torch.Generator().manual_seed(params.seed)
+    history = {k: [] for k in ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate")}
+    best_accuracy, best_state, best_epoch = -1.0, None, 0
+    n = train_x.shape[0]
+    started = time.perf_counter()
+    train_x_device, train_y_device = train_x.to(device), train_y.to(device)
+    for epoch in range(1, params.epochs + 1):
+        network.train()
+        order = torch.randperm(n, generator=shuffle).to(device)
+        loss_sum, correct = 0.0, 0
+        for batch in iter_batches(n, params.batch_size):
+            check_canceled(progress)
+            index = order[batch]
+            if index.numel() < 2:  # batch normalization cannot train on one sample
+                continue
+            logits, consistency = network(train_x_device[index])
+            target = train_y_device[index]
+            loss = params.focal_weight * focal_loss(logits, target, params.focal_gamma) + params.consistency_weight * consistency
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            loss_sum += float(loss) * index.numel()
+            correct += int((logits.argmax(1) == target).sum())
+        learning_rate = optimiser.param_groups[0]["lr"]
+        scheduler.step()
+        if val_x.shape[0]:
+            val_loss, val_accuracy, _ = _evaluate(network, val_x, val_y, params, device)
+        else:
+            val_loss, val_accuracy = float("nan"), correct / n
+        for key, value in zip(history, (epoch, loss_sum / n, correct / n, val_loss, val_accuracy, learning_rate)):
+            history[key].append(value)
+        if val_accuracy > best_accuracy:
+            best_accuracy, best_epoch = val_accuracy, epoch
+            best_state = copy.deepcopy(network.state_dict())
+        progress.info(
+            f"epoch {epoch}/{params.epochs}: loss {loss_sum / n:.4f}, train accuracy {100 * correct / n:.1f} %, "
+            f"validation accuracy {100 * val_accuracy:.1f} %"
+        )
+        progress.set_progress(100.0 * epoch / params.epochs)
+    network.load_state_dict(best_state)
+    history["best_epoch"] = best_epoch
+    return FitResult(network.cpu().eval(), history, best_accuracy if val_x.shape[0] else None, time.perf_counter() - started)

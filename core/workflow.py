@@ -1,0 +1,373 @@
+"""The jobs a user runs: train, import the reference checkpoint, classify, assess.
+
+One implementation of each, shared by the CLI, the Processing algorithms and
+the dialog. Every job checks all of its inputs and outputs before it starts
+working, and reports through the progress protocol.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .errors import InputError
+from .model import NetworkConfig
+from .model_file import MODEL_SUFFIX, ModelBundle, load_model, save_model
+from .outputs import check_outputs
+from .preprocess import fit_preprocessing
+from .progress import Progress, SilentProgress, SubProgress
+from .sampling import split_samples
+from .training import TrainingParameters, fit_network, gather_patches
+
+__all__ = [
+    "TrainRequest",
+    "TrainOutcome",
+    "train",
+    "import_reference",
+    "classify",
+    "assess",
+    "report_paths",
+]
+
+
+def report_paths(html: str) -> dict[str, str]:
+    """Files written beside an HTML report."""
+    stem = os.path.splitext(html)[0]
+    return {"html": html, "png": stem + "_curves.png", "json": stem + ".json"}
+
+
+@dataclass
+class TrainRequest:
+    hsi: str
+    lidar: list[str]
+    labels: str
+    out: str
+    class_field: str | None = None
+    validation: str | None = None
+    class_csv: str | None = None
+    report: str | None = None
+    overwrite: bool = False
+    params: TrainingParameters = field(default_factory=TrainingParameters)
+
+
+@dataclass
+class TrainOutcome:
+    model: str
+    report: str | None
+    validation: object | None  # metrics.Assessment
+    history: dict
+    classes: list[str]
+    train_pixels: int
+    validation_pixels: int
+    test_pixels: int
+    seconds: float
+
+
+def _align_validation(validation, classes, source: str):
+    """Give a separate validation layer the training layer's class ids (matched by name, else by id)."""
+    from .labels import LabeledPixels
+
+    by_name = {name: cid for cid, name in zip(classes.ids, classes.names)}
+    mapping = {}
+    for cid, name in zip(validation.classes.ids, validation.classes.names):
+        if name in by_name:
+            mapping[cid] = by_name[name]
+        elif cid in classes.ids:
+            mapping[cid] = cid
+    unknown = [n for c, n in zip(validation.classes.ids, validation.classes.names) if c not in mapping]
+    present = set(np.unique(validation.class_ids).tolist())
+    unknown = [n for c, n in zip(validation.classes.ids, validation.classes.names) if c not in mapping and c in present]
+    if unknown:
+        raise InputError(f"the validation labels {source} have classes the training labels lack: {', '.join(map(repr, unknown))}")
+    lookup_from = np.array(list(mapping), dtype=np.int64)
+    lookup_to = np.array([mapping[k] for k in lookup_from], dtype=np.int64)
+    order = np.argsort(lookup_from)
+    ids = lookup_to[order][np.searchsorted(lookup_from[order], validation.class_ids)]
+    return LabeledPixels(validation.rows, validation.cols, ids.astype(np.int32), classes)
+
+
+def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutcome:
+    """Fit the preprocessing, sample, train, save the model and write the report."""
+    from .labels import read_labels
+    from .metrics import assess as assess_arrays
+    from .raster_io import open_inputs
+
+    progress = progress or SilentProgress()
+    started = time.perf_counter()
+    params = request.params
+    params.check()
+    if not request.lidar:
+        raise InputError("at least one LiDAR raster is needed")
+    outputs = [("model", request.out)]
+    if request.report:
+        outputs += [(f"report {k}", p) for k, p in report_paths(request.report).items()]
+    check_outputs(outputs, request.overwrite, inputs=[request.hsi, *request.lidar, request.labels])
+    if not request.out.endswith(MODEL_SUFFIX):
+        progress.info(f"note: model files usually end in {MODEL_SUFFIX}")
+
+    with open_inputs(request.hsi, request.lidar, log=progress.info) as stack:
+        labels = read_labels(request.labels, stack.grid, request.class_field, request.class_csv, log=progress.info)
+        validation_labels = None
+        if request.validation:
+            raw = read_labels(request.validation, stack.grid, request.class_field, request.class_csv, log=progress.info)
+            validation_labels = _align_validation(raw, labels.classes, request.validation)
+        split = split_samples(
+            labels, params.samples_per_class, params.validation_fraction, params.seed, separate_validation=validation_labels is not None
+        )
+        train_ids = labels.class_ids[split.train]
+        model_ids = [cid for cid in labels.classes.ids if np.any(train_ids == cid)]
+        position = {cid: i for i, cid in enumerate(labels.classes.ids)}
+        names = [labels.classes.names[position[c]] for c in model_ids]
+        colors = [tuple(labels.classes.colors[position[c]]) for c in model_ids]
+        counts = ", ".join(f"{n}: {int(np.count_nonzero(train_ids == c))}" for c, n in zip(model_ids, names))
+        if validation_labels is not None:
+            val_rows, val_cols, val_ids = validation_labels.rows, validation_labels.cols, validation_labels.class_ids
+            keep = np.isin(val_ids, model_ids)
+            val_rows, val_cols, val_ids = val_rows[keep], val_cols[keep], val_ids[keep]
+        else:
+            val_rows, val_cols, val_ids = (labels.rows[split.validation], labels.cols[split.validation], labels.class_ids[split.validation])
+        progress.info(
+            f"{len(model_ids)} classes; {split.train.size} training pixels ({counts}); "
+            f"{val_ids.size} validation pixels; {split.test.size} held out"
+        )
+        progress.info("fitting the PCA and standardization")
+        preprocessing = fit_preprocessing(
+            stack, params.pca_components, params.max_fit_pixels, params.seed, SubProgress(progress, 0, 8)
+        )
+        progress.info(f"fitted on {preprocessing.pixel_count} valid pixels{' (sampled)' if preprocessing.sampled else ''}")
+        train_x = gather_patches(stack, preprocessing, labels.rows[split.train], labels.cols[split.train], params.patch_size, SubProgress(progress, 8, 12))
+        val_x = gather_patches(stack, preprocessing, val_rows, val_cols, params.patch_size, SubProgress(progress, 12, 15))
+        hsi_names = (stack.hsi_path, list(stack.lidar_paths))
+
+    index_of = np.full(int(max(model_ids)) + 1, -1, dtype=np.int64)
+    index_of[model_ids] = np.arange(len(model_ids))
+    train_y = torch.from_numpy(index_of[train_ids])
+    val_y = torch.from_numpy(index_of[val_ids])
+    config = NetworkConfig(
+        num_classes=len(model_ids),
+        patch_size=params.patch_size,
+        hsi_channels=params.pca_components,
+        lidar_channels=preprocessing.lidar_channels,
+        width=params.width,
+        depth=params.depth,
+        heads=params.heads,
+    )
+    progress.info(f"training {params.epochs} epochs on {params.device}")
+    fit = fit_network(config, train_x, train_y, val_x, val_y, params, SubProgress(progress, 15, 99))
+
+    validation = None
+    if val_ids.size:
+        with torch.no_grad():
+            predicted = []
+            for start in range(0, val_x.shape[0], 512):
+                logits, _ = fit.network(val_x[start : start + 512])
+                predicted.append(logits.argmax(1))
+        predicted_ids = np.asarray(model_ids)[torch.cat(predicted).numpy()]
+        validation = assess_arrays(val_ids, predicted_ids, model_ids, names)
+        progress.info(
+            f"best epoch {fit.history['best_epoch']}: validation OA {100 * validation.oa:.2f} %, "
+            f"AA {100 * validation.aa:.2f} %, kappa {validation.kappa:.4f}"
+        )
+    provenance = {
+        "kind": "trained",
+        "inputs": {
+            "hsi": os.path.basename(hsi_names[0]),
+            "lidar": [os.path.basename(p) for p in hsi_names[1]],
+            "labels": os.path.basename(request.labels),
+            "class_field": request.class_field,
+            "validation": os.path.basename(request.validation) if request.validation else None,
+        },
+        "training": params.to_dict(),
+        "samples": {"train": int(split.train.size), "validation": int(val_ids.size), "test": int(split.test.size)},
+        "best_epoch": fit.history["best_epoch"],
+        "validation": validation.to_dict() if validation is not None else None,
+        "training_seconds": round(fit.seconds, 2),
+        "torch_version": torch.__version__,
+    }
+    bundle = ModelBundle(fit.network, preprocessing, model_ids, names, colors, provenance)
+    save_model(request.out, bundle)
+    progress.info(f"model written to {request.out}")
+    if request.report:
+        _write_training_report(request, fit.history, validation, provenance, colors, model_ids)
+        progress.info(f"training report written to {request.report}")
+    progress.set_progress(100)
+    return TrainOutcome(
+        request.out, request.report, validation, fit.history, names,
+        int(split.train.size), int(val_ids.size), int(split.test.size), time.perf_counter() - started,
+    )
+
+
+def _write_training_report(request: TrainRequest, history: dict, validation, provenance: dict, colors, ids) -> None:
+    from .report import TrainingHistory, write_training_report
+
+    paths = report_paths(request.report)
+    record = TrainingHistory(
+        epochs=history["epoch"],
+        train_loss=history["train_loss"],
+        train_accuracy=history["train_accuracy"],
+        val_loss=history["val_loss"],
+        val_accuracy=history["val_accuracy"],
+        learning_rate=history["learning_rate"],
+        best_epoch=history["best_epoch"],
+    )
+    context = {
+        "model": request.out,
+        "date": _dt.datetime.now().isoformat(timespec="seconds"),
+        "inputs": provenance["inputs"],
+        "parameters": provenance["training"],
+        "samples": provenance["samples"],
+        "colors": {cid: color for cid, color in zip(ids, colors)},
+    }
+    write_training_report(record, paths["html"], paths["png"], validation=validation, context=context)
+    import json
+
+    from .outputs import atomic_path
+
+    with atomic_path(paths["json"]) as temporary, open(temporary, "w", encoding="utf-8") as out:
+        json.dump({"history": record.to_dict(), "validation": provenance["validation"], "context": context}, out, indent=1, default=str)
+
+
+def import_reference(
+    checkpoint: str,
+    hsi: str,
+    lidar: list[str],
+    num_classes: int,
+    out: str,
+    patch_size: int = 11,
+    class_csv: str | None = None,
+    max_fit_pixels: int | None = None,
+    seed: int = 0,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> str:
+    """Turn a checkpoint of the published implementation into a model file.
+
+    The preprocessing is fitted on the given HSI/LiDAR pair as the reference
+    does (40 whitened PCA components + LiDAR, standardized over all pixels).
+    """
+    from .checkpoint import load_reference_checkpoint
+    from .labels import DEFAULT_PALETTE, read_class_csv
+    from .preprocess import DEFAULT_MAX_FIT_PIXELS
+    from .raster_io import open_inputs
+
+    progress = progress or SilentProgress()
+    check_outputs([("model", out)], overwrite, inputs=[checkpoint, hsi, *lidar])
+    with open_inputs(hsi, lidar, log=progress.info) as stack:
+        network = load_reference_checkpoint(checkpoint, num_classes, patch_size, 40, stack.lidar_bands)
+        ids = list(range(1, num_classes + 1))
+        names = [f"class {i}" for i in ids]
+        colors = [tuple(DEFAULT_PALETTE[(i - 1) % len(DEFAULT_PALETTE)]) for i in ids]
+        if class_csv:
+            table = read_class_csv(class_csv)
+            for i, cid in enumerate(ids):
+                if cid in table:
+                    names[i] = table[cid][0] or names[i]
+                    colors[i] = tuple(table[cid][1]) if table[cid][1] else colors[i]
+        progress.info("fitting the PCA (40 whitened components) and standardization")
+        preprocessing = fit_preprocessing(stack, 40, max_fit_pixels or DEFAULT_MAX_FIT_PIXELS, seed, progress)
+        provenance = {
+            "kind": "reference import",
+            "inputs": {"checkpoint": os.path.basename(checkpoint), "hsi": os.path.basename(hsi), "lidar": [os.path.basename(p) for p in lidar]},
+            "torch_version": torch.__version__,
+        }
+    save_model(out, ModelBundle(network, preprocessing, ids, names, colors, provenance))
+    progress.info(f"model written to {out}")
+    return out
+
+
+def classify(
+    model: str,
+    hsi: str,
+    lidar: list[str],
+    out: str,
+    confidence: str | None = None,
+    probabilities: str | None = None,
+    device: str = "auto",
+    extent: tuple[float, float, float, float] | None = None,
+    tile_size: int | None = None,
+    batch_size: int | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+):
+    """Load a model file and classify an HSI/LiDAR pair (optionally a map extent of it)."""
+    from .inference import DEFAULT_TILE_SIZE, classify_raster
+    from .raster_io import open_inputs
+
+    progress = progress or SilentProgress()
+    bundle = load_model(model)
+    with open_inputs(hsi, lidar, log=progress.info) as stack:
+        window = stack.grid.window_from_extent(*extent) if extent else None
+        result = classify_raster(
+            bundle, stack, out, confidence, probabilities, device, window,
+            tile_size or DEFAULT_TILE_SIZE, batch_size, overwrite, progress,
+        )
+    progress.info(f"classified {result.pixels} pixels in {result.seconds:.1f} s ({result.pixels / max(result.seconds, 1e-9):.0f} pixels/s)")
+    return result
+
+
+def assess(
+    classification: str,
+    reference: str,
+    out_html: str,
+    json_path: str | None = None,
+    csv_path: str | None = None,
+    class_field: str | None = None,
+    class_csv: str | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+):
+    """Compare a class map with reference labels (raster or vector) and write the reports."""
+    from .labels import read_labels
+    from .metrics import ConfusionAccumulator
+    from .raster_io import read_class_map_info, read_raster_window, raster_grid
+    from .report import write_accuracy_report
+
+    progress = progress or SilentProgress()
+    check_outputs(
+        [("HTML report", out_html), ("JSON report", json_path or ""), ("CSV report", csv_path or "")],
+        overwrite, inputs=[classification, reference],
+    )
+    grid = raster_grid(classification)
+    map_ids, map_names, map_colors = read_class_map_info(classification)
+    labels = read_labels(reference, grid, class_field, class_csv, log=progress.info)
+    # Reference classes given by name (a text field) are matched to the map's category names.
+    by_name = {name: cid for cid, name in zip(map_ids, map_names)}
+    ref_ids = labels.class_ids.astype(np.int64)
+    names_known = all(n in by_name for n in labels.classes.names)
+    if names_known and map_names and labels.classes.names != [f"class {i}" for i in labels.classes.ids]:
+        remap = {cid: by_name[name] for cid, name in zip(labels.classes.ids, labels.classes.names)}
+        keys = np.array(sorted(remap))
+        ref_ids = np.array([remap[k] for k in keys])[np.searchsorted(keys, ref_ids)]
+    class_ids = sorted(set(map_ids) | set(np.unique(ref_ids).tolist()))
+    name_of = dict(zip(labels.classes.ids, labels.classes.names))
+    name_of.update({cid: n for cid, n in zip(map_ids, map_names)})
+    names = [name_of.get(c, f"class {c}") for c in class_ids]
+    accumulator = ConfusionAccumulator(class_ids)
+    order = np.argsort(labels.rows, kind="stable")
+    rows, cols, ref_ids = labels.rows[order], labels.cols[order], ref_ids[order]
+    strip = max(1, grid.block_size[1]) * max(1, 4_000_000 // max(1, grid.width * grid.block_size[1]))
+    for y in range(0, grid.height, strip):
+        lo, hi = np.searchsorted(rows, [y, y + strip])
+        if hi > lo:
+            block = read_raster_window(classification, 0, y, grid.width, min(strip, grid.height - y))
+            accumulator.update(ref_ids[lo:hi], block[rows[lo:hi] - y, cols[lo:hi]])
+        progress.set_progress(100.0 * min(grid.height, y + strip) / grid.height)
+    assessment = accumulator.result(names)
+    colors = {cid: c for cid, c in zip(map_ids, map_colors)}
+    context = {
+        "classification": classification,
+        "reference": reference,
+        "class_field": class_field,
+        "date": _dt.datetime.now().isoformat(timespec="seconds"),
+        "colors": colors,
+    }
+    write_accuracy_report(assessment, out_html, json_path, csv_path, context=context)
+    progress.info(
+        f"OA {100 * assessment.oa:.2f} % (95 % CI {100 * assessment.oa_ci95[0]:.2f}-{100 * assessment.oa_ci95[1]:.2f}), "
+        f"AA {100 * assessment.aa:.2f} %, kappa {assessment.kappa:.4f} on {assessment.n} pixels"
+    )
+    return assessment

@@ -1,0 +1,171 @@
+"""Accuracy and training reports: contents read back, escaping, atomic writes."""
+import csv
+import json
+import math
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from ncglf2.core.errors import InputError
+from ncglf2.core.metrics import assess
+from ncglf2.core.report import (
+    TrainingHistory,
+    _atomic_write,
+    plot_training_curves,
+    write_accuracy_report,
+    write_training_report,
+)
+
+IDS = [7, 2, 5]
+NAMES = ["Grass", '<Road & "curb">', "Water"]
+ESCAPED_ROAD = "&lt;Road &amp; &quot;curb&quot;&gt;"
+# Same hand example as test_metrics: OA 12/17, AA 32/45, kappa 107/192.
+HAND = np.array([[5, 1, 0], [2, 3, 1], [0, 1, 4]], dtype=np.int64)
+
+
+@pytest.fixture
+def assessment():
+    ref, pred = [], []
+    for i, r in enumerate(IDS):
+        for j, p in enumerate(IDS):
+            ref += [r] * int(HAND[i, j])
+            pred += [p] * int(HAND[i, j])
+    return assess(np.array(ref), np.array(pred), IDS, NAMES)
+
+
+@pytest.fixture
+def history():
+    return TrainingHistory(
+        epochs=[1, 2, 3, 4],
+        train_loss=[1.2, 0.8, 0.5, 0.4],
+        train_accuracy=[0.40, 0.65, 0.80, 0.86],
+        val_loss=[1.3, 0.9, 0.7, 0.75],
+        val_accuracy=[0.35, 0.60, 0.7234, 0.71],
+        learning_rate=[1e-4, 1e-4, 5e-5, 5e-5],
+        best_epoch=3,
+    )
+
+
+def test_json_holds_the_assessment(tmp_path, assessment):
+    context = {"reference": "labels.tif", "model": "houston.ncglf2", "score": np.float32(0.5)}
+    write_accuracy_report(assessment, str(tmp_path / "r.html"), json_path=str(tmp_path / "r.json"), context=context)
+    data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert data["oa"] == pytest.approx(12 / 17, abs=1e-12)
+    assert data["aa"] == pytest.approx(32 / 45, abs=1e-12)
+    assert data["kappa"] == pytest.approx(107 / 192, abs=1e-12)
+    assert data["confusion_matrix"] == HAND.tolist()
+    assert data["n"] == 17 and data["class_ids"] == IDS and data["names"] == NAMES
+    assert [c["name"] for c in data["per_class"]] == NAMES
+    assert data["per_class"][0]["producers_accuracy"] == pytest.approx(5 / 6, abs=1e-12)
+    assert data["per_class"][1]["users_accuracy"] == pytest.approx(3 / 5, abs=1e-12)
+    assert data["per_class"][2]["f1"] == pytest.approx(0.8, abs=1e-12)
+    assert [c["reference_pixels"] for c in data["per_class"]] == [6, 6, 5]
+    assert [c["mapped_pixels"] for c in data["per_class"]] == [7, 5, 5]
+    assert data["context"] == {"reference": "labels.tif", "model": "houston.ncglf2", "score": 0.5}
+    for key, value in assessment.to_dict().items():
+        assert data[key] == value
+
+
+def test_json_writes_nan_as_null(tmp_path):
+    a = assess(np.array([7, 2]), np.array([7, 2]), IDS, NAMES)  # Water absent everywhere
+    write_accuracy_report(a, str(tmp_path / "r.html"), json_path=str(tmp_path / "r.json"))
+    text = (tmp_path / "r.json").read_text(encoding="utf-8")
+    assert "NaN" not in text
+    assert json.loads(text)["per_class"][2]["producers_accuracy"] is None
+
+
+def test_csv_parses_back(tmp_path, assessment):
+    write_accuracy_report(assessment, str(tmp_path / "r.html"), csv_path=str(tmp_path / "r.csv"))
+    with open(tmp_path / "r.csv", newline="", encoding="utf-8") as stream:
+        rows = list(csv.reader(stream))
+    header, body, totals = rows[0], rows[1:-1], rows[-1]
+    assert header[:2] == ["id", "name"] and header[2:5] == NAMES
+    assert header[5:] == ["other_id", "reference_total", "producers_accuracy", "users_accuracy", "f1"]
+    assert [int(r[0]) for r in body] == IDS and [r[1] for r in body] == NAMES
+    np.testing.assert_array_equal(np.array([[int(v) for v in r[2:5]] for r in body]), HAND)
+    assert [int(r[6]) for r in body] == [6, 6, 5]
+    np.testing.assert_allclose([float(r[7]) for r in body], [5 / 6, 1 / 2, 4 / 5], rtol=0, atol=1e-12)
+    np.testing.assert_allclose([float(r[8]) for r in body], [5 / 7, 3 / 5, 4 / 5], rtol=0, atol=1e-12)
+    assert totals[1] == "mapped_total" and [int(v) for v in totals[2:5]] == [7, 5, 5] and int(totals[6]) == 17
+
+
+def test_html_escapes_and_shows_percentages(tmp_path, assessment):
+    context = {"colors": {"7": "#00ff00", 2: (128, 128, 128), 5: "red;}</style>"}, "input": "<cube>.tif"}
+    write_accuracy_report(assessment, str(tmp_path / "r.html"), title="Houston & co", context=context)
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert ESCAPED_ROAD in page and '<Road & "curb">' not in page
+    assert "Houston &amp; co" in page and "&lt;cube&gt;.tif" in page
+    # OA 70.59 %, AA 71.11 %, kappa 55.73 %, CI 70.59 -/+ 21.66
+    for text in ("70.59%", "71.11%", "55.73%", "48.93%", "92.25%", "83.33%", "71.43%"):
+        assert text in page
+    assert "background:#00ff00" in page and "background:#808080" in page
+    assert "red;}" not in page  # an unsafe colour is dropped, not injected
+    assert '<td class="num diag">5</td>' in page and '<td class="num total">17</td>' in page
+    assert "http" not in page.split("<footer>")[0].lower()  # self-contained: no external assets
+
+
+def test_png_curves(tmp_path, history):
+    png = tmp_path / "curves.png"
+    plot_training_curves(history, str(png))
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    image = matplotlib.image.imread(str(png))
+    assert image.shape[:2] == (400, 1000)
+    assert image[..., :3].std() > 0.05  # something was drawn
+
+
+def test_training_report(tmp_path, history, assessment):
+    html_path = tmp_path / "train.html"
+    write_training_report(history, str(html_path), validation=assessment,
+                          context={"epochs": 80, "optimizer": "Adam <lr=1e-4>"})
+    page = html_path.read_text(encoding="utf-8")
+    assert (tmp_path / "train_curves.png").stat().st_size > 10_000
+    assert 'src="train_curves.png"' in page
+    assert '<tr class="best"><td class="num">3</td>' in page and "72.34%" in page
+    assert ESCAPED_ROAD in page and "70.59%" in page  # validation section, same builder
+    assert "Adam &lt;lr=1e-4&gt;" in page
+
+
+def test_training_report_png_elsewhere_is_linked_relatively(tmp_path, history):
+    (tmp_path / "png").mkdir()
+    write_training_report(history, str(tmp_path / "t.html"), png_path=str(tmp_path / "png" / "c d.png"))
+    assert 'src="png/c%20d.png"' in (tmp_path / "t.html").read_text(encoding="utf-8")
+
+
+def test_history_round_trip():
+    h = TrainingHistory(epochs=[1, 2], train_loss=[1.0, 0.5], train_accuracy=[0.5, 0.7],
+                        val_loss=[math.nan, 0.6], val_accuracy=[], learning_rate=[1e-3, 1e-3], best_epoch=2)
+    d = json.loads(json.dumps(h.to_dict()))
+    assert d["val_loss"] == [None, 0.6] and d["best_epoch"] == 2
+    back = TrainingHistory.from_dict(d)
+    assert back.epochs == [1, 2] and back.train_loss == [1.0, 0.5] and math.isnan(back.val_loss[0])
+    assert back.val_accuracy == [] and back.best_epoch == 2
+    with pytest.raises(InputError, match="train_loss has 1 values for 2 epochs"):
+        TrainingHistory(epochs=[1, 2], train_loss=[1.0])
+
+
+def test_missing_folder_leaves_nothing(tmp_path, assessment, history):
+    with pytest.raises(InputError, match="missing"):
+        write_accuracy_report(assessment, str(tmp_path / "missing" / "r.html"))
+    with pytest.raises(InputError, match="missing"):
+        plot_training_curves(history, str(tmp_path / "missing" / "c.png"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_write_keeps_existing_files(tmp_path, assessment):
+    html_path = tmp_path / "r.html"
+    html_path.write_text("previous report", encoding="utf-8")
+    # The JSON cannot be written, so nothing is replaced.
+    with pytest.raises(InputError):
+        write_accuracy_report(assessment, str(html_path), json_path=str(tmp_path / "missing" / "r.json"))
+    assert html_path.read_text(encoding="utf-8") == "previous report"
+
+    def half_then_fail(stream):
+        stream.write(b"half a rep")
+        raise RuntimeError("disk gone")
+
+    with pytest.raises(RuntimeError, match="disk gone"):
+        _atomic_write(html_path, half_then_fail)
+    assert html_path.read_text(encoding="utf-8") == "previous report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]

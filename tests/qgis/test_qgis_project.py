@@ -1,0 +1,97 @@
+"""The project written without QGIS opens in real QGIS with every layer styled as asked."""
+import zipfile
+
+import pytest
+from osgeo import gdal
+
+from ncglf2.core.demo_scene import build_demo_scene
+from ncglf2.core.qgis_project import ProjectLayer, write_qgis_project
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    return build_demo_scene(str(tmp_path_factory.mktemp("demo")), size=96, seed=3)
+
+
+def _project(scene, tmp_path):
+    classes = list(zip(scene.class_ids, scene.class_names, scene.class_colors))
+    layers = [
+        ProjectLayer(scene.hsi_path, "HSI", "rgb", bands=(28, 17, 9)),
+        ProjectLayer(scene.lidar_path, "DSM", "pseudocolor", minimum=0.0, maximum=25.0),
+        ProjectLayer(scene.lidar_path, "DSM gray", "gray", visible=False),
+        ProjectLayer(scene.test_labels_path, "Classification", "paletted", classes=classes),
+        ProjectLayer(scene.train_labels_path, "Training polygons", "vector", classes=classes),
+    ]
+    path = tmp_path / "demo.qgz"
+    crs = gdal.Open(scene.hsi_path).GetProjection()
+    write_qgis_project(str(path), layers, crs, title="NCGLF2 demo")
+    return path
+
+
+def test_project_opens_with_styled_layers(qgis_app, scene, tmp_path):
+    from qgis.core import (
+        QgsMultiBandColorRenderer,
+        QgsPalettedRasterRenderer,
+        QgsProject,
+        QgsSingleBandGrayRenderer,
+        QgsSingleBandPseudoColorRenderer,
+    )
+
+    path = _project(scene, tmp_path)
+    with zipfile.ZipFile(path) as archive:
+        assert archive.namelist() == ["demo.qgs"]
+        assert b'<datasource>./hsi.tif</datasource>' not in archive.read("demo.qgs")  # the scene is elsewhere
+    project = QgsProject.instance()
+    project.clear()
+    assert project.read(str(path))
+    try:
+        assert project.title() == "NCGLF2 demo"
+        assert project.crs().authid() == "EPSG:32616"
+        layers = {layer.name(): layer for layer in project.mapLayers().values()}
+        assert sorted(layers) == ["Classification", "DSM", "DSM gray", "HSI", "Training polygons"]
+        for layer in layers.values():
+            assert layer.isValid(), layer.name()
+            assert layer.crs().authid() == "EPSG:32616"
+
+        rgb = layers["HSI"].renderer()
+        assert isinstance(rgb, QgsMultiBandColorRenderer)
+        assert (rgb.redBand(), rgb.greenBand(), rgb.blueBand()) == (28, 17, 9)
+        stretch = rgb.redContrastEnhancement()
+        assert 0 <= stretch.minimumValue() < stretch.maximumValue() <= 10000  # a 2-98 % cut of reflectance x 10000
+
+        pseudo = layers["DSM"].renderer()
+        assert isinstance(pseudo, QgsSingleBandPseudoColorRenderer)
+        assert (pseudo.classificationMin(), pseudo.classificationMax()) == (0.0, 25.0)
+        assert isinstance(layers["DSM gray"].renderer(), QgsSingleBandGrayRenderer)
+
+        paletted = layers["Classification"].renderer()
+        assert isinstance(paletted, QgsPalettedRasterRenderer)
+        got = [(c.value, c.label, c.color.getRgb()[:3]) for c in paletted.classes()]
+        assert got == [(i, n, c) for i, n, c in zip(scene.class_ids, scene.class_names, scene.class_colors)]
+
+        vector = layers["Training polygons"]
+        assert vector.featureCount() > 0
+        renderer = vector.renderer()
+        assert renderer.type() == "categorizedSymbol" and renderer.classAttribute() == "class"
+        assert [c.value() for c in renderer.categories()] == scene.class_names
+        assert renderer.categories()[0].symbol().color().getRgb()[:3] == scene.class_colors[0]
+
+        root = project.layerTreeRoot()
+        order = [node.name() for node in root.findLayers()]
+        assert order == ["Training polygons", "Classification", "DSM gray", "DSM", "HSI"]  # last added on top
+        assert not root.findLayer(layers["DSM gray"].id()).isVisible()
+        assert root.findLayer(layers["HSI"].id()).isVisible()
+    finally:
+        project.clear()
+
+
+def test_sources_are_relative_to_the_project(qgis_app, scene, tmp_path):
+    from ncglf2.core.qgis_project import ProjectLayer, write_qgis_project
+
+    path = tmp_path / "beside.qgs"
+    hsi_copy = tmp_path / "hsi.tif"
+    gdal.Translate(str(hsi_copy), scene.hsi_path)
+    write_qgis_project(str(path), [ProjectLayer(str(hsi_copy), "HSI", "rgb", bands=(28, 17, 9))], gdal.Open(scene.hsi_path).GetProjection())
+    text = path.read_text(encoding="utf-8")
+    assert "<datasource>./hsi.tif</datasource>" in text
+    assert not list(tmp_path.glob("*.part"))
