@@ -337,6 +337,8 @@ def write_qgis_project(path: str, layers: list[ProjectLayer], crs_wkt: str, titl
         _sub(order, "layer", id=layer_id)
     properties = _sub(root, "properties")
     _sub(_sub(properties, "Paths"), "Absolute", "false", type="bool")
+    # Without this flag QGIS ignores <projectCrs> and leaves the project without a CRS.
+    _sub(_sub(properties, "SpatialRefSys"), "ProjectionsEnabled", "1", type="int")
     metadata = _sub(root, "projectMetadata")
     _sub(metadata, "title", title)
 

@@ -172,7 +172,7 @@ def fit_network(
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
-            loss_sum += float(loss) * index.numel()
+            loss_sum += float(loss.detach()) * index.numel()
             correct += int((logits.argmax(1) == target).sum())
         learning_rate = optimiser.param_groups[0]["lr"]
         scheduler.step()

@@ -80,6 +80,7 @@ def test_project_opens_with_styled_layers(qgis_app, scene, tmp_path):
         order = [node.name() for node in root.findLayers()]
         assert order == ["Training polygons", "Classification", "DSM gray", "DSM", "HSI"]  # last added on top
         assert not root.findLayer(layers["DSM gray"].id()).isVisible()
+        print(root.findLayerIds(), {n: l.id() for n, l in layers.items()})
         assert root.findLayer(layers["HSI"].id()).isVisible()
     finally:
         project.clear()

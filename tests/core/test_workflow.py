@@ -1,0 +1,140 @@
+"""Train, save, classify and assess end to end on a tiny real scene."""
+import json
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from scenes import build_tiny_scene, tiny_parameters
+
+from ncglf2.core import InputError, ModelFileError
+from ncglf2.core.model_file import load_model
+from ncglf2.core.workflow import TrainRequest, assess, classify, train
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("scene")
+    scene = build_tiny_scene(folder)
+    model = str(folder / "model.ncglf2")
+    outcome = train(TrainRequest(scene.hsi, [scene.dsm], scene.labels, model, report=str(folder / "train.html"), params=tiny_parameters()))
+    return scene, model, outcome, folder
+
+
+def test_training_outcome(trained):
+    scene, model, outcome, folder = trained
+    assert outcome.train_pixels == 60
+    assert outcome.validation is not None and outcome.validation.oa > 0.9
+    assert (folder / "train.html").is_file() and (folder / "train_curves.png").is_file()
+    history = json.loads((folder / "train.json").read_text())["history"]
+    assert len(history["epochs"]) == 12
+    bundle = load_model(model)
+    assert bundle.class_ids == [1, 2, 3]
+    assert bundle.config.lidar_channels == 1 and bundle.preprocessing.hsi_bands == 8
+
+
+def test_classification_is_correct_and_styled(trained, tmp_path):
+    scene, model, _, _ = trained
+    out = str(tmp_path / "classes.tif")
+    result = classify(model, scene.hsi, [scene.dsm], out, confidence=str(tmp_path / "conf.tif"), probabilities=str(tmp_path / "probs.tif"), tile_size=16)
+    ds = gdal.Open(out)
+    classes = ds.GetRasterBand(1).ReadAsArray()
+    hsi = gdal.Open(scene.hsi)
+    assert ds.GetGeoTransform() == hsi.GetGeoTransform()
+    assert ds.GetSpatialRef().IsSame(hsi.GetSpatialRef())
+    assert ds.GetRasterBand(1).GetNoDataValue() == 0
+    assert ds.GetRasterBand(1).GetRasterCategoryNames()[1:4] == ["class 1", "class 2", "class 3"]
+    assert ds.GetRasterBand(1).GetRasterColorTable() is not None
+    assert (classes[:3, :4] == 0).all(), "nodata pixels are never classified"
+    valid = np.ones_like(classes, dtype=bool)
+    valid[:3, :4] = False
+    accuracy = (classes[valid] == scene.truth[valid]).mean()
+    assert accuracy > 0.85  # block edges are ambiguous to 5 x 5 patches
+    assert result.pixels == valid.sum()
+    conf = gdal.Open(str(tmp_path / "conf.tif")).ReadAsArray()
+    assert ((conf[valid] >= 1 / 3 - 1e-6) & (conf[valid] <= 1 + 1e-6)).all()
+    assert (conf[~valid] == -1).all()
+    probs = gdal.Open(str(tmp_path / "probs.tif")).ReadAsArray()
+    np.testing.assert_allclose(probs[:, valid].sum(axis=0), 1, atol=1e-5)
+    np.testing.assert_allclose(probs[:, valid].max(axis=0), conf[valid], atol=1e-6)
+    assert (tmp_path / "classes.qml").is_file()
+
+
+def test_tile_size_does_not_change_the_map(trained, tmp_path):
+    scene, model, _, _ = trained
+    maps = []
+    for tile in (7, 64):
+        out = str(tmp_path / f"classes_{tile}.tif")
+        classify(model, scene.hsi, [scene.dsm], out, probabilities=str(tmp_path / f"p_{tile}.tif"), tile_size=tile)
+        maps.append((gdal.Open(out).ReadAsArray(), gdal.Open(str(tmp_path / f"p_{tile}.tif")).ReadAsArray()))
+    np.testing.assert_array_equal(maps[0][0], maps[1][0])
+    np.testing.assert_allclose(maps[0][1], maps[1][1], atol=1e-5)
+
+
+def test_extent_classifies_a_window(trained, tmp_path):
+    scene, model, _, _ = trained
+    full = str(tmp_path / "full.tif")
+    part = str(tmp_path / "part.tif")
+    classify(model, scene.hsi, [scene.dsm], full)
+    gt = gdal.Open(scene.hsi).GetGeoTransform()
+    extent = (gt[0] + 10, gt[3] - 30, gt[0] + 30, gt[3] - 5)  # columns 10-30, rows 5-30
+    classify(model, scene.hsi, [scene.dsm], part, extent=extent)
+    window = gdal.Open(part)
+    assert (window.RasterXSize, window.RasterYSize) == (20, 25)
+    assert window.GetGeoTransform()[0] == gt[0] + 10
+    np.testing.assert_array_equal(window.ReadAsArray(), gdal.Open(full).ReadAsArray()[5:30, 10:30])
+
+
+def test_existing_output_is_kept(trained, tmp_path):
+    scene, model, _, _ = trained
+    out = tmp_path / "classes.tif"
+    out.write_bytes(b"precious")
+    with pytest.raises(InputError, match="already exists"):
+        classify(model, scene.hsi, [scene.dsm], str(out))
+    assert out.read_bytes() == b"precious"
+
+
+def test_wrong_band_count_is_refused_before_work(trained, tmp_path):
+    scene, model, _, folder = trained
+    other = build_tiny_scene(tmp_path, bands=6)
+    with pytest.raises(InputError, match="expects an HSI with 8 bands.*has 6"):
+        classify(model, other.hsi, [other.dsm], str(tmp_path / "x.tif"))
+    assert not (tmp_path / "x.tif").exists()
+
+
+def test_assessment_against_labels(trained, tmp_path):
+    scene, model, _, _ = trained
+    out = str(tmp_path / "classes.tif")
+    classify(model, scene.hsi, [scene.dsm], out)
+    a = assess(out, scene.labels, str(tmp_path / "acc.html"), str(tmp_path / "acc.json"), str(tmp_path / "acc.csv"))
+    report = json.loads((tmp_path / "acc.json").read_text())
+    labels = gdal.Open(scene.labels).ReadAsArray()
+    classes = gdal.Open(out).ReadAsArray()
+    mask = labels > 0
+    assert a.n == mask.sum()
+    assert report["oa"] == pytest.approx((labels[mask] == classes[mask]).mean())
+    assert 0 <= report["kappa"] <= 1 and len(report["confusion_matrix"]) == 3
+
+
+def test_tampered_model_file_is_refused(trained, tmp_path):
+    _, model, _, _ = trained
+    data = bytearray(open(model, "rb").read())
+    broken = tmp_path / "broken.ncglf2"
+    broken.write_bytes(bytes(data[: len(data) // 2]))
+    with pytest.raises(ModelFileError, match="damaged, truncated"):
+        load_model(broken)
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(model, "pt") as archive:
+        metadata = archive.metadata()
+        tensors = {k: archive.get_tensor(k) for k in archive.keys()}
+    tensors["network.classifier.weight"][0, 0] = float("nan")
+    save_file(tensors, str(tmp_path / "nan.ncglf2"), metadata=metadata)
+    with pytest.raises(ModelFileError, match="network.classifier.weight holds NaN"):
+        load_model(tmp_path / "nan.ncglf2")
+    metadata = dict(metadata, ncglf2=metadata["ncglf2"].replace('"format_version": 1', '"format_version": 99'))
+    tensors["network.classifier.weight"][0, 0] = 0.0
+    save_file(tensors, str(tmp_path / "future.ncglf2"), metadata=metadata)
+    with pytest.raises(ModelFileError, match="format 99.*update the plugin"):
+        load_model(tmp_path / "future.ncglf2")
