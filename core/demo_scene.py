@@ -69,7 +69,7 @@ DEMO_CLASSES: tuple[DemoClass, ...] = (
     # Lawns hold clover, weeds and low shrubs; canopies show the lawn through gaps.
     DemoClass("grass", (130, 205, 85), ("GrassByBuilding", "GrassClumpInSun"), "LiveOakLeaves", (0.0, 0.45)),
     DemoClass("sand", (240, 222, 155), ("BeachSand",), "Dirt", (0.0, 0.15)),
-    DemoClass("sidewalk", (205, 205, 205), ("Sidewalk",), "Dirt", (0.0, 0.15)),
+    DemoClass("sidewalk", (205, 205, 205), ("Sidewalk",)),
     DemoClass("tree", (30, 110, 40), ("LiveOakLeaves", "FriendshipOak"), "GrassByBuilding", (0.05, 0.5)),
 )
 # Spectral variability: whole objects (z ~ N(0, 1) along the field modes),

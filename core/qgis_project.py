@@ -14,6 +14,7 @@ import contextlib
 import os
 import re
 import tempfile
+import uuid
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -240,8 +241,11 @@ def _extent(parent: ET.Element, xmin: float, ymin: float, xmax: float, ymax: flo
         _sub(extent, tag, repr(float(value)))
 
 
-def _layer_id(index: int, name: str) -> str:
-    return f"{re.sub(r'[^0-9A-Za-z]+', '_', name).strip('_') or 'layer'}_{index:03d}"
+def _layer_id(index: int, layer: ProjectLayer) -> str:
+    """A stable id in QGIS's own form (name_uuid): QGIS replaces ids of 10 characters or fewer."""
+    key = uuid.uuid5(uuid.NAMESPACE_URL, f"{index}|{layer.name}|{os.path.abspath(layer.path)}")
+    slug = re.sub(r"[^0-9A-Za-z]+", "_", layer.name).strip("_") or "layer"
+    return f"{slug}_{str(key).replace('-', '_')}"
 
 
 def _map_layer(layer: ProjectLayer, layer_id: str, project_dir: str, crs_wkt: str) -> tuple[ET.Element, str, str]:
@@ -318,7 +322,7 @@ def write_qgis_project(path: str, layers: list[ProjectLayer], crs_wkt: str, titl
     tree = _sub(root, "layer-tree-group")
     _sub(_sub(tree, "customproperties"), "Option")
     project_layers = _sub(root, "projectlayers")
-    ids = [_layer_id(i, layer.name) for i, layer in enumerate(layers)]
+    ids = [_layer_id(i, layer) for i, layer in enumerate(layers)]
     try:
         with _gdal_exceptions():
             written = [_map_layer(layer, layer_id, project_dir, crs_wkt) for layer, layer_id in zip(layers, ids)]

@@ -73,14 +73,15 @@ def test_project_opens_with_styled_layers(qgis_app, scene, tmp_path):
         assert vector.featureCount() > 0
         renderer = vector.renderer()
         assert renderer.type() == "categorizedSymbol" and renderer.classAttribute() == "class"
-        assert [c.value() for c in renderer.categories()] == scene.class_names
-        assert renderer.categories()[0].symbol().color().getRgb()[:3] == scene.class_colors[0]
+        categories = renderer.categories()  # keep the copies alive while reading their symbols
+        assert [c.value() for c in categories] == scene.class_names
+        assert [c.symbol().color().getRgb()[:3] for c in categories] == scene.class_colors
 
         root = project.layerTreeRoot()
+        assert sorted(root.findLayerIds()) == sorted(project.mapLayers())  # ids kept as written
         order = [node.name() for node in root.findLayers()]
         assert order == ["Training polygons", "Classification", "DSM gray", "DSM", "HSI"]  # last added on top
         assert not root.findLayer(layers["DSM gray"].id()).isVisible()
-        print(root.findLayerIds(), {n: l.id() for n, l in layers.items()})
         assert root.findLayer(layers["HSI"].id()).isVisible()
     finally:
         project.clear()
