@@ -135,6 +135,8 @@ def _shift(a: np.ndarray, dy: int, dx: int, fill) -> np.ndarray:
     """``a`` moved so that out[y, x] = a[y + dy, x + dx]; outside is ``fill``."""
     out = np.full_like(a, fill)
     h, w = a.shape[:2]
+    if abs(dy) >= h or abs(dx) >= w:
+        return out
     ys, yd = (slice(dy, h), slice(0, h - dy)) if dy >= 0 else (slice(0, h + dy), slice(-dy, h))
     xs, xd = (slice(dx, w), slice(0, w - dx)) if dx >= 0 else (slice(0, w + dx), slice(-dx, w))
     out[yd, xd] = a[ys, xs]

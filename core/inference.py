@@ -23,7 +23,7 @@ from .model_file import ModelBundle
 from .outputs import atomic_path, check_outputs
 from .progress import Progress, SilentProgress, check_canceled
 from .raster_io import create_geotiff, set_class_table, write_paletted_qml
-from .tiling import Tile, cut_patches, iter_batches, read_tile_features, tile_windows
+from .tiling import Tile, cut_patches, read_tile_features, tile_windows
 from .training import resolve_device
 
 __all__ = ["classify_raster", "ClassifyResult", "check_model_fits", "default_batch_size", "predict_patches"]
@@ -134,10 +134,46 @@ class _Writer:
             raise self._error
 
 
-def predict_patches(network, patches: torch.Tensor) -> torch.Tensor:
-    """Class probabilities (N, K) of a batch of patches already on the network's device."""
-    logits, _ = network(patches)
+PRECISIONS = ("float32", "bfloat16")
+
+
+def predict_patches(network, patches: torch.Tensor, precision: str = "float32") -> torch.Tensor:
+    """Class probabilities (N, K) of a batch of patches already on the network's device.
+
+    ``bfloat16`` runs the matrix products and convolutions in bfloat16
+    (autocast); probabilities are always float32.
+    """
+    if precision == "bfloat16":
+        with torch.autocast(device_type=patches.device.type, dtype=torch.bfloat16):
+            logits, _ = network(patches)
+    else:
+        logits, _ = network(patches)
     return torch.softmax(logits.float(), dim=1)
+
+
+class BatchPlan:
+    """The batch size in use; halved on a CUDA out-of-memory error and kept for later tiles."""
+
+    def __init__(self, size: int, progress: Progress) -> None:
+        self.size = size
+        self.progress = progress
+
+    def run(self, count: int, step: Callable[[slice], None]) -> None:
+        """Call ``step`` on consecutive slices of ``count`` items; redo a slice that ran out of memory."""
+        start = 0
+        while start < count:
+            check_canceled(self.progress)
+            batch = slice(start, min(count, start + self.size))
+            try:
+                step(batch)
+            except torch.OutOfMemoryError:
+                if self.size <= 1:
+                    raise
+                self.size //= 2
+                torch.cuda.empty_cache()
+                self.progress.info(f"the GPU ran out of memory; retrying with batches of {self.size}")
+                continue
+            start = batch.stop
 
 
 def classify_raster(
@@ -152,6 +188,7 @@ def classify_raster(
     batch_size: int | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
+    precision: str = "float32",
 ) -> ClassifyResult:
     """Classify every valid pixel of ``stack`` (or of a pixel ``window``) into GeoTIFFs.
 
@@ -175,7 +212,9 @@ def classify_raster(
         raise InputError(f"the window {window} is not inside the {grid.width} x {grid.height} raster")
     torch_device = resolve_device(device)
     network = bundle.network.to(torch_device).eval()
-    batch_size = batch_size or default_batch_size(torch_device)
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
+    plan = BatchPlan(batch_size or default_batch_size(torch_device), progress)
     patch_size = bundle.config.patch_size
     halo = patch_size // 2
     out_grid = grid.window(*window)
@@ -224,14 +263,17 @@ def classify_raster(
                         rows = torch.from_numpy(rows_np).to(torch_device)
                         cols = torch.from_numpy(cols_np).to(torch_device)
                         labels, maxima, all_probs = [], [], []
-                        for batch in iter_batches(rows_np.size, batch_size):
-                            check_canceled(progress)
-                            p = predict_patches(network, cut_patches(feature_tensor, rows[batch], cols[batch], patch_size))
+
+                        def step(batch: slice) -> None:
+                            patches = cut_patches(feature_tensor, rows[batch], cols[batch], patch_size)
+                            p = predict_patches(network, patches, precision)
                             best, index = p.max(dim=1)
                             labels.append(lookup[index])
                             maxima.append(best)
                             if probs is not None:
                                 all_probs.append(p)
+
+                        plan.run(rows_np.size, step)
                         class_map[rows_np, cols_np] = torch.cat(labels).cpu().numpy().astype(class_dtype)
                         if conf is not None:
                             conf[rows_np, cols_np] = torch.cat(maxima).cpu().numpy()

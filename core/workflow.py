@@ -292,6 +292,7 @@ def classify(
     batch_size: int | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
+    precision: str = "float32",
 ):
     """Load a model file and classify an HSI/LiDAR pair (optionally a map extent of it)."""
     from .inference import DEFAULT_TILE_SIZE, classify_raster
@@ -303,7 +304,7 @@ def classify(
         window = stack.grid.window_from_extent(*extent) if extent else None
         result = classify_raster(
             bundle, stack, out, confidence, probabilities, device, window,
-            tile_size or DEFAULT_TILE_SIZE, batch_size, overwrite, progress,
+            tile_size or DEFAULT_TILE_SIZE, batch_size, overwrite, progress, precision,
         )
     progress.info(f"classified {result.pixels} pixels in {result.seconds:.1f} s ({result.pixels / max(result.seconds, 1e-9):.0f} pixels/s)")
     return result

@@ -49,11 +49,6 @@ MATERIALS: dict[str, list[str]] = {
     ],
     "Dirt": ["Dirt/Dirt01_05.txt"],
     "BeachSand": [f"BeachSand/BeachSand{a:02d}_{a + 4:02d}.txt" for a in range(1, 40, 5)],
-    "SandInSun": [
-        "SandInSun/SandInSun.txt",
-        "SandInSun/SandInSunHH01_10.txt",
-        # SandInSunHH11_20: flat 0.8 reflectance, a calibration panel rather than sand.
-    ],
     "GrassByBuilding": ["GrassByBuilding/GrassByBuilding01_10.txt"],
     "GrassClumpInSun": ["GrassClumpInSun/GrassClumpInSun00_02.txt"],
     "LiveOakLeaves": [f"LiveOakLeaves/LiveOakLeaves{a:02d}_{a + 9:02d}.txt" for a in range(1, 70, 10)],
@@ -63,7 +58,6 @@ MATERIALS: dict[str, list[str]] = {
         "FriendshipOak/FriendshipOak21_30.txt",
         # FriendshipOakBark*: trunk bark, hidden under the crown from above.
     ],
-    "BeachStairWood": ["BeachStairWood/BeachStairWood01_10.txt"],
 }
 
 
@@ -157,7 +151,7 @@ def write_csv(path: Path, centres: np.ndarray, table: dict[str, dict[str, np.nda
         "# scaled to one standard deviation along it (mean + sum(z_k * modeK), z_k ~ N(0,1)).",
     ]
     lines += [f"# {material}: {note}" for material, note in notes.items()]
-    lines.append("material,statistic," + ",".join(f"{c:.1f}" for c in centres))
+    lines.append("material,statistic," + ",".join(f"{c:.2f}" for c in centres))
     for material, stats in table.items():
         for statistic, values in stats.items():
             lines.append(f"{material},{statistic}," + ",".join(f"{v:.5f}" for v in values))

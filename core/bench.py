@@ -1,0 +1,206 @@
+"""``ncglf2 bench``: how fast the network and the whole pipeline run on this machine.
+
+Figures: inference patches/s at the paper's sizes (P 11, 40 + 1 channels,
+15 classes) for the best batch size, effective GFLOP/s against the model's
+FLOP count, training seconds per epoch of the paper protocol (20 samples x
+15 classes, batch 64), and end-to-end classification pixels/s of a
+generated scene (read + preprocess + infer + write) with peak memory.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from .model import NCGLF2, NetworkConfig, focal_loss
+
+__all__ = ["run_bench", "count_flops", "hardware_description"]
+
+PAPER = NetworkConfig(num_classes=15, patch_size=11, hsi_channels=40, lidar_channels=1)
+
+
+def hardware_description(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} logical cores"
+
+
+def count_flops(config: NetworkConfig = PAPER) -> float:
+    """FLOPs of one patch's forward pass (multiply-add = 2), counted by torch."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    network = NCGLF2(config).eval()
+    x = torch.randn(4, config.in_channels, config.patch_size, config.patch_size)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        network(x)
+    return counter.get_total_flops() / 4
+
+
+def _rate(fn, items: int, seconds: float) -> float:
+    fn()  # warm-up
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    done, started = 0, time.perf_counter()
+    while True:
+        fn()
+        done += items
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        elapsed = time.perf_counter() - started
+        if elapsed >= seconds:
+            return done / elapsed
+
+
+def inference_rates(device: torch.device, precision: str, batch_sizes, seconds: float) -> dict[int, float]:
+    from .inference import predict_patches
+
+    torch.manual_seed(0)
+    network = NCGLF2(PAPER).eval().to(device)
+    rates = {}
+    for batch in batch_sizes:
+        x = torch.randn(batch, PAPER.in_channels, 11, 11, device=device)
+        with torch.inference_mode():
+            rates[batch] = _rate(lambda: predict_patches(network, x, precision), batch, seconds)
+    return rates
+
+
+def bf16_agreement(device: torch.device) -> tuple[float, str]:
+    """Share of float32 labels kept in bfloat16, on the reference checkpoint's inputs when available."""
+    from .inference import predict_patches
+
+    reference = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "reference")
+    checkpoint = os.path.join(reference, "upstream_trento_best_model.pth.tar")
+    vectors = os.path.join(reference, "ref_trento_checkpoint.npz")
+    if os.path.isfile(checkpoint) and os.path.isfile(vectors):
+        from .checkpoint import load_reference_checkpoint
+
+        network = load_reference_checkpoint(checkpoint, 6).to(device)
+        data = np.load(vectors)
+        x = torch.from_numpy(np.concatenate([data["inputs_random"], data["inputs_smooth"]])).float()
+        source = "reference checkpoint on its 192 test inputs"
+    else:
+        torch.manual_seed(0)
+        network = NCGLF2(PAPER).eval().to(device)
+        x = torch.randn(2048, 41, 11, 11)
+        source = "random network on 2048 random patches"
+    x = x.to(device)
+    with torch.inference_mode():
+        full = predict_patches(network, x, "float32").argmax(1)
+        half = predict_patches(network, x, "bfloat16").argmax(1)
+    return float((full == half).float().mean()), source
+
+
+def training_epoch_seconds(device: torch.device, epochs: int) -> float:
+    """Seconds per epoch: 300 patches (20 x 15 classes), batch 64, Adam, focal + consistency loss."""
+    torch.manual_seed(0)
+    network = NCGLF2(PAPER).to(device).train()
+    optimiser = torch.optim.Adam(network.parameters(), lr=1e-4)
+    x = torch.randn(300, 41, 11, 11, device=device)
+    y = torch.arange(300, device=device) % 15
+    times = []
+    for _ in range(epochs + 1):
+        started = time.perf_counter()
+        order = torch.randperm(300, device=device)
+        for s in range(0, 300, 64):
+            index = order[s : s + 64]
+            logits, consistency = network(x[index])
+            loss = 0.2 * focal_loss(logits, y[index]) + 0.8 * consistency
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - started)
+    return float(np.median(times[1:]))
+
+
+def end_to_end(device: torch.device, size: tuple[int, int], bands: int, precision: str) -> tuple[float, float, int]:
+    """(pixels/s, seconds, peak RSS in MB) of classifying a generated scene from files to files."""
+    from osgeo import gdal
+
+    from .inference import classify_raster
+    from .model_file import ModelBundle
+    from .preprocess import fit_preprocessing
+    from .raster_io import open_inputs
+
+    height, width = size
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory(prefix="ncglf2-bench-") as folder:
+        hsi_path, dsm_path = os.path.join(folder, "hsi.tif"), os.path.join(folder, "dsm.tif")
+        options = ["TILED=YES", "COMPRESS=DEFLATE", "INTERLEAVE=BAND"]
+        hsi = gdal.GetDriverByName("GTiff").Create(hsi_path, width, height, bands, gdal.GDT_UInt16, options)
+        base = rng.integers(500, 5000, size=(bands, 1, width), dtype=np.uint16)
+        for b in range(bands):
+            hsi.GetRasterBand(b + 1).WriteArray(np.repeat(base[b], height, axis=0) + rng.integers(0, 300, (height, width), dtype=np.uint16))
+        hsi = None
+        dsm = gdal.GetDriverByName("GTiff").Create(dsm_path, width, height, 1, gdal.GDT_Float32, options)
+        dsm.GetRasterBand(1).WriteArray(rng.random((height, width), dtype=np.float32) * 20)
+        dsm = None
+        torch.manual_seed(0)
+        with open_inputs(hsi_path, [dsm_path]) as stack:
+            prep = fit_preprocessing(stack, 40)
+            bundle = ModelBundle(NCGLF2(PAPER).eval(), prep, list(range(1, 16)), [f"c{i}" for i in range(15)], [(0, 0, 0)] * 15)
+            result = classify_raster(bundle, stack, os.path.join(folder, "out.tif"), device=str(device), precision=precision)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result.pixels / result.seconds, result.seconds, int(peak)
+
+
+def run_bench(quick: bool = False, device: str = "all") -> dict:
+    """Print the figures for the CPU, and for CUDA when present."""
+    devices = []
+    if device in ("all", "cpu"):
+        devices.append(torch.device("cpu"))
+    if device in ("all", "cuda") and torch.cuda.is_available():
+        devices.append(torch.device("cuda"))
+    flops = count_flops()
+    seconds = 1.0 if quick else 4.0
+    results = {}
+    print(f"NCGLF2 benchmark - torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    print(f"network at P 11, 40 + 1 channels, 15 classes: {flops / 1e6:.0f} MFLOP per patch")
+    for dev in devices:
+        print(f"\n[{dev.type}] {hardware_description(dev)}")
+        figures = {}
+        cpu = dev.type == "cpu"
+        batches = (32, 64, 128) if cpu else (1024, 4096, 8192, 16384)
+        if quick:
+            batches = batches[:2]
+        for precision in ("float32", "bfloat16"):
+            rates = inference_rates(dev, precision, batches, seconds)
+            best = max(rates, key=rates.get)
+            figures[f"inference_{precision}"] = rates[best]
+            listing = ", ".join(f"{b}: {r:,.0f}" for b, r in rates.items())
+            print(
+                f"inference {precision:8s}: {rates[best]:9,.0f} patches/s at batch {best} "
+                f"({rates[best] * flops / 1e9:,.0f} GFLOP/s effective)   [by batch: {listing}]"
+            )
+        agreement, source = bf16_agreement(dev)
+        figures["bf16_agreement"] = agreement
+        print(f"bfloat16 labels equal to float32: {100 * agreement:.2f} % ({source})")
+        epoch = training_epoch_seconds(dev, 1 if quick else 3)
+        figures["train_epoch_s"] = epoch
+        print(f"training, paper protocol (300 patches, batch 64): {epoch:.2f} s per epoch, {80 * epoch:.0f} s for 80 epochs")
+        size = (128, 128) if quick else ((256, 256) if cpu else (349, 1905))
+        bands = 64 if cpu else 144
+        for precision in ("float32", "bfloat16"):
+            rate, took, peak = end_to_end(dev, size, bands, precision)
+            figures[f"end_to_end_{precision}"] = rate
+            print(
+                f"end to end {precision:8s}: {rate:9,.0f} pixels/s ({size[0]} x {size[1]} x {bands} bands, {took:.1f} s incl. "
+                f"read/preprocess/write; {100 * rate / figures[f'inference_{precision}']:.0f} % of model-only); peak RSS {peak} MB"
+            )
+        results[dev.type] = figures
+    return results
