@@ -3,10 +3,11 @@
 Public API::
 
     from ncglf2.core import NCGLF2, NetworkConfig, load_reference_checkpoint
+
+The names that need torch load on first access, so that the torch-free parts
+(errors, raster I/O, the version) can be imported where torch is missing.
 """
-from .checkpoint import load_reference_checkpoint
 from .errors import Cancelled, InputError, ModelFileError, NCGLF2Error
-from .model import NCGLF2, NetworkConfig
 
 __all__ = [
     "NCGLF2",
@@ -17,3 +18,13 @@ __all__ = [
     "ModelFileError",
     "Cancelled",
 ]
+
+_TORCH_NAMES = {"NCGLF2": ".model", "NetworkConfig": ".model", "load_reference_checkpoint": ".checkpoint"}
+
+
+def __getattr__(name: str):
+    if name in _TORCH_NAMES:
+        import importlib
+
+        return getattr(importlib.import_module(_TORCH_NAMES[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -153,7 +153,7 @@ def fit_network(
     scheduler = torch.optim.lr_scheduler.StepLR(optimiser, step_size=step, gamma=params.lr_gamma)
     shuffle = torch.Generator().manual_seed(params.seed)
     history = {k: [] for k in ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate")}
-    best_accuracy, best_state, best_epoch = -1.0, None, 0
+    best_accuracy, best_loss, best_state, best_epoch = -1.0, float("inf"), None, 0
     n = train_x.shape[0]
     started = time.perf_counter()
     train_x_device, train_y_device = train_x.to(device), train_y.to(device)
@@ -182,8 +182,9 @@ def fit_network(
             val_loss, val_accuracy = float("nan"), correct / n
         for key, value in zip(history, (epoch, loss_sum / n, correct / n, val_loss, val_accuracy, learning_rate)):
             history[key].append(value)
-        if val_accuracy > best_accuracy:
-            best_accuracy, best_epoch = val_accuracy, epoch
+        # Ties in accuracy (common on small validation sets) go to the lower validation loss.
+        if val_accuracy > best_accuracy or (val_accuracy == best_accuracy and val_loss < best_loss):
+            best_accuracy, best_loss, best_epoch = val_accuracy, val_loss, epoch
             best_state = copy.deepcopy(network.state_dict())
         progress.info(
             f"epoch {epoch}/{params.epochs}: loss {loss_sum / n:.4f}, train accuracy {100 * correct / n:.1f} %, "

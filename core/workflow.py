@@ -52,6 +52,8 @@ class TrainRequest:
     report: str | None = None
     overwrite: bool = False
     params: TrainingParameters = field(default_factory=TrainingParameters)
+    labels_layer: str | None = None  # the vector layer, when the labels file has several
+    validation_layer: str | None = None
 
 
 @dataclass
@@ -110,10 +112,15 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
         progress.info(f"note: model files usually end in {MODEL_SUFFIX}")
 
     with open_inputs(request.hsi, request.lidar, log=progress.info) as stack:
-        labels = read_labels(request.labels, stack.grid, request.class_field, request.class_csv, log=progress.info)
+        labels = read_labels(
+            request.labels, stack.grid, request.class_field, request.class_csv, layer=request.labels_layer, log=progress.info
+        )
         validation_labels = None
         if request.validation:
-            raw = read_labels(request.validation, stack.grid, request.class_field, request.class_csv, log=progress.info)
+            raw = read_labels(
+                request.validation, stack.grid, request.class_field, request.class_csv,
+                layer=request.validation_layer, log=progress.info,
+            )
             validation_labels = _align_validation(raw, labels.classes, request.validation)
         split = split_samples(
             labels, params.samples_per_class, params.validation_fraction, params.seed, separate_validation=validation_labels is not None
@@ -320,6 +327,7 @@ def assess(
     class_csv: str | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
+    reference_layer: str | None = None,
 ):
     """Compare a class map with reference labels (raster or vector) and write the reports."""
     from .labels import read_labels
@@ -334,7 +342,7 @@ def assess(
     )
     grid = raster_grid(classification)
     map_ids, map_names, map_colors = read_class_map_info(classification)
-    labels = read_labels(reference, grid, class_field, class_csv, log=progress.info)
+    labels = read_labels(reference, grid, class_field, class_csv, layer=reference_layer, log=progress.info)
     # Reference classes given by name (a text field) are matched to the map's category names.
     by_name = {name: cid for cid, name in zip(map_ids, map_names)}
     ref_ids = labels.class_ids.astype(np.int64)

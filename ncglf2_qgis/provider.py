@@ -27,6 +27,9 @@ class NCGLF2Provider(QgsProcessingProvider):
     def versionInfo(self) -> str:  # noqa: N802
         return __version__
 
+    def supportedOutputRasterLayerExtensions(self) -> list[str]:  # noqa: N802
+        return ["tif", "tiff"]  # the engine writes GeoTIFFs
+
     def loadAlgorithms(self) -> None:  # noqa: N802
         for algorithm in all_algorithms():
             self.addAlgorithm(algorithm)

@@ -3,4 +3,9 @@
 
 def all_algorithms() -> list:
     """Fresh instances of every algorithm the provider offers."""
-    return []
+    from .assess import AssessAlgorithm
+    from .classify import ClassifyAlgorithm
+    from .import_reference import ImportReferenceAlgorithm
+    from .train import TrainAlgorithm
+
+    return [TrainAlgorithm(), ClassifyAlgorithm(), AssessAlgorithm(), ImportReferenceAlgorithm()]

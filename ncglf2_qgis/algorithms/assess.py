@@ -1,0 +1,113 @@
+"""``ncglf2:assess``: the accuracy of a class map against reference labels."""
+from __future__ import annotations
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterMapLayer,
+    QgsProcessingParameterRasterLayer,
+)
+
+from .base import FeedbackProgress, NCGLF2Algorithm, load_engine
+from .train import CLASS_CSV_FILTER, HTML_FILTER
+
+
+class AssessAlgorithm(NCGLF2Algorithm):
+    CLASSIFICATION = "CLASSIFICATION"
+    REFERENCE = "REFERENCE"
+    CLASS_FIELD = "CLASS_FIELD"
+    CLASS_CSV = "CLASS_CSV"
+    OUTPUT_HTML = "OUTPUT_HTML"
+    OUTPUT_JSON = "OUTPUT_JSON"
+    OUTPUT_CSV = "OUTPUT_CSV"
+    OA = "OA"
+    AA = "AA"
+    KAPPA = "KAPPA"
+
+    SUMMARY = (
+        "Measures how well a class map agrees with reference labels that were not used for training: "
+        "overall accuracy (OA), average accuracy over the classes (AA), Cohen's kappa, the accuracy of "
+        "each class and the confusion matrix, written as an HTML report. The reference is a class raster "
+        "or points or polygons with a class field; text classes are matched to the map's class names."
+    )
+
+    def name(self) -> str:
+        return "assess"
+
+    def displayName(self) -> str:  # noqa: N802
+        return self.tr("Assess accuracy")
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        self.add(
+            QgsProcessingParameterRasterLayer(self.CLASSIFICATION, self.tr("Classification")),
+            "A class map, e.g. written by 'Classify with a model'.",
+        )
+        self.add(
+            QgsProcessingParameterMapLayer(self.REFERENCE, self.tr("Reference labels"),
+                                           types=[QgsProcessing.TypeRaster, QgsProcessing.TypeVectorAnyGeometry]),
+            "The ground truth: a raster of class ids (0 or nodata = no reference) or a point or polygon layer "
+            "with a class field. Use labels that were not used for training.",
+        )
+        self.add(
+            QgsProcessingParameterField(self.CLASS_FIELD, self.tr("Class field (vector reference)"),
+                                        parentLayerParameterName=self.REFERENCE, optional=True),
+            "The attribute that holds the class of each point or polygon (class ids, or class names as in "
+            "the map). Leave empty for a raster reference.",
+        )
+        self.add(
+            QgsProcessingParameterFile(self.CLASS_CSV, self.tr("Class names and colours (CSV)"),
+                                       optional=True, fileFilter=CLASS_CSV_FILTER),
+            "A table with the columns id,name,color naming the reference classes.",
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterFileDestination(self.OUTPUT_HTML, self.tr("Accuracy report"), fileFilter=HTML_FILTER),
+            "An HTML page with OA, AA, kappa, per-class accuracies and the confusion matrix.",
+        )
+        self.add(
+            QgsProcessingParameterFileDestination(self.OUTPUT_JSON, self.tr("Accuracy figures (JSON)"),
+                                                  fileFilter="JSON (*.json)", optional=True, createByDefault=False),
+            "The same figures as a JSON file, for scripts and spreadsheets.",
+        )
+        self.add(
+            QgsProcessingParameterFileDestination(self.OUTPUT_CSV, self.tr("Confusion matrix (CSV)"),
+                                                  fileFilter="CSV (*.csv)", optional=True, createByDefault=False),
+            "The confusion matrix as a CSV table (rows: reference, columns: map).",
+            advanced=True,
+        )
+        for name, title in ((self.OA, "Overall accuracy"), (self.AA, "Average accuracy"), (self.KAPPA, "Kappa")):
+            self.addOutput(QgsProcessingOutputNumber(name, self.tr(title)))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        workflow = load_engine()
+        classification = self.raster_path(self.parameterAsRasterLayer(parameters, self.CLASSIFICATION, context),
+                                          "classification")
+        reference, reference_layer = self.labels_source(
+            self.parameterAsLayer(parameters, self.REFERENCE, context), "reference labels", context, feedback
+        )
+        out_html = self.parameterAsFileOutput(parameters, self.OUTPUT_HTML, context)
+        out_json = self.optional_output(parameters, self.OUTPUT_JSON, context)
+        out_csv = self.optional_output(parameters, self.OUTPUT_CSV, context)
+        assessment = self.run_engine(lambda: workflow.assess(
+            classification,
+            reference,
+            out_html,
+            json_path=out_json,
+            csv_path=out_csv,
+            class_field=self.parameterAsString(parameters, self.CLASS_FIELD, context) or None,
+            class_csv=self.parameterAsFile(parameters, self.CLASS_CSV, context) or None,
+            overwrite=True,  # Processing already asked before replacing a destination
+            progress=FeedbackProgress(feedback),
+            reference_layer=reference_layer,
+        ))
+        return {
+            self.OUTPUT_HTML: out_html,
+            self.OUTPUT_JSON: out_json,
+            self.OUTPUT_CSV: out_csv,
+            self.OA: assessment.oa,
+            self.AA: assessment.aa,
+            self.KAPPA: assessment.kappa,
+        }

@@ -1,0 +1,198 @@
+"""What every NCGLF2 Processing algorithm shares.
+
+An algorithm turns its parameters into file paths and plain values, calls one
+job of ``core.workflow`` with the feedback as progress, and turns engine
+errors into ``QgsProcessingException``. torch and the engine load inside
+``processAlgorithm``, so the plugin loads where torch is missing.
+"""
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Callable
+from typing import Any
+
+from qgis.core import (
+    QgsMapLayer,
+    QgsProcessingAlgorithm,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingParameterDefinition,
+    QgsProcessingUtils,
+    QgsProviderRegistry,
+    QgsRasterLayer,
+    QgsVectorFileWriter,
+    QgsVectorLayer,
+)
+from qgis.PyQt.QtCore import QCoreApplication
+
+from ..dependencies import install_hint, missing_dependencies
+
+DEVICES = ["auto", "cpu", "cuda"]
+
+
+class FeedbackProgress:
+    """The engine's progress protocol over a ``QgsProcessingFeedback``."""
+
+    def __init__(self, feedback: QgsProcessingFeedback | None) -> None:
+        self.feedback = feedback
+
+    def set_progress(self, percent: float) -> None:
+        if self.feedback is not None:
+            self.feedback.setProgress(percent)
+
+    def is_canceled(self) -> bool:
+        return self.feedback is not None and self.feedback.isCanceled()
+
+    def info(self, message: str) -> None:
+        if self.feedback is not None:
+            self.feedback.pushInfo(message)
+
+
+def load_engine():
+    """The engine's ``workflow`` module, or a QgsProcessingException that says what to install."""
+    missing = missing_dependencies()
+    if missing:
+        raise QgsProcessingException(install_hint(missing))
+    try:
+        from ...core import workflow
+    except ImportError as error:
+        # Found but not importable, e.g. a torch build that does not fit this Python.
+        raise QgsProcessingException(
+            f"the NCGLF2 engine cannot start: {error}\n{install_hint([error.name or 'torch'])}"
+        ) from None
+    return workflow
+
+
+class NCGLF2Algorithm(QgsProcessingAlgorithm):
+    """Base class: identity, help, engine calls and layer-to-file conversion."""
+
+    #: One paragraph that says what the algorithm does, in a GIS user's words.
+    SUMMARY = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def createInstance(self) -> NCGLF2Algorithm:  # noqa: N802 - QGIS API
+        return type(self)()
+
+    def tr(self, text: str) -> str:
+        return QCoreApplication.translate("NCGLF2", text)
+
+    def group(self) -> str:
+        return self.tr("Hyperspectral + LiDAR classification")
+
+    def groupId(self) -> str:  # noqa: N802
+        return "classification"
+
+    def shortDescription(self) -> str:  # noqa: N802
+        return self.tr(self.SUMMARY).split(". ")[0].rstrip(".") + "."
+
+    def shortHelpString(self) -> str:  # noqa: N802
+        """The summary, then every parameter with its help, as the toolbox shows it."""
+        parts = [f"<p>{html.escape(self.tr(self.SUMMARY))}</p>", "<h3>Parameters</h3><dl>"]
+        for definition in self.parameterDefinitions():
+            advanced = definition.flags() & QgsProcessingParameterDefinition.FlagAdvanced
+            optional = definition.flags() & QgsProcessingParameterDefinition.FlagOptional
+            notes = ", ".join(n for n, on in ((self.tr("optional"), optional), (self.tr("advanced"), advanced)) if on)
+            title = html.escape(definition.description()) + (f" <i>({notes})</i>" if notes else "")
+            parts.append(f"<dt><b>{title}</b></dt><dd>{html.escape(definition.help())}</dd>")
+        parts.append("</dl>")
+        return "".join(parts)
+
+    # ------------------------------------------------------------ parameters
+
+    def add(self, definition: QgsProcessingParameterDefinition, help_text: str, advanced: bool = False) -> None:
+        """Add a parameter with its help (the tooltip and the help panel)."""
+        definition.setHelp(self.tr(help_text))
+        if advanced:
+            definition.setFlags(definition.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(definition)
+
+    def device(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> str:
+        return DEVICES[self.parameterAsEnum(parameters, name, context)]
+
+    def optional_int(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> int | None:
+        """An integer where 0 means "automatic" or "all"."""
+        value = self.parameterAsInt(parameters, name, context)
+        return value if value > 0 else None
+
+    def optional_output(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> str | None:
+        """The path of an optional file destination, or None when the user skipped it."""
+        return self.parameterAsFileOutput(parameters, name, context) or None
+
+    # ------------------------------------------------------------ layers as files
+
+    def raster_path(self, layer: QgsMapLayer | None, role: str) -> str:
+        """The file of a raster layer; layers that are not GDAL files are refused."""
+        if layer is None:
+            raise QgsProcessingException(self.tr("the {} layer is missing or cannot be opened").format(role))
+        if not isinstance(layer, QgsRasterLayer) or layer.providerType() != "gdal":
+            raise QgsProcessingException(
+                self.tr("the {} layer '{}' is not a raster file (its data comes from '{}'); "
+                        "save it as a GeoTIFF and use that file").format(role, layer.name(), layer.providerType())
+            )
+        return layer.source()
+
+    def raster_paths(self, layers: list[QgsMapLayer], role: str) -> list[str]:
+        return [self.raster_path(layer, role) for layer in layers]
+
+    def labels_source(
+        self, layer: QgsMapLayer | None, role: str, context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> tuple[str, str | None]:
+        """(file, vector layer name or None) the engine reads labels from.
+
+        Vector layers that are not plain files (temporary layers, databases,
+        filtered layers) are written to a temporary GeoPackage first.
+        """
+        if layer is None:
+            raise QgsProcessingException(self.tr("the {} layer is missing or cannot be opened").format(role))
+        if isinstance(layer, QgsRasterLayer):
+            return self.raster_path(layer, role), None
+        if not isinstance(layer, QgsVectorLayer):
+            raise QgsProcessingException(self.tr("the {} layer '{}' is neither a raster nor a vector layer").format(role, layer.name()))
+        if layer.providerType() == "ogr":
+            parts = QgsProviderRegistry.instance().decodeUri("ogr", layer.source())
+            path = parts.get("path") or ""
+            if path and os.path.exists(path) and not parts.get("subset") and not layer.subsetString():
+                name = parts.get("layerName") or None
+                if name is None and parts.get("layerId") not in (None, ""):
+                    name = _ogr_layer_name(path, int(parts["layerId"]))
+                return path, name
+        return self._export_vector(layer, role, context, feedback), None
+
+    def _export_vector(
+        self, layer: QgsVectorLayer, role: str, context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> str:
+        path = QgsProcessingUtils.generateTempFilename(f"ncglf2_{role.replace(' ', '_')}.gpkg")
+        options = QgsVectorFileWriter.SaveVectorOptions()
+        options.driverName = "GPKG"
+        options.layerName = "labels"
+        result = QgsVectorFileWriter.writeAsVectorFormatV3(layer, path, context.transformContext(), options)
+        if result[0] != QgsVectorFileWriter.NoError:
+            raise QgsProcessingException(
+                self.tr("the {} layer '{}' cannot be copied to a file for reading: {}").format(role, layer.name(), result[1])
+            )
+        feedback.pushInfo(self.tr("the {} layer '{}' was copied to {} for reading").format(role, layer.name(), path))
+        return path
+
+    # ------------------------------------------------------------ the engine
+
+    def run_engine(self, job: Callable[[], Any]) -> Any:
+        """Run ``job``; engine errors (cancel included) become a QgsProcessingException with their message."""
+        from ...core.errors import NCGLF2Error
+
+        try:
+            return job()
+        except NCGLF2Error as error:
+            raise QgsProcessingException(str(error)) from None
+
+
+def _ogr_layer_name(path: str, index: int) -> str | None:
+    from osgeo import ogr
+
+    dataset = ogr.Open(path)
+    if dataset is None or not 0 <= index < dataset.GetLayerCount():
+        return None
+    return dataset.GetLayerByIndex(index).GetName()

@@ -1,0 +1,118 @@
+"""``ncglf2:classify``: classify an HSI + LiDAR pair with a model file."""
+from __future__ import annotations
+
+from qgis.core import (
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+)
+
+from ..styling import style_when_loaded
+from .base import FeedbackProgress, NCGLF2Algorithm, load_engine
+from .train import add_device, add_inputs
+
+
+class ClassifyAlgorithm(NCGLF2Algorithm):
+    MODEL = "MODEL"
+    HSI = "HSI"
+    LIDAR = "LIDAR"
+    DEVICE = "DEVICE"
+    EXTENT = "EXTENT"
+    TILE_SIZE = "TILE_SIZE"
+    BATCH_SIZE = "BATCH_SIZE"
+    OUTPUT = "OUTPUT"
+    OUTPUT_CONFIDENCE = "OUTPUT_CONFIDENCE"
+    OUTPUT_PROBABILITIES = "OUTPUT_PROBABILITIES"
+
+    SUMMARY = (
+        "Classifies every pixel of a hyperspectral image and its LiDAR rasters with a trained NCGLF2 model "
+        "(or an imported reference model). The rasters must have the band counts the model was trained "
+        "on. The image is processed tile by tile, so rasters of any size fit in memory. The class map "
+        "carries the model's class names and colours and is shown with them; pixels without data stay 0 "
+        "(unclassified). Optionally writes the confidence of each pixel (the highest class probability) "
+        "and the probability of every class."
+    )
+
+    def name(self) -> str:
+        return "classify"
+
+    def displayName(self) -> str:  # noqa: N802
+        return self.tr("Classify with a model")
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        self.add(
+            QgsProcessingParameterFile(self.MODEL, self.tr("Model file"), extension="ncglf2"),
+            "A model written by 'Train a model' or 'Import the reference checkpoint' (.ncglf2).",
+        )
+        add_inputs(self, self.HSI, self.LIDAR)
+        add_device(self, self.DEVICE)
+        self.add(
+            QgsProcessingParameterExtent(self.EXTENT, self.tr("Classify only this extent"), optional=True),
+            "Classify only the part of the image inside this extent (e.g. the map canvas); leave empty for "
+            "the whole image. The outputs cover just that part.",
+        )
+        self.add(
+            QgsProcessingParameterNumber(self.TILE_SIZE, self.tr("Tile size (pixels, 0 = automatic)"),
+                                         QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0,
+                                         maxValue=100000),
+            "The side of the tiles the image is read and classified in; smaller tiles need less memory.",
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterNumber(self.BATCH_SIZE, self.tr("Batch size (0 = automatic)"),
+                                         QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0,
+                                         maxValue=1000000),
+            "Patches the network classifies at once; automatic picks a value for the CPU or the GPU and "
+            "halves it when a GPU runs out of memory.",
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Classification")),
+            "The class map (GeoTIFF, one class id per pixel, 0 = unclassified) with the class names and colours.",
+        )
+        self.add(
+            QgsProcessingParameterRasterDestination(self.OUTPUT_CONFIDENCE, self.tr("Confidence"),
+                                                    optional=True, createByDefault=False),
+            "The probability of the chosen class for each pixel (0 to 1; -1 where there is no data). "
+            "Low values show where the map is uncertain.",
+        )
+        self.add(
+            QgsProcessingParameterRasterDestination(self.OUTPUT_PROBABILITIES, self.tr("Class probabilities"),
+                                                    optional=True, createByDefault=False),
+            "One band per class with its probability for each pixel.",
+        )
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        workflow = load_engine()
+        hsi_layer = self.parameterAsRasterLayer(parameters, self.HSI, context)
+        hsi = self.raster_path(hsi_layer, "HSI")
+        lidar = self.raster_paths(self.parameterAsLayerList(parameters, self.LIDAR, context), "LiDAR")
+        extent = None
+        if parameters.get(self.EXTENT) is not None:
+            rectangle = self.parameterAsExtent(parameters, self.EXTENT, context, hsi_layer.crs())
+            if not rectangle.isNull():
+                extent = (rectangle.xMinimum(), rectangle.yMinimum(), rectangle.xMaximum(), rectangle.yMaximum())
+        out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        confidence = self.parameterAsOutputLayer(parameters, self.OUTPUT_CONFIDENCE, context) or None
+        probabilities = self.parameterAsOutputLayer(parameters, self.OUTPUT_PROBABILITIES, context) or None
+        result = self.run_engine(lambda: workflow.classify(
+            self.parameterAsFile(parameters, self.MODEL, context),
+            hsi,
+            lidar,
+            out,
+            confidence=confidence,
+            probabilities=probabilities,
+            device=self.device(parameters, self.DEVICE, context),
+            extent=extent,
+            tile_size=self.optional_int(parameters, self.TILE_SIZE, context),
+            batch_size=self.optional_int(parameters, self.BATCH_SIZE, context),
+            overwrite=True,  # Processing already asked before replacing a destination
+            progress=FeedbackProgress(feedback),
+        ))
+        style_when_loaded(context, result.classes)
+        return {
+            self.OUTPUT: result.classes,
+            self.OUTPUT_CONFIDENCE: result.confidence,
+            self.OUTPUT_PROBABILITIES: result.probabilities,
+        }

@@ -1,0 +1,219 @@
+"""``ncglf2:train``: train a model on labelled pixels."""
+from __future__ import annotations
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterMapLayer,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+)
+
+from .base import DEVICES, FeedbackProgress, NCGLF2Algorithm, load_engine
+
+MODEL_FILTER = "NCGLF2 model (*.ncglf2)"
+CLASS_CSV_FILTER = "Class table (*.csv)"
+HTML_FILTER = "HTML report (*.html)"
+
+
+def add_device(algorithm: NCGLF2Algorithm, name: str) -> None:
+    algorithm.add(
+        QgsProcessingParameterEnum(name, algorithm.tr("Device"), options=DEVICES, defaultValue=0),
+        "Where the network runs: auto uses an NVIDIA GPU (CUDA) when torch sees one, else the CPU; "
+        "cuda fails when no GPU is available.",
+    )
+
+
+def add_inputs(algorithm: NCGLF2Algorithm, hsi: str, lidar: str) -> None:
+    algorithm.add(
+        QgsProcessingParameterRasterLayer(hsi, algorithm.tr("Hyperspectral image (HSI)")),
+        "The hyperspectral raster, one band per wavelength. Its grid (extent, pixel size, CRS) is the grid "
+        "of every output.",
+    )
+    algorithm.add(
+        QgsProcessingParameterMultipleLayers(lidar, algorithm.tr("LiDAR rasters"), layerType=QgsProcessing.TypeRaster),
+        "One or more LiDAR rasters (e.g. a DSM, nDSM or intensity). Rasters on another grid or CRS are "
+        "resampled onto the HSI grid.",
+    )
+
+
+class TrainAlgorithm(NCGLF2Algorithm):
+    HSI = "HSI"
+    LIDAR = "LIDAR"
+    LABELS = "LABELS"
+    CLASS_FIELD = "CLASS_FIELD"
+    VALIDATION = "VALIDATION"
+    CLASS_CSV = "CLASS_CSV"
+    EPOCHS = "EPOCHS"
+    SAMPLES_PER_CLASS = "SAMPLES_PER_CLASS"
+    VALIDATION_FRACTION = "VALIDATION_FRACTION"
+    BATCH_SIZE = "BATCH_SIZE"
+    LEARNING_RATE = "LEARNING_RATE"
+    PATCH_SIZE = "PATCH_SIZE"
+    PCA_COMPONENTS = "PCA_COMPONENTS"
+    SEED = "SEED"
+    DEVICE = "DEVICE"
+    OUTPUT_MODEL = "OUTPUT_MODEL"
+    OUTPUT_REPORT = "OUTPUT_REPORT"
+    VALIDATION_OA = "VALIDATION_OA"
+    VALIDATION_AA = "VALIDATION_AA"
+    VALIDATION_KAPPA = "VALIDATION_KAPPA"
+
+    SUMMARY = (
+        "Trains the NCGLF2 fusion network to recognise land-cover classes from a hyperspectral image and "
+        "LiDAR rasters. The labelled pixels come from a class raster (class ids, 0 = unlabelled) or from "
+        "points or polygons with a class field. A part of the samples is kept aside to validate the "
+        "network after every epoch; the weights of the best epoch are saved in the model file, with the "
+        "fitted PCA and the class names and colours. The optional report shows the training curves and "
+        "the validation accuracy."
+    )
+
+    def name(self) -> str:
+        return "train"
+
+    def displayName(self) -> str:  # noqa: N802
+        return self.tr("Train a model")
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        add_inputs(self, self.HSI, self.LIDAR)
+        labels_types = [QgsProcessing.TypeRaster, QgsProcessing.TypeVectorAnyGeometry]
+        self.add(
+            QgsProcessingParameterMapLayer(self.LABELS, self.tr("Training labels"), types=labels_types),
+            "Where the classes are known: a raster of class ids (0 or nodata = unlabelled), or a point or "
+            "polygon layer with a class field. Polygons label every pixel whose centre they contain.",
+        )
+        self.add(
+            QgsProcessingParameterField(self.CLASS_FIELD, self.tr("Class field (vector labels)"),
+                                        parentLayerParameterName=self.LABELS, optional=True),
+            "The attribute that holds the class of each point or polygon: whole numbers above 0, or text "
+            "(classes are then numbered in alphabetical order). Leave empty for raster labels.",
+        )
+        self.add(
+            QgsProcessingParameterMapLayer(self.VALIDATION, self.tr("Separate validation labels"),
+                                           types=labels_types, optional=True),
+            "Labels used only to validate, instead of a share of the training labels (same class field "
+            "and class names).",
+        )
+        self.add(
+            QgsProcessingParameterFile(self.CLASS_CSV, self.tr("Class names and colours (CSV)"),
+                                       optional=True, fileFilter=CLASS_CSV_FILTER),
+            "A table with the columns id,name,color (e.g. 1,Buildings,#e41a1c) that names and colours the "
+            "classes in the model and in every map classified with it.",
+        )
+        self.add(
+            QgsProcessingParameterNumber(self.EPOCHS, self.tr("Epochs"), QgsProcessingParameterNumber.Integer,
+                                         defaultValue=80, minValue=1, maxValue=10000),
+            "How many times the network sees every training sample. More epochs take longer; the best "
+            "epoch on the validation samples is kept.",
+        )
+        self.add(
+            QgsProcessingParameterNumber(self.SAMPLES_PER_CLASS, self.tr("Training samples per class (0 = all)"),
+                                         QgsProcessingParameterNumber.Integer, defaultValue=20, minValue=0),
+            "How many labelled pixels of each class are used for training (the published protocol uses "
+            "20). 0 uses all labelled pixels that are not kept for validation.",
+        )
+        self.add(
+            QgsProcessingParameterNumber(self.VALIDATION_FRACTION, self.tr("Validation share of the labels"),
+                                         QgsProcessingParameterNumber.Double, defaultValue=0.15,
+                                         minValue=0.0, maxValue=0.9),
+            "The share of each class's labelled pixels kept aside to validate the network after every "
+            "epoch (ignored when separate validation labels are given).",
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterNumber(self.BATCH_SIZE, self.tr("Batch size"), QgsProcessingParameterNumber.Integer,
+                                         defaultValue=64, minValue=2, maxValue=65536),
+            "Samples per training step.",
+            advanced=True,
+        )
+        rate = QgsProcessingParameterNumber(self.LEARNING_RATE, self.tr("Learning rate"),
+                                            QgsProcessingParameterNumber.Double, defaultValue=1e-4,
+                                            minValue=1e-7, maxValue=1.0)
+        rate.setMetadata({"widget_wrapper": {"decimals": 7}})
+        self.add(rate, "The step size of the Adam optimiser; it decays by 10 % every fifth of the epochs.",
+                 advanced=True)
+        self.add(
+            QgsProcessingParameterNumber(self.PATCH_SIZE, self.tr("Patch size (pixels, odd)"),
+                                         QgsProcessingParameterNumber.Integer, defaultValue=11, minValue=3, maxValue=63),
+            "The side of the square neighbourhood the network sees around each pixel; must be odd.",
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterNumber(self.PCA_COMPONENTS, self.tr("PCA components"),
+                                         QgsProcessingParameterNumber.Integer, defaultValue=40, minValue=1, maxValue=1000),
+            "How many principal components of the hyperspectral bands the network uses.",
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterNumber(self.SEED, self.tr("Random seed"), QgsProcessingParameterNumber.Integer,
+                                         defaultValue=0, minValue=0),
+            "Fixes the choice of samples and the initial weights, so that a run can be repeated.",
+        )
+        add_device(self, self.DEVICE)
+        self.add(
+            QgsProcessingParameterFileDestination(self.OUTPUT_MODEL, self.tr("Model file"), fileFilter=MODEL_FILTER),
+            "The trained model (.ncglf2): the network, the fitted preprocessing and the class names and colours.",
+        )
+        self.add(
+            QgsProcessingParameterFileDestination(self.OUTPUT_REPORT, self.tr("Training report"), fileFilter=HTML_FILTER,
+                                                  optional=True, createByDefault=False),
+            "An HTML page with the loss and accuracy curves and the validation accuracy per class "
+            "(a PNG of the curves and a JSON file are written beside it).",
+        )
+        for name, title in ((self.VALIDATION_OA, "Validation overall accuracy"),
+                            (self.VALIDATION_AA, "Validation average accuracy"),
+                            (self.VALIDATION_KAPPA, "Validation kappa")):
+            self.addOutput(QgsProcessingOutputNumber(name, self.tr(title)))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        workflow = load_engine()
+        from ...core.training import TrainingParameters
+
+        hsi = self.raster_path(self.parameterAsRasterLayer(parameters, self.HSI, context), "HSI")
+        lidar = self.raster_paths(self.parameterAsLayerList(parameters, self.LIDAR, context), "LiDAR")
+        labels, labels_layer = self.labels_source(
+            self.parameterAsLayer(parameters, self.LABELS, context), "training labels", context, feedback
+        )
+        validation, validation_layer = None, None
+        validation_labels = self.parameterAsLayer(parameters, self.VALIDATION, context)
+        if validation_labels is not None:
+            validation, validation_layer = self.labels_source(validation_labels, "validation labels", context, feedback)
+        params = TrainingParameters(
+            epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
+            samples_per_class=self.optional_int(parameters, self.SAMPLES_PER_CLASS, context),
+            validation_fraction=self.parameterAsDouble(parameters, self.VALIDATION_FRACTION, context),
+            batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
+            learning_rate=self.parameterAsDouble(parameters, self.LEARNING_RATE, context),
+            patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context),
+            pca_components=self.parameterAsInt(parameters, self.PCA_COMPONENTS, context),
+            seed=self.parameterAsInt(parameters, self.SEED, context),
+            device=self.device(parameters, self.DEVICE, context),
+        )
+        request = workflow.TrainRequest(
+            hsi=hsi,
+            lidar=lidar,
+            labels=labels,
+            out=self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context),
+            class_field=self.parameterAsString(parameters, self.CLASS_FIELD, context) or None,
+            validation=validation,
+            class_csv=self.parameterAsFile(parameters, self.CLASS_CSV, context) or None,
+            report=self.optional_output(parameters, self.OUTPUT_REPORT, context),
+            overwrite=True,  # Processing already asked before replacing a destination
+            params=params,
+            labels_layer=labels_layer,
+            validation_layer=validation_layer,
+        )
+        outcome = self.run_engine(lambda: workflow.train(request, FeedbackProgress(feedback)))
+        validation_result = outcome.validation
+        return {
+            self.OUTPUT_MODEL: outcome.model,
+            self.OUTPUT_REPORT: outcome.report,
+            self.VALIDATION_OA: validation_result.oa if validation_result is not None else None,
+            self.VALIDATION_AA: validation_result.aa if validation_result is not None else None,
+            self.VALIDATION_KAPPA: validation_result.kappa if validation_result is not None else None,
+        }
