@@ -12,9 +12,7 @@ run over objects (buildings, trees) or ray-marching steps only.
 """
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from osgeo import gdal, ogr, osr
 
 from .errors import InputError
 from .outputs import atomic_path
+from .raster_io import gdal_errors
 
 __all__ = ["DemoScene", "DemoClass", "DEMO_CLASSES", "build_demo_scene", "read_spectra_table", "SPECTRA_CSV"]
 
@@ -93,21 +92,6 @@ class DemoScene:
     class_names: list[str]
     class_colors: list[tuple[int, int, int]]
     class_ids: list[int]
-
-
-@contextlib.contextmanager
-def _gdal_exceptions() -> Iterator[None]:
-    """GDAL and OGR raise inside our calls only; the caller's setting is restored after."""
-    previous = gdal.GetUseExceptions(), ogr.GetUseExceptions()
-    gdal.UseExceptions()
-    ogr.UseExceptions()
-    try:
-        yield
-    finally:  # GDAL keeps a stack of error handlers: undo in reverse order
-        if not previous[1]:
-            ogr.DontUseExceptions()
-        if not previous[0]:
-            gdal.DontUseExceptions()
 
 
 def read_spectra_table(path: Path = SPECTRA_CSV) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
@@ -630,7 +614,7 @@ def build_demo_scene(out_dir: str, size: int = 300, seed: int = 0) -> DemoScene:
         class_colors=[c.color for c in DEMO_CLASSES],
         class_ids=list(range(1, len(DEMO_CLASSES) + 1)),
     )
-    with _gdal_exceptions():
+    with gdal_errors():
         _write_hsi(scene.hsi_path, cube, wavelengths)
         _write_dsm(scene.lidar_path, dsm)
         _write_labels_raster(scene.test_labels_path, test)

@@ -176,6 +176,38 @@ class BatchPlan:
             start = batch.stop
 
 
+class _TileOutputs:
+    """The output GeoTIFFs of one run, written tile by tile (from the writer thread)."""
+
+    def __init__(self, classes: str, confidence: str | None, probabilities: str | None, grid, class_dtype: str, bundle: ModelBundle, origin: tuple[int, int]) -> None:
+        self.origin = origin
+        self.classes = create_geotiff(classes, grid, 1, class_dtype, 0)
+        set_class_table(self.classes, bundle.class_ids, bundle.class_names, bundle.class_colors)
+        self.confidence = (
+            create_geotiff(confidence, grid, 1, "float32", FLOAT_NODATA, ["confidence (max probability)"]) if confidence else None
+        )
+        self.probabilities = (
+            create_geotiff(probabilities, grid, len(bundle.class_ids), "float32", FLOAT_NODATA, bundle.class_names)
+            if probabilities else None
+        )
+
+    def write(self, tile: Tile, class_map: np.ndarray, conf: np.ndarray | None, probs: np.ndarray | None) -> None:
+        x, y = tile.x - self.origin[0], tile.y - self.origin[1]
+        self.classes.GetRasterBand(1).WriteArray(class_map, x, y)
+        if self.confidence is not None:
+            self.confidence.GetRasterBand(1).WriteArray(conf, x, y)
+        if self.probabilities is not None:
+            self.probabilities.WriteArray(probs, x, y)
+
+    def close(self) -> None:
+        """Flush and close every file (GDAL writes the sidecars now, before the renames)."""
+        for name in ("classes", "confidence", "probabilities"):
+            dataset = getattr(self, name)
+            if dataset is not None:
+                dataset.FlushCache()
+            setattr(self, name, None)
+
+
 def classify_raster(
     bundle: ModelBundle,
     stack,
@@ -210,10 +242,10 @@ def classify_raster(
     wx, wy, ww, wh = window
     if ww <= 0 or wh <= 0 or wx < 0 or wy < 0 or wx + ww > grid.width or wy + wh > grid.height:
         raise InputError(f"the window {window} is not inside the {grid.width} x {grid.height} raster")
-    torch_device = resolve_device(device)
-    network = bundle.network.to(torch_device).eval()
     if precision not in PRECISIONS:
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
+    torch_device = resolve_device(device)
+    network = bundle.network.to(torch_device).eval()
     plan = BatchPlan(batch_size or default_batch_size(torch_device), progress)
     patch_size = bundle.config.patch_size
     halo = patch_size // 2
@@ -225,29 +257,14 @@ def classify_raster(
     n_classes = len(ids)
 
     with ExitStack() as cleanup:
-        class_path = cleanup.enter_context(atomic_path(out))
-        class_ds = create_geotiff(class_path, out_grid, 1, class_dtype, 0)
-        set_class_table(class_ds, bundle.class_ids, bundle.class_names, bundle.class_colors)
-        datasets = [class_ds]
-        conf_ds = prob_ds = None
-        if confidence:
-            conf_ds = create_geotiff(cleanup.enter_context(atomic_path(confidence)), out_grid, 1, "float32", FLOAT_NODATA, ["confidence (max probability)"])
-            datasets.append(conf_ds)
-        if probabilities:
-            prob_ds = create_geotiff(
-                cleanup.enter_context(atomic_path(probabilities)), out_grid, n_classes, "float32", FLOAT_NODATA, bundle.class_names
-            )
-            datasets.append(prob_ds)
-
-        def write(tile: Tile, class_map: np.ndarray, conf: np.ndarray | None, probs: np.ndarray | None) -> None:
-            x, y = tile.x - wx, tile.y - wy
-            class_ds.GetRasterBand(1).WriteArray(class_map, x, y)
-            if conf_ds is not None:
-                conf_ds.GetRasterBand(1).WriteArray(conf, x, y)
-            if prob_ds is not None:
-                prob_ds.WriteArray(probs, x, y)
-
-        writer = _Writer(write)
+        outputs = _TileOutputs(
+            cleanup.enter_context(atomic_path(out)),
+            cleanup.enter_context(atomic_path(confidence)) if confidence else None,
+            cleanup.enter_context(atomic_path(probabilities)) if probabilities else None,
+            out_grid, class_dtype, bundle, origin=(wx, wy),
+        )
+        conf_ds, prob_ds = outputs.confidence, outputs.probabilities
+        writer = _Writer(outputs.write)
         classified = 0
         try:
             reads = _background((tile, *read_tile_features(stack, bundle.preprocessing, tile, halo)) for tile in tiles)
@@ -284,8 +301,6 @@ def classify_raster(
                     progress.set_progress(100.0 * done / len(tiles))
         finally:
             writer.close()
-        for ds in datasets:
-            ds.FlushCache()
-        del class_ds, conf_ds, prob_ds, datasets
+            outputs.close()
     write_paletted_qml(style, bundle.class_ids, bundle.class_names, bundle.class_colors)
     return ClassifyResult(out, style, confidence, probabilities, classified, time.perf_counter() - started)

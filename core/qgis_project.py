@@ -10,20 +10,20 @@ project file so the folder can be moved or shared.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import tempfile
 import uuid
 import xml.etree.ElementTree as ET
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from osgeo import gdal, ogr, osr
 
 from .errors import InputError
+from .raster_io import gdal_errors
 
 __all__ = ["ProjectLayer", "write_qgis_project"]
 
@@ -53,21 +53,6 @@ class ProjectLayer:
     minimum: float | None = None
     maximum: float | None = None
     visible: bool = True
-
-
-@contextlib.contextmanager
-def _gdal_exceptions() -> Iterator[None]:
-    """GDAL and OGR raise inside our calls only; the caller's setting is restored after."""
-    previous = gdal.GetUseExceptions(), ogr.GetUseExceptions()
-    gdal.UseExceptions()
-    ogr.UseExceptions()
-    try:
-        yield
-    finally:  # GDAL keeps a stack of error handlers: undo in reverse order
-        if not previous[1]:
-            ogr.DontUseExceptions()
-        if not previous[0]:
-            gdal.DontUseExceptions()
 
 
 def _hex(color: Sequence[int]) -> str:
@@ -324,7 +309,7 @@ def write_qgis_project(path: str, layers: list[ProjectLayer], crs_wkt: str, titl
     project_layers = _sub(root, "projectlayers")
     ids = [_layer_id(i, layer) for i, layer in enumerate(layers)]
     try:
-        with _gdal_exceptions():
+        with gdal_errors():
             written = [_map_layer(layer, layer_id, project_dir, crs_wkt) for layer, layer_id in zip(layers, ids)]
     except RuntimeError as error:
         raise InputError(f"cannot read a layer for the project {path}: {error}") from error

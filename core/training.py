@@ -6,7 +6,6 @@ shuffled batches, and the weights of the best validation accuracy kept.
 from __future__ import annotations
 
 import copy
-import os
 import time
 from dataclasses import asdict, dataclass, field
 

@@ -1,0 +1,472 @@
+"""The plugin dialog: pick layers and parameters, run the Processing algorithms in the background.
+
+The dialog builds exactly the parameter dicts a Processing user gives
+``ncglf2:train``, ``ncglf2:classify`` and ``ncglf2:importreference`` (one
+method each) and hands them to :mod:`.tasks`; it never calls the engine itself,
+so the toolbox, models, ``qgis_process`` and this dialog share one code path.
+"""
+from __future__ import annotations
+
+import html
+import os
+from typing import Callable
+
+from qgis.core import (
+    Qgis,
+    QgsApplication,
+    QgsMapLayer,
+    QgsMapLayerProxyModel,
+    QgsProcessing,
+    QgsProject,
+    QgsRasterLayer,
+)
+from qgis.gui import QgsFileWidget
+from qgis.PyQt import uic
+from qgis.PyQt.QtCore import QUrl, pyqtSignal
+from qgis.PyQt.QtGui import QDesktopServices, QFontDatabase, QIcon
+from qgis.PyQt.QtWidgets import QDialog, QWidget
+
+from .resources import resource_path
+from .tasks import CANCELLED, SUCCEEDED, ProcessingRun, RunOutcome, Step
+
+FORM_CLASS, _ = uic.loadUiType(resource_path("ncglf2_dialog.ui"))
+
+TRAIN = "ncglf2:train"
+CLASSIFY = "ncglf2:classify"
+IMPORT_REFERENCE = "ncglf2:importreference"
+MESSAGE_TITLE = "NCGLF2"
+
+# Share of the progress bar per step when training and classifying in one go:
+# training dominates the run time.
+TRAIN_WEIGHT, CLASSIFY_WEIGHT = 4.0, 1.0
+
+# Spin boxes whose range and default come from the algorithm's own parameter
+# definitions, so the dialog and the Processing toolbox always agree.
+_TRAIN_SPINS = {
+    "EPOCHS": "epochsSpin",
+    "SAMPLES_PER_CLASS": "samplesSpin",
+    "SEED": "seedSpin",
+    "BATCH_SIZE": "batchSizeSpin",
+    "LEARNING_RATE": "learningRateSpin",
+    "PATCH_SIZE": "patchSizeSpin",
+    "PCA_COMPONENTS": "pcaSpin",
+    "VALIDATION_FRACTION": "validationFractionSpin",
+}
+_IMPORT_SPINS = {"CLASSES": "classCountSpin", "PATCH_SIZE": "importPatchSizeSpin"}
+
+
+class InputProblem(ValueError):
+    """Something the user has to choose or fix before a run can start."""
+
+
+def confidence_path(classification: str) -> str:
+    """Where the confidence raster goes beside a class map."""
+    stem, extension = os.path.splitext(classification)
+    return f"{stem}_confidence{extension or '.tif'}"
+
+
+class NCGLF2Dialog(QDialog, FORM_CLASS):
+    """Train / classify / train-and-classify, with progress, cancel and a log.
+
+    Args:
+        iface: the QGIS interface (map canvas and message bar).
+        parent: parent widget, normally the QGIS main window.
+        open_url: opens the training report; tests pass a recorder instead of
+            the desktop browser.
+        project: the project that receives the result layers.
+    """
+
+    runFinished = pyqtSignal(object)  # RunOutcome, after the dialog has handled it
+
+    def __init__(
+        self,
+        iface,
+        parent: QWidget | None = None,
+        open_url: Callable[[QUrl], object] | None = None,
+        project: QgsProject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setupUi(self)
+        self.iface = iface
+        self.project = project or QgsProject.instance()
+        self.open_url = open_url or QDesktopServices.openUrl
+        self.run: ProcessingRun | None = None
+        self.last_model: str | None = None
+        self.added_layers: list[QgsMapLayer] = []
+        self.missing: list[str] = []
+        self.setWindowIcon(QIcon(resource_path("icon.png")))
+        self._set_up_widgets()
+        self._connect()
+        self.check_dependencies()
+
+    # -- set-up --------------------------------------------------------------
+    def _set_up_widgets(self) -> None:
+        raster = QgsMapLayerProxyModel.RasterLayer
+        labels = raster | QgsMapLayerProxyModel.PointLayer | QgsMapLayerProxyModel.PolygonLayer
+        self.hsiLayerCombo.setFilters(raster)
+        self.labelsLayerCombo.setFilters(labels)
+        self.validationLayerCombo.setFilters(labels)
+        self.validationLayerCombo.setAllowEmptyLayer(True)
+        self.validationLayerCombo.setLayer(None)
+        self.lidarLayersCombo.setDefaultText(self.tr("choose one or more rasters"))
+        for widget in (self.modelFileWidget, self.checkpointFileWidget, self.classCsvWidget):
+            widget.setStorageMode(QgsFileWidget.GetFile)
+        for widget in (self.modelOutputWidget, self.reportOutputWidget, self.classOutputWidget):
+            widget.setStorageMode(QgsFileWidget.SaveFile)
+        self.modelOutputWidget.lineEdit().setPlaceholderText(self.tr("[Save to a temporary file]"))
+        self.reportOutputWidget.lineEdit().setPlaceholderText(self.tr("[Save to a temporary file]"))
+        self.classOutputWidget.lineEdit().setPlaceholderText(self.tr("[Save to a temporary file]"))
+        self.logEdit.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
+        self.logEdit.setMaximumBlockCount(5000)
+        self.messageLabel.setVisible(False)
+        self._align_labels()
+        self._apply_parameter_definitions(TRAIN, _TRAIN_SPINS)
+        self._apply_parameter_definitions(IMPORT_REFERENCE, _IMPORT_SPINS)
+        self.refresh_lidar_layers()
+        self._labels_layer_changed(self.labelsLayerCombo.currentLayer())
+        self._model_source_changed()
+
+    def _align_labels(self) -> None:
+        # The left column stacks three forms; one label width lines their fields up.
+        labels = [self.hsiLabel, self.lidarLabel, self.deviceLabel, self.labelsLabel, self.classFieldLabel,
+                  self.epochsLabel, self.samplesLabel, self.seedLabel, self.modelFileLabel, self.checkpointLabel,
+                  self.classCountLabel, self.importPatchSizeLabel, self.modelOutputLabel, self.reportOutputLabel]
+        width = max(label.sizeHint().width() for label in labels)
+        for label in labels:
+            label.setMinimumWidth(width)
+
+    def _apply_parameter_definitions(self, algorithm_id: str, spins: dict[str, str]) -> None:
+        algorithm = QgsApplication.processingRegistry().algorithmById(algorithm_id)
+        if algorithm is None:  # the provider is not loaded: keep the .ui defaults
+            return
+        for name, widget_name in spins.items():
+            definition = algorithm.parameterDefinition(name)
+            if definition is None or not hasattr(definition, "minimum"):
+                continue
+            spin = getattr(self, widget_name)
+            convert = float if hasattr(spin, "decimals") else int
+            low, high = definition.minimum(), definition.maximum()
+            if low > -1e300:
+                spin.setMinimum(convert(max(low, -2**31 + 1)))
+            if high < 1e300:
+                spin.setMaximum(convert(min(high, 2**31 - 1)))
+            if definition.defaultValue() is not None:
+                spin.setValue(convert(definition.defaultValue()))
+
+    def _connect(self) -> None:
+        self.labelsLayerCombo.layerChanged.connect(self._labels_layer_changed)
+        for radio in (self.trainRadio, self.loadRadio, self.importRadio):
+            radio.toggled.connect(self._model_source_changed)
+        self.trainButton.clicked.connect(self.start_train)
+        self.classifyButton.clicked.connect(self.start_classify)
+        self.trainClassifyButton.clicked.connect(self.start_train_and_classify)
+        self.cancelButton.clicked.connect(self.cancel)
+        self.closeButton.clicked.connect(self.close)
+        self.project.layersAdded.connect(self.refresh_lidar_layers)
+        self.project.layersRemoved.connect(self.refresh_lidar_layers)
+
+    def shutdown(self) -> None:
+        """Stop a running job and let go of the project; called when the plugin unloads."""
+        if self.run is not None and self.run.is_running():
+            self.run.cancel()
+        for signal in (self.project.layersAdded, self.project.layersRemoved):
+            try:
+                signal.disconnect(self.refresh_lidar_layers)
+            except TypeError:
+                pass
+
+    # -- dependencies --------------------------------------------------------
+    def check_dependencies(self) -> list[str]:
+        """Show what to install when torch or safetensors is missing, and block the run buttons."""
+        from .dependencies import install_hint, missing_dependencies
+
+        self.missing = list(missing_dependencies())
+        if self.missing:
+            self.show_message(install_hint(self.missing), level="warning")
+        self._update_buttons()
+        return self.missing
+
+    # -- widgets -------------------------------------------------------------
+    def refresh_lidar_layers(self, *_args) -> None:
+        """List the project's raster layers, keeping the ticks of those still there."""
+        checked = set(self.lidarLayersCombo.checkedItemsData())
+        self.lidarLayersCombo.clear()
+        for layer in self.project.mapLayers().values():
+            if isinstance(layer, QgsRasterLayer):
+                state = 2 if layer.id() in checked else 0  # Qt.Checked / Qt.Unchecked
+                self.lidarLayersCombo.addItemWithCheckState(layer.name(), state, layer.id())
+
+    def lidar_layers(self) -> list[QgsRasterLayer]:
+        layers = [self.project.mapLayer(layer_id) for layer_id in self.lidarLayersCombo.checkedItemsData()]
+        return [layer for layer in layers if layer is not None]
+
+    def set_lidar_layers(self, layers: list[QgsRasterLayer]) -> None:
+        wanted = {layer.id() for layer in layers}
+        for index in range(self.lidarLayersCombo.count()):
+            state = 2 if self.lidarLayersCombo.itemData(index) in wanted else 0
+            self.lidarLayersCombo.setItemCheckState(index, state)
+
+    def _labels_layer_changed(self, layer) -> None:
+        vector = layer is not None and layer.type() == QgsMapLayer.VectorLayer
+        self.classFieldCombo.setLayer(layer if vector else None)
+        self.classFieldCombo.setEnabled(vector)
+        self.classFieldLabel.setEnabled(vector)
+
+    def _model_source_changed(self, *_args) -> None:
+        pages = (self.trainRadio, self.loadRadio, self.importRadio)
+        self.modelStack.setCurrentIndex(next(i for i, radio in enumerate(pages) if radio.isChecked()))
+        makes_model = not self.loadRadio.isChecked()
+        for widget in (self.modelOutputLabel, self.modelOutputWidget):
+            widget.setVisible(makes_model)
+        for widget in (self.reportOutputLabel, self.reportOutputWidget):
+            widget.setVisible(self.trainRadio.isChecked())
+        self.trainButton.setText(self.tr("Import") if self.importRadio.isChecked() else self.tr("Train"))
+        self.trainClassifyButton.setText(
+            self.tr("Import and classify") if self.importRadio.isChecked() else self.tr("Train and classify")
+        )
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        busy = self.is_busy()
+        ready = not self.missing and not busy
+        self.trainButton.setEnabled(ready and not self.loadRadio.isChecked())
+        self.trainClassifyButton.setEnabled(ready and not self.loadRadio.isChecked())
+        self.classifyButton.setEnabled(ready)
+        self.cancelButton.setEnabled(busy)
+
+    def is_busy(self) -> bool:
+        return self.run is not None and self.run.is_running()
+
+    # -- parameters (one function per algorithm) -----------------------------
+    def _inputs(self) -> tuple[str, list[str]]:
+        hsi = self.hsiLayerCombo.currentLayer()
+        if hsi is None:
+            raise InputProblem(self.tr("Choose the hyperspectral (HSI) raster."))
+        lidar = self.lidar_layers()
+        if not lidar:
+            raise InputProblem(self.tr("Tick at least one LiDAR raster."))
+        if any(layer.id() == hsi.id() for layer in lidar):
+            raise InputProblem(self.tr("The HSI raster is also ticked as LiDAR; untick it."))
+        return hsi.source(), [layer.source() for layer in lidar]
+
+    def _device(self) -> int:
+        return self.deviceCombo.currentIndex()  # 0 auto, 1 cpu, 2 cuda, as the algorithms' enum
+
+    @staticmethod
+    def _path_or_temporary(widget: QgsFileWidget) -> str:
+        return widget.filePath().strip() or QgsProcessing.TEMPORARY_OUTPUT
+
+    def train_parameters(self) -> dict:
+        """Parameters of ``ncglf2:train`` from the widgets."""
+        hsi, lidar = self._inputs()
+        labels = self.labelsLayerCombo.currentLayer()
+        if labels is None:
+            raise InputProblem(self.tr("Choose the labels layer (a class raster, or points/polygons)."))
+        class_field = None
+        if labels.type() == QgsMapLayer.VectorLayer:
+            class_field = self.classFieldCombo.currentField() or None
+            if class_field is None:
+                raise InputProblem(self.tr("Choose the field of {} that holds the classes.").format(labels.name()))
+        validation = self.validationLayerCombo.currentLayer()
+        samples = self.samplesSpin.value()
+        return {
+            "HSI": hsi,
+            "LIDAR": lidar,
+            "LABELS": labels.source(),
+            "CLASS_FIELD": class_field,
+            "VALIDATION": validation.source() if validation is not None else None,
+            "CLASS_CSV": self.classCsvWidget.filePath().strip() or None,
+            "EPOCHS": self.epochsSpin.value(),
+            "SAMPLES_PER_CLASS": samples,
+            "VALIDATION_FRACTION": self.validationFractionSpin.value(),
+            "BATCH_SIZE": self.batchSizeSpin.value(),
+            "LEARNING_RATE": self.learningRateSpin.value(),
+            "PATCH_SIZE": self.patchSizeSpin.value(),
+            "PCA_COMPONENTS": self.pcaSpin.value(),
+            "SEED": self.seedSpin.value(),
+            "DEVICE": self._device(),
+            "OUTPUT_MODEL": self._path_or_temporary(self.modelOutputWidget),
+            "OUTPUT_REPORT": self._path_or_temporary(self.reportOutputWidget),
+        }
+
+    def import_parameters(self) -> dict:
+        """Parameters of ``ncglf2:importreference`` from the widgets."""
+        hsi, lidar = self._inputs()
+        checkpoint = self.checkpointFileWidget.filePath().strip()
+        if not checkpoint:
+            raise InputProblem(self.tr("Choose the reference checkpoint file."))
+        return {
+            "CHECKPOINT": checkpoint,
+            "HSI": hsi,
+            "LIDAR": lidar,
+            "CLASSES": self.classCountSpin.value(),
+            "PATCH_SIZE": self.importPatchSizeSpin.value(),
+            "OUTPUT_MODEL": self._path_or_temporary(self.modelOutputWidget),
+        }
+
+    def canvas_extent(self) -> str:
+        """The map canvas extent as a Processing extent string with its CRS."""
+        canvas = self.iface.mapCanvas()
+        rectangle = canvas.extent()
+        crs = canvas.mapSettings().destinationCrs()
+        text = f"{rectangle.xMinimum()!r},{rectangle.xMaximum()!r},{rectangle.yMinimum()!r},{rectangle.yMaximum()!r}"
+        return f"{text} [{crs.authid()}]" if crs.isValid() and crs.authid() else text
+
+    def classify_parameters(self, model: str | None = None) -> dict:
+        """Parameters of ``ncglf2:classify``; ``model`` defaults to the chosen or last trained one."""
+        hsi, lidar = self._inputs()
+        model = model or self.current_model()
+        output = self._path_or_temporary(self.classOutputWidget)
+        confidence = None
+        if self.confidenceCheck.isChecked():
+            confidence = QgsProcessing.TEMPORARY_OUTPUT if output == QgsProcessing.TEMPORARY_OUTPUT else confidence_path(output)
+        return {
+            "MODEL": model,
+            "HSI": hsi,
+            "LIDAR": lidar,
+            "DEVICE": self._device(),
+            "EXTENT": self.canvas_extent() if self.canvasExtentRadio.isChecked() else None,
+            "OUTPUT": output,
+            "OUTPUT_CONFIDENCE": confidence,
+        }
+
+    def current_model(self) -> str:
+        """The model file Classify uses on its own."""
+        if self.loadRadio.isChecked():
+            path = self.modelFileWidget.filePath().strip()
+            if not path:
+                raise InputProblem(self.tr("Choose the model file to classify with."))
+            return path
+        if self.last_model and os.path.isfile(self.last_model):
+            return self.last_model
+        path = self.modelOutputWidget.filePath().strip()
+        if path and os.path.isfile(path):
+            return path
+        action = self.tr("Import") if self.importRadio.isChecked() else self.tr("Train")
+        raise InputProblem(
+            self.tr("There is no model yet: press {} first, or choose \"Load a model file\".").format(action)
+        )
+
+    # -- runs ----------------------------------------------------------------
+    def _model_step(self, weight: float) -> Step:
+        if self.importRadio.isChecked():
+            return Step(IMPORT_REFERENCE, self.import_parameters(), weight)
+        return Step(TRAIN, self.train_parameters(), weight)
+
+    def start_train(self) -> None:
+        self._start(lambda: [self._model_step(1.0)])
+
+    def start_classify(self) -> None:
+        self._start(lambda: [Step(CLASSIFY, self.classify_parameters(), 1.0)])
+
+    def start_train_and_classify(self) -> None:
+        def steps() -> list[Step]:
+            first = self._model_step(TRAIN_WEIGHT)
+            classify = self.classify_parameters(model=QgsProcessing.TEMPORARY_OUTPUT)
+
+            def with_new_model(results: dict) -> dict:
+                return {**classify, "MODEL": results[first.algorithm_id]["OUTPUT_MODEL"]}
+
+            return [first, Step(CLASSIFY, with_new_model, CLASSIFY_WEIGHT)]
+
+        self._start(steps)
+
+    def _start(self, build_steps: Callable[[], list[Step]]) -> None:
+        if self.is_busy():
+            return
+        try:
+            steps = build_steps()
+        except InputProblem as problem:
+            self.show_message(str(problem), level="warning")
+            return
+        self.show_message("")
+        self.progressBar.setValue(0)
+        self.logEdit.clear()
+        self.run = ProcessingRun(steps, self.project, parent=self)
+        self.run.progressChanged.connect(self._on_progress)
+        self.run.logged.connect(self.append_log)
+        self.run.stepFinished.connect(self._on_step_finished)
+        self.run.finished.connect(self._on_run_finished)
+        self.run.start()
+        self._update_buttons()
+
+    def cancel(self) -> None:
+        if self.is_busy():
+            self.append_log(self.tr("cancelling..."), "warning")
+            self.cancelButton.setEnabled(False)
+            self.run.cancel()
+
+    def _on_progress(self, percent: float) -> None:
+        self.progressBar.setValue(int(round(percent)))
+
+    def _on_step_finished(self, algorithm_id: str, results: dict) -> None:
+        if algorithm_id in (TRAIN, IMPORT_REFERENCE):
+            self.last_model = results.get("OUTPUT_MODEL") or self.last_model
+            report = results.get("OUTPUT_REPORT")
+            if report and os.path.isfile(report):
+                self.open_url(QUrl.fromLocalFile(report))
+        elif algorithm_id == CLASSIFY:
+            self._add_result_layers(results)
+
+    def _add_result_layers(self, results: dict) -> None:
+        from .styling import apply_class_style
+
+        classification = results.get("OUTPUT")
+        if classification:
+            layer = QgsRasterLayer(classification, self.tr("NCGLF2 classification"))
+            if layer.isValid():
+                if not apply_class_style(layer):
+                    self.append_log(self.tr("the class map carries no class names; shown without a palette"), "warning")
+                self.project.addMapLayer(layer)
+                self.added_layers.append(layer)
+            else:
+                self.append_log(self.tr("could not open {}").format(classification), "error")
+        confidence = results.get("OUTPUT_CONFIDENCE")
+        if confidence and os.path.isfile(confidence):
+            layer = QgsRasterLayer(confidence, self.tr("NCGLF2 confidence"))
+            if layer.isValid():
+                self.project.addMapLayer(layer)
+                self.added_layers.append(layer)
+
+    def _on_run_finished(self, outcome: RunOutcome) -> None:
+        if outcome.status == SUCCEEDED:
+            self.progressBar.setValue(100)
+            text = self.tr("Done in {:.1f} s.").format(outcome.seconds)
+            self.show_message(text, level="success")
+            self._push_message(text, Qgis.Success)
+        elif outcome.status == CANCELLED:
+            self.progressBar.setValue(0)
+            self.show_message(self.tr("Cancelled; no output was written."), level="warning")
+            self._push_message(self.tr("Cancelled."), Qgis.Warning)
+        else:
+            self.show_message(outcome.error, level="error")
+            self._push_message(outcome.error, Qgis.Critical)
+        self.append_log(self.tr("{} after {:.1f} s").format(outcome.status, outcome.seconds), "step")
+        self._update_buttons()
+        self.runFinished.emit(outcome)
+
+    # -- messages ------------------------------------------------------------
+    def append_log(self, text: str, kind: str = "info") -> None:
+        colours = {"warning": "#9a6700", "error": "#c62828"}
+        if kind in colours:
+            self.logEdit.appendHtml(f'<span style="color:{colours[kind]}">{html.escape(text)}</span>')
+        elif kind == "step":
+            self.logEdit.appendHtml(f"<b>{html.escape(text)}</b>")
+        else:
+            self.logEdit.appendPlainText(text)
+
+    def show_message(self, text: str, level: str = "info") -> None:
+        """The line above the form: errors, the install hint, the outcome of a run."""
+        styles = {
+            "error": "color:#c62828; background:#fdecea; border:1px solid #f5c6cb;",
+            "warning": "color:#6d4c00; background:#fff8e1; border:1px solid #ffe08a;",
+            "success": "color:#1b5e20; background:#e8f5e9; border:1px solid #b7dfb9;",
+            "info": "",
+        }
+        self.messageLabel.setText(text)
+        self.messageLabel.setStyleSheet(f"QLabel {{ {styles.get(level, '')} padding:6px; border-radius:3px; }}")
+        self.messageLabel.setVisible(bool(text))
+
+    def _push_message(self, text: str, level) -> None:
+        if self.iface is not None:
+            self.iface.messageBar().pushMessage(MESSAGE_TITLE, text, level=level, duration=0 if level == Qgis.Critical else 5)

@@ -1,0 +1,384 @@
+"""The plugin dialog in real QGIS: parameters, background runs, cancel, results, missing torch.
+
+Runs wait on the task manager by processing Qt events until the dialog's run
+has finished, so the tasks' signals reach the main thread as in QGIS.
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from paths import ROOT
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "core"))
+from scenes import build_tiny_scene  # noqa: E402
+
+ARTIFACTS = ROOT / "test-artifacts"
+CLASSES = [(1, "meadow", "#2e7d32"), (2, "hedge", "#8bc34a"), (3, "gravel", "#9e9e9e")]
+
+
+@pytest.fixture(scope="module")
+def plugin(qgis_app):
+    """The plugin as QGIS loads it (provider, menu entry, toolbar button)."""
+    from qgis.testing.mocked import get_iface
+
+    import ncglf2
+
+    iface = get_iface()
+    plugin = ncglf2.classFactory(iface)
+    plugin.initProcessing()
+    plugin.initGui()
+    yield plugin
+    plugin.unload()
+
+
+@pytest.fixture
+def scene_layers(qgis_app, tmp_path):
+    """The tiny scene's rasters in the project, and a class table naming its classes."""
+    from qgis.core import QgsProject, QgsRasterLayer
+
+    scene = build_tiny_scene(tmp_path)
+    project = QgsProject.instance()
+    layers = {name: QgsRasterLayer(path, name) for name, path in (("hsi", scene.hsi), ("dsm", scene.dsm), ("labels", scene.labels))}
+    assert all(layer.isValid() for layer in layers.values())
+    project.addMapLayers(list(layers.values()))
+    csv = tmp_path / "classes.csv"
+    csv.write_text("id,name,color\n" + "".join(f"{i},{n},{c}\n" for i, n, c in CLASSES))
+    yield layers, csv
+    project.removeAllMapLayers()
+
+
+@pytest.fixture
+def dialog(plugin):
+    """A fresh dialog; opened report URLs are recorded instead of opening a browser."""
+    from ncglf2.ncglf2_qgis.dialog import NCGLF2Dialog
+
+    opened = []
+    dialog = NCGLF2Dialog(plugin.iface, open_url=opened.append)
+    dialog.opened_urls = opened
+    yield dialog
+    if dialog.is_busy():
+        dialog.cancel()
+        wait_until_idle(dialog, 30)
+    dialog.shutdown()
+    dialog.deleteLater()
+
+
+def wait_until_idle(dialog, timeout: float) -> float:
+    """Process events until the dialog's run has ended and the task manager is empty; the seconds it took."""
+    from qgis.core import QgsApplication
+
+    started = time.monotonic()
+    manager = QgsApplication.taskManager()
+    while dialog.is_busy() or manager.countActiveTasks() > 0:
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"the run did not end within {timeout} s; log:\n{dialog.logEdit.toPlainText()}")
+        QgsApplication.processEvents()
+        time.sleep(0.005)
+    QgsApplication.processEvents()
+    return time.monotonic() - started
+
+
+def fill(dialog, layers, csv, tmp_path, epochs: int) -> None:
+    dialog.hsiLayerCombo.setLayer(layers["hsi"])
+    dialog.set_lidar_layers([layers["dsm"]])
+    dialog.labelsLayerCombo.setLayer(layers["labels"])
+    dialog.classCsvWidget.setFilePath(str(csv))
+    dialog.epochsSpin.setValue(epochs)
+    dialog.samplesSpin.setValue(20)
+    dialog.patchSizeSpin.setValue(5)
+    dialog.pcaSpin.setValue(4)
+    dialog.batchSizeSpin.setValue(16)
+    dialog.learningRateSpin.setValue(0.003)
+    dialog.deviceCombo.setCurrentIndex(1)
+    dialog.modelOutputWidget.setFilePath(str(tmp_path / "tiny.ncglf2"))
+    dialog.reportOutputWidget.setFilePath(str(tmp_path / "tiny_report.html"))
+    dialog.classOutputWidget.setFilePath(str(tmp_path / "tiny_classes.tif"))
+    dialog.confidenceCheck.setChecked(True)
+
+
+def test_plugin_adds_and_removes_its_menu_entry_and_button(qgis_app):
+    from qgis.core import QgsApplication
+    from qgis.testing.mocked import get_iface
+
+    import ncglf2
+
+    iface = get_iface()
+    plugin = ncglf2.classFactory(iface)
+    plugin.initProcessing()
+    plugin.initGui()
+    action = plugin.action
+    assert action.text() == "NCGLF2 HSI + LiDAR fusion…"
+    assert not action.icon().isNull()
+    iface.addPluginToRasterMenu.assert_called_once_with("&NCGLF2", action)
+    iface.addToolBarIcon.assert_called_once_with(action)
+    dialog = plugin.show_dialog()
+    assert dialog.isVisible() and plugin.show_dialog() is dialog
+    plugin.unload()
+    iface.removePluginRasterMenu.assert_called_once_with("&NCGLF2", action)
+    iface.removeToolBarIcon.assert_called_once_with(action)
+    assert plugin.dialog is None and plugin.action is None
+    assert QgsApplication.processingRegistry().providerById("ncglf2") is None
+    # The module fixture's plugin registers it again for the other tests.
+
+
+def test_widget_defaults_come_from_the_algorithm(dialog):
+    from qgis.core import QgsApplication
+
+    train = QgsApplication.processingRegistry().algorithmById("ncglf2:train")
+    for name, spin in (("EPOCHS", dialog.epochsSpin), ("PATCH_SIZE", dialog.patchSizeSpin), ("PCA_COMPONENTS", dialog.pcaSpin)):
+        assert spin.value() == train.parameterDefinition(name).defaultValue()
+    assert dialog.advancedGroup.isCollapsed()
+    assert dialog.trainRadio.isChecked() and dialog.modelStack.currentWidget() is dialog.trainPage
+
+
+def test_parameters_match_the_algorithms(dialog, scene_layers, tmp_path):
+    from qgis.core import QgsApplication, QgsProcessing, QgsVectorLayer
+
+    layers, csv = scene_layers
+    fill(dialog, layers, csv, tmp_path, epochs=7)
+    dialog.samplesSpin.setValue(0)
+    dialog.validationFractionSpin.setValue(0.25)
+    params = dialog.train_parameters()
+    assert params["HSI"] == layers["hsi"].source()
+    assert params["LIDAR"] == [layers["dsm"].source()]
+    assert params["LABELS"] == layers["labels"].source()
+    assert params["CLASS_FIELD"] is None and not dialog.classFieldCombo.isEnabled()
+    assert (params["EPOCHS"], params["SAMPLES_PER_CLASS"], params["PATCH_SIZE"], params["PCA_COMPONENTS"]) == (7, 0, 5, 4)
+    assert params["VALIDATION_FRACTION"] == pytest.approx(0.25)
+    assert params["LEARNING_RATE"] == pytest.approx(0.003)
+    assert params["DEVICE"] == 1 and params["OUTPUT_MODEL"] == str(tmp_path / "tiny.ncglf2")
+    registry = QgsApplication.processingRegistry()
+    for algorithm_id, values in (("ncglf2:train", params), ("ncglf2:classify", dialog.classify_parameters("m.ncglf2"))):
+        names = {d.name() for d in registry.algorithmById(algorithm_id).parameterDefinitions()}
+        assert set(values) <= names, f"{algorithm_id} has no parameter {set(values) - names}"
+
+    # Vector labels: the class field follows the layer and is required.
+    points = QgsVectorLayer("Point?crs=EPSG:32632&field=landcover:string&field=id:integer", "points", "memory")
+    dialog.project.addMapLayer(points)
+    dialog.labelsLayerCombo.setLayer(points)
+    assert dialog.classFieldCombo.isEnabled()
+    dialog.classFieldCombo.setField("landcover")
+    assert dialog.train_parameters()["CLASS_FIELD"] == "landcover"
+
+    # Classification: confidence beside the class map, the canvas extent with its CRS.
+    dialog.canvasExtentRadio.setChecked(True)
+    from qgis.core import QgsCoordinateReferenceSystem, QgsRectangle
+
+    canvas = dialog.iface.mapCanvas()
+    canvas.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:32632"))
+    canvas.setExtent(QgsRectangle(10, 20, 30, 40))
+    classify = dialog.classify_parameters("model.ncglf2")
+    assert classify["OUTPUT_CONFIDENCE"] == str(tmp_path / "tiny_classes_confidence.tif")
+    xmin, xmax, ymin, ymax = (float(v) for v in classify["EXTENT"].split(" ")[0].split(","))
+    extent = canvas.extent()
+    assert (xmin, xmax, ymin, ymax) == (extent.xMinimum(), extent.xMaximum(), extent.yMinimum(), extent.yMaximum())
+    assert classify["EXTENT"].endswith("[EPSG:32632]")
+    dialog.classOutputWidget.setFilePath("")
+    dialog.confidenceCheck.setChecked(False)
+    classify = dialog.classify_parameters("model.ncglf2")
+    assert classify["OUTPUT"] == QgsProcessing.TEMPORARY_OUTPUT and classify["OUTPUT_CONFIDENCE"] is None
+
+
+def test_missing_choices_are_explained_in_the_dialog(dialog, scene_layers):
+    layers, _ = scene_layers
+    dialog.hsiLayerCombo.setLayer(layers["hsi"])
+    dialog.set_lidar_layers([])
+    dialog.trainClassifyButton.click()
+    assert not dialog.is_busy()
+    assert not dialog.messageLabel.isHidden() and "LiDAR" in dialog.messageLabel.text()
+    dialog.set_lidar_layers([layers["dsm"]])
+    dialog.loadRadio.setChecked(True)
+    assert not dialog.trainClassifyButton.isEnabled() and dialog.classifyButton.isEnabled()
+    dialog.classifyButton.click()
+    assert "model file" in dialog.messageLabel.text()
+
+
+def test_train_and_classify_adds_the_styled_class_map(dialog, scene_layers, tmp_path):
+    from qgis.core import QgsPalettedRasterRenderer, QgsProject, QgsRasterLayer
+
+    from ncglf2.core.raster_io import read_class_map_info
+
+    layers, csv = scene_layers
+    fill(dialog, layers, csv, tmp_path, epochs=3)
+    progress = []
+    dialog.progressBar.valueChanged.connect(progress.append)
+    outcomes = []
+    dialog.runFinished.connect(outcomes.append)
+
+    dialog.trainClassifyButton.click()
+    assert dialog.is_busy() and dialog.cancelButton.isEnabled() and not dialog.trainButton.isEnabled()
+    wait_until_idle(dialog, 60)
+
+    log = dialog.logEdit.toPlainText()
+    assert [o.status for o in outcomes] == ["succeeded"], log
+    assert len(progress) >= 5 and progress == sorted(progress) and progress[-1] == 100
+    for epoch in (1, 2, 3):
+        assert f"epoch {epoch}/3" in log
+    assert "ncglf2:classify" in log
+
+    classification = str(tmp_path / "tiny_classes.tif")
+    added = [layer for layer in QgsProject.instance().mapLayers().values() if layer.source() == classification]
+    assert len(added) == 1 and isinstance(added[0], QgsRasterLayer)
+    renderer = added[0].renderer()
+    assert isinstance(renderer, QgsPalettedRasterRenderer)
+    styled = [(c.value, c.label, c.color.name()) for c in renderer.classes()]
+    assert styled == [(i, n, c) for i, n, c in CLASSES]
+    from osgeo import gdal; print("DBG", sorted(os.listdir(tmp_path)), gdal.Info(classification)[-300:], flush=True)
+    ids, names, _ = read_class_map_info(classification)
+    assert names == [n for _, n, _ in CLASSES] and ids == [1, 2, 3]
+    confidence = [layer for layer in QgsProject.instance().mapLayers().values()
+                  if layer.source() == str(tmp_path / "tiny_classes_confidence.tif")]
+    assert len(confidence) == 1 and confidence[0].isValid()
+    assert [url.toLocalFile() for url in dialog.opened_urls] == [str(tmp_path / "tiny_report.html")]
+    assert dialog.last_model == str(tmp_path / "tiny.ncglf2") and os.path.isfile(dialog.last_model)
+    assert dialog.trainClassifyButton.isEnabled() and not dialog.cancelButton.isEnabled()
+
+    # Classify alone reuses the model just trained; a second class map is added.
+    dialog.classOutputWidget.setFilePath(str(tmp_path / "again.tif"))
+    dialog.confidenceCheck.setChecked(False)
+    dialog.classifyButton.click()
+    wait_until_idle(dialog, 30)
+    assert outcomes[-1].status == "succeeded" and outcomes[-1].results["ncglf2:classify"]["OUTPUT"] == str(tmp_path / "again.tif")
+    assert any(layer.source() == str(tmp_path / "again.tif") for layer in QgsProject.instance().mapLayers().values())
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "dialog.png"
+    dialog.show()
+    assert dialog.grab().save(str(shot))
+    from qgis.PyQt.QtGui import QImage
+
+    image = QImage(str(shot))
+    assert image.width() >= 800 and image.height() >= 500
+
+
+def test_cancel_stops_training_and_qgis_keeps_working(dialog, scene_layers, tmp_path):
+    from qgis.core import QgsApplication
+
+    layers, csv = scene_layers
+    fill(dialog, layers, csv, tmp_path, epochs=500)
+    model = tmp_path / "tiny.ncglf2"
+    outcomes = []
+    dialog.runFinished.connect(outcomes.append)
+    progress = []
+    dialog.progressBar.valueChanged.connect(progress.append)
+
+    dialog.trainButton.click()
+    started = time.monotonic()
+    while not progress or progress[-1] < 20:  # well into the epochs
+        assert time.monotonic() - started < 30, dialog.logEdit.toPlainText()
+        QgsApplication.processEvents()
+        time.sleep(0.005)
+    dialog.cancelButton.click()
+    seconds = wait_until_idle(dialog, 10)
+
+    assert seconds < 5
+    assert [o.status for o in outcomes] == ["cancelled"]
+    assert "epoch 500/500" not in dialog.logEdit.toPlainText()
+    assert not model.exists() and not (tmp_path / "tiny_report.html").exists()
+    assert "Cancelled" in dialog.messageLabel.text()
+    dialog.iface.messageBar().pushMessage.assert_called()
+
+    # QGIS keeps working: the next run of the same dialog succeeds.
+    dialog.epochsSpin.setValue(2)
+    dialog.trainButton.click()
+    wait_until_idle(dialog, 30)
+    assert [o.status for o in outcomes] == ["cancelled", "succeeded"]
+    assert model.is_file()
+
+
+def test_engine_errors_are_shown_in_the_dialog_and_message_bar(dialog, scene_layers, tmp_path):
+    from qgis.core import Qgis
+
+    layers, csv = scene_layers
+    fill(dialog, layers, csv, tmp_path, epochs=2)
+    dialog.patchSizeSpin.setMaximum(200)
+    dialog.patchSizeSpin.setValue(4)  # even: the engine refuses it
+    outcomes = []
+    dialog.runFinished.connect(outcomes.append)
+    dialog.trainButton.click()
+    wait_until_idle(dialog, 30)
+    assert [o.status for o in outcomes] == ["failed"]
+    assert "patch size" in dialog.messageLabel.text().lower()
+    args, kwargs = dialog.iface.messageBar().pushMessage.call_args
+    assert "patch size" in args[1].lower() and kwargs["level"] == Qgis.Critical
+    assert not (tmp_path / "tiny.ncglf2").exists()
+
+
+PROBE = textwrap.dedent(
+    """
+    import json, sys
+    from qgis.core import QgsApplication
+    QgsApplication.setPrefixPath("/usr", True)
+    app = QgsApplication([], True)
+    app.initQgis()
+    from qgis.testing.mocked import get_iface
+    import ncglf2
+    plugin = ncglf2.classFactory(get_iface())
+    plugin.initProcessing()
+    plugin.initGui()
+    dialog = plugin.show_dialog()
+    result = {
+        "torch_loaded": "torch" in sys.modules,
+        "provider": QgsApplication.processingRegistry().providerById("ncglf2") is not None,
+        "message": dialog.messageLabel.text() if dialog.messageLabel.isVisible() else "",
+        "buttons": [b.isEnabled() for b in (dialog.trainButton, dialog.classifyButton, dialog.trainClassifyButton)],
+    }
+    from ncglf2.ncglf2_qgis.dependencies import install_command
+    result["command"] = install_command(["torch"])
+    plugin.unload()
+    try:
+        import torch  # noqa: F401
+        result["torch_importable"] = True
+    except ImportError:
+        result["torch_importable"] = False
+    print("RESULT " + json.dumps(result))
+    """
+)
+
+BLOCK_TORCH = textwrap.dedent(
+    """
+    import sys
+
+    class _NoTorch:
+        def find_spec(self, name, path=None, target=None):
+            if name == "torch" or name.startswith("torch."):
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+            return None
+
+    sys.meta_path.insert(0, _NoTorch())
+    """
+)
+
+
+def _probe(tmp_path, block_torch: bool) -> dict:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    if block_torch:
+        (tmp_path / "sitecustomize.py").write_text(BLOCK_TORCH)
+        env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
+    completed = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    line = [l for l in completed.stdout.splitlines() if l.startswith("RESULT ")]
+    assert line, completed.stdout[-2000:] + completed.stderr[-2000:]
+    return json.loads(line[-1][len("RESULT "):])
+
+
+def test_without_torch_the_dialog_says_what_to_install(tmp_path):
+    result = _probe(tmp_path, block_torch=True)
+    assert result["torch_importable"] is False and result["torch_loaded"] is False
+    assert result["provider"] is True
+    assert "torch" in result["message"] and result["command"] in result["message"]
+    assert "-m pip install torch" in result["command"]
+    assert result["buttons"] == [False, False, False]
+
+
+def test_the_plugin_and_dialog_load_without_importing_torch(tmp_path):
+    result = _probe(tmp_path, block_torch=False)
+    assert result["torch_importable"] is True
+    assert result["torch_loaded"] is False
+    assert result["message"] == "" and result["buttons"] == [True, True, True]

@@ -1,0 +1,482 @@
+"""The Processing algorithms on a tiny real scene: toolbox runs, a model, a batch, qgis_process, packaging."""
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from paths import ROOT
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "core"))
+from scenes import build_tiny_scene  # noqa: E402
+
+# Small values: still the real training loop, a few seconds on two cores.
+FAST_TRAINING = {
+    "EPOCHS": 3,
+    "PATCH_SIZE": 5,
+    "PCA_COMPONENTS": 4,
+    "SAMPLES_PER_CLASS": 20,
+    "BATCH_SIZE": 16,
+    "LEARNING_RATE": 0.003,
+    "SEED": 7,
+    "DEVICE": 1,  # cpu
+}
+ALGORITHMS = {
+    "ncglf2:train": ["HSI", "LIDAR", "LABELS", "CLASS_FIELD", "VALIDATION", "CLASS_CSV", "EPOCHS", "SAMPLES_PER_CLASS",
+                     "VALIDATION_FRACTION", "BATCH_SIZE", "LEARNING_RATE", "PATCH_SIZE", "PCA_COMPONENTS", "SEED",
+                     "DEVICE", "OUTPUT_MODEL", "OUTPUT_REPORT"],
+    "ncglf2:classify": ["MODEL", "HSI", "LIDAR", "DEVICE", "EXTENT", "TILE_SIZE", "BATCH_SIZE", "OUTPUT",
+                        "OUTPUT_CONFIDENCE", "OUTPUT_PROBABILITIES"],
+    "ncglf2:assess": ["CLASSIFICATION", "REFERENCE", "CLASS_FIELD", "OUTPUT_HTML", "OUTPUT_JSON"],
+    "ncglf2:importreference": ["CHECKPOINT", "HSI", "LIDAR", "CLASSES", "PATCH_SIZE", "CLASS_CSV", "OUTPUT_MODEL"],
+}
+
+
+@pytest.fixture(scope="module")
+def provider(qgis_app):
+    from qgis.core import QgsApplication
+
+    from ncglf2.ncglf2_qgis.provider import NCGLF2Provider
+
+    registry = QgsApplication.processingRegistry()
+    added = None
+    if registry.providerById("ncglf2") is None:
+        added = NCGLF2Provider()
+        assert registry.addProvider(added)
+    yield registry.providerById("ncglf2")
+    if added is not None:
+        registry.removeProvider(added)
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    return build_tiny_scene(tmp_path_factory.mktemp("processing_scene"))
+
+
+@pytest.fixture(scope="module")
+def trained(provider, scene, tmp_path_factory):
+    import processing
+
+    folder = tmp_path_factory.mktemp("processing_model")
+    results = processing.run("ncglf2:train", {
+        "HSI": scene.hsi, "LIDAR": [scene.dsm], "LABELS": scene.labels,
+        "OUTPUT_MODEL": str(folder / "model.ncglf2"), "OUTPUT_REPORT": str(folder / "training.html"), **FAST_TRAINING,
+    })
+    return results, folder
+
+
+@pytest.fixture(scope="module")
+def core_map(trained, scene, tmp_path_factory):
+    """The class map core's workflow makes with the same model: what every Processing run must equal."""
+    from ncglf2.core.workflow import classify
+
+    out = str(tmp_path_factory.mktemp("core_map") / "core.tif")
+    classify(str(trained[1] / "model.ncglf2"), scene.hsi, [scene.dsm], out, device="cpu")
+    return read(out)
+
+
+def read(path, band=1):
+    dataset = gdal.Open(str(path))
+    return dataset.GetRasterBand(band).ReadAsArray()
+
+
+def classify_parameters(trained, scene, out, **extra):
+    return {"MODEL": str(trained[1] / "model.ncglf2"), "HSI": scene.hsi, "LIDAR": [scene.dsm], "DEVICE": 1,
+            "OUTPUT": str(out), **extra}
+
+
+def test_provider_offers_the_algorithms_with_help(provider):
+    from qgis.core import QgsProcessingParameterDefinition
+
+    assert provider.name() == "NCGLF2 HSI + LiDAR fusion"
+    assert sorted(a.id() for a in provider.algorithms()) == sorted(ALGORITHMS)
+    for algorithm in provider.algorithms():
+        names = [p.name() for p in algorithm.parameterDefinitions()]
+        assert set(ALGORITHMS[algorithm.id()]) <= set(names), algorithm.id()
+        assert type(algorithm.createInstance()) is type(algorithm) and algorithm.create().id() == algorithm.id()
+        assert len(algorithm.shortHelpString()) > 300
+        for definition in algorithm.parameterDefinitions():
+            assert len(definition.help()) > 20, f"{algorithm.id()} {definition.name()} has no help"
+    train = provider.algorithm("train")
+    assert train.parameterDefinition("EPOCHS").defaultValue() == 80
+    assert train.parameterDefinition("EPOCHS").maximum() == 10000
+    assert train.parameterDefinition("DEVICE").options() == ["auto", "cpu", "cuda"]
+    assert train.parameterDefinition("LEARNING_RATE").flags() & QgsProcessingParameterDefinition.FlagAdvanced
+    assert not train.parameterDefinition("EPOCHS").flags() & QgsProcessingParameterDefinition.FlagAdvanced
+    assert "*.ncglf2" in train.parameterDefinition("OUTPUT_MODEL").fileFilter()
+    assert provider.algorithm("classify").parameterDefinition("MODEL").extension() == "ncglf2"
+
+
+def test_train_writes_the_model_and_report_with_the_given_parameters(trained):
+    from ncglf2.core.model_file import load_model
+
+    results, folder = trained
+    assert results["OUTPUT_MODEL"] == str(folder / "model.ncglf2")
+    bundle = load_model(results["OUTPUT_MODEL"])
+    assert bundle.class_ids == [1, 2, 3]
+    assert bundle.class_names == ["class 1", "class 2", "class 3"]
+    assert bundle.config.patch_size == 5 and bundle.config.hsi_channels == 4 and bundle.config.lidar_channels == 1
+    training = bundle.provenance["training"]
+    assert (training["epochs"], training["samples_per_class"], training["seed"], training["batch_size"]) == (3, 20, 7, 16)
+    assert training["learning_rate"] == pytest.approx(0.003)
+    assert bundle.provenance["samples"]["train"] == 60
+    report = json.loads((folder / "training.json").read_text())
+    assert len(report["history"]["epochs"]) == 3
+    assert (folder / "training.html").is_file() and (folder / "training_curves.png").is_file()
+    assert results["VALIDATION_OA"] == pytest.approx(report["validation"]["oa"])
+    assert 0 < results["VALIDATION_KAPPA"] <= 1
+
+
+def test_classify_matches_core_and_loads_styled_then_assess(provider, trained, scene, core_map, tmp_path):
+    import processing
+    from qgis.core import QgsPalettedRasterRenderer, QgsProject
+
+    from ncglf2.core.raster_io import read_class_map_info
+
+    out = tmp_path / "classes.tif"
+    results = processing.runAndLoadResults(
+        "ncglf2:classify", classify_parameters(trained, scene, out, OUTPUT_CONFIDENCE=str(tmp_path / "confidence.tif"))
+    )
+    assert results["OUTPUT"] == str(out)
+    classes = read(out)
+    np.testing.assert_array_equal(classes, core_map)
+    assert (classes[:3, :4] == 0).all() and set(np.unique(classes[3:])) == {1, 2, 3}
+    confidence = read(tmp_path / "confidence.tif")
+    assert ((confidence[classes > 0] > 0.3) & (confidence[classes > 0] <= 1.0 + 1e-6)).all()
+
+    project = QgsProject.instance()
+    loaded = [layer for layer in project.mapLayers().values() if layer.source() == str(out)]
+    try:
+        assert len(loaded) == 1
+        renderer = loaded[0].renderer()
+        assert isinstance(renderer, QgsPalettedRasterRenderer)
+        ids, names, colors = read_class_map_info(str(out))
+        assert [c.value for c in renderer.classes()] == [1, 2, 3]
+        assert [c.label for c in renderer.classes()] == names == ["class 1", "class 2", "class 3"]
+        assert [c.color.getRgb()[:3] for c in renderer.classes()] == colors
+    finally:
+        project.removeMapLayers([layer.id() for layer in loaded])
+
+    assessed = processing.run("ncglf2:assess", {
+        "CLASSIFICATION": str(out), "REFERENCE": scene.labels,
+        "OUTPUT_HTML": str(tmp_path / "accuracy.html"), "OUTPUT_JSON": str(tmp_path / "accuracy.json"),
+    })
+    labels = read(scene.labels)
+    labelled = labels > 0
+    expected_oa = float((classes[labelled] == labels[labelled]).mean())
+    assert assessed["OA"] == pytest.approx(expected_oa)
+    per_class = [float((classes[labels == c] == c).mean()) for c in (1, 2, 3)]
+    assert assessed["AA"] == pytest.approx(np.mean(per_class))
+    figures = json.loads((tmp_path / "accuracy.json").read_text())
+    assert figures["kappa"] == pytest.approx(assessed["KAPPA"])
+    assert f"{100 * expected_oa:.2f}" in (tmp_path / "accuracy.html").read_text()
+
+
+def test_vector_labels_from_a_named_layer_with_a_class_field(provider, trained, scene, tmp_path):
+    """Points in one layer of a two-layer GeoPackage, given as QGIS names it: file|layername=..."""
+    import processing
+    from osgeo import ogr, osr
+    from qgis.core import QgsVectorLayer
+
+    dataset = gdal.Open(scene.hsi)
+    x0, dx, _, y0, _, dy = dataset.GetGeoTransform()
+    srs = osr.SpatialReference(wkt=dataset.GetProjection())
+    path = str(tmp_path / "reference.gpkg")
+    source = ogr.GetDriverByName("GPKG").CreateDataSource(path)
+    source.CreateLayer("other", srs, ogr.wkbPoint)
+    layer = source.CreateLayer("samples", srs, ogr.wkbPoint)
+    layer.CreateField(ogr.FieldDefn("kind", ogr.OFTInteger))
+    points = [(r, c) for r in range(5, 36, 6) for c in range(7, 42, 6)]
+    for row, col in points:
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetField("kind", int(scene.truth[row, col]))
+        feature.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({x0 + (col + 0.5) * dx} {y0 + (row + 0.5) * dy})"))
+        layer.CreateFeature(feature)
+    source = None
+    vector = QgsVectorLayer(f"{path}|layername=samples", "samples", "ogr")
+    assert vector.isValid() and vector.featureCount() == len(points)
+
+    classified = tmp_path / "classes.tif"
+    processing.run("ncglf2:classify", {**classify_parameters(trained, scene, classified)})
+    results = processing.run("ncglf2:assess", {
+        "CLASSIFICATION": str(classified), "REFERENCE": vector, "CLASS_FIELD": "kind",
+        "OUTPUT_HTML": str(tmp_path / "accuracy.html"),
+    })
+    classes = read(classified)
+    expected = np.mean([classes[r, c] == scene.truth[r, c] for r, c in points])
+    assert results["OA"] == pytest.approx(expected)
+
+    # A filtered layer is copied to a file, so the filter holds.
+    vector.setSubsetString('"kind" = 3')
+    kept = [(r, c) for r, c in points if scene.truth[r, c] == 3]
+    results = processing.run("ncglf2:assess", {
+        "CLASSIFICATION": str(classified), "REFERENCE": vector, "CLASS_FIELD": "kind",
+        "OUTPUT_HTML": str(tmp_path / "filtered.html"), "OUTPUT_JSON": str(tmp_path / "filtered.json"),
+    })
+    assert json.loads((tmp_path / "filtered.json").read_text())["n"] == len(kept)
+    assert results["OA"] == pytest.approx(np.mean([classes[r, c] == 3 for r, c in kept]))
+
+
+def test_model_train_then_classify(provider, scene, tmp_path):
+    import processing
+    from qgis.core import (
+        QgsProcessing,
+        QgsProcessingModelAlgorithm,
+        QgsProcessingModelChildAlgorithm,
+        QgsProcessingModelChildParameterSource,
+        QgsProcessingModelOutput,
+        QgsProcessingModelParameter,
+        QgsProcessingParameterMapLayer,
+        QgsProcessingParameterMultipleLayers,
+        QgsProcessingParameterRasterLayer,
+    )
+
+    from ncglf2.core.workflow import classify
+
+    model = QgsProcessingModelAlgorithm("Train and classify", "NCGLF2 tests")
+    for definition in (QgsProcessingParameterRasterLayer("hsi", "HSI"),
+                       QgsProcessingParameterMultipleLayers("lidar", "LiDAR", QgsProcessing.TypeRaster),
+                       QgsProcessingParameterMapLayer("labels", "Labels")):
+        model.addModelParameter(definition, QgsProcessingModelParameter(definition.name()))
+
+    def from_inputs(child):
+        child.addParameterSources("HSI", [QgsProcessingModelChildParameterSource.fromModelParameter("hsi")])
+        child.addParameterSources("LIDAR", [QgsProcessingModelChildParameterSource.fromModelParameter("lidar")])
+
+    train = QgsProcessingModelChildAlgorithm("ncglf2:train")
+    train.setChildId("train")
+    from_inputs(train)
+    train.addParameterSources("LABELS", [QgsProcessingModelChildParameterSource.fromModelParameter("labels")])
+    for name, value in FAST_TRAINING.items():
+        train.addParameterSources(name, [QgsProcessingModelChildParameterSource.fromStaticValue(value)])
+    model.addChildAlgorithm(train)
+
+    classify_child = QgsProcessingModelChildAlgorithm("ncglf2:classify")
+    classify_child.setChildId("classify")
+    from_inputs(classify_child)
+    classify_child.addParameterSources("MODEL", [QgsProcessingModelChildParameterSource.fromChildOutput("train", "OUTPUT_MODEL")])
+    classify_child.addParameterSources("DEVICE", [QgsProcessingModelChildParameterSource.fromStaticValue(1)])
+    output = QgsProcessingModelOutput("classmap", "Class map")
+    output.setChildId("classify")
+    output.setChildOutputName("OUTPUT")
+    classify_child.setModelOutputs({"classmap": output})
+    model.addChildAlgorithm(classify_child)
+    model.updateDestinationParameters()
+    assert "classify:classmap" in [p.name() for p in model.destinationParameterDefinitions()]
+    assert model.dependsOnChildAlgorithms("classify") == {"train"}
+
+    out = tmp_path / "model_map.tif"
+    results = processing.run(model, {"hsi": scene.hsi, "lidar": [scene.dsm], "labels": scene.labels,
+                                     "classify:classmap": str(out)})
+    assert results["classify:classmap"] == str(out)
+    trained_model = results["CHILD_RESULTS"]["train"]["OUTPUT_MODEL"]
+    assert trained_model.endswith(".ncglf2") and os.path.isfile(trained_model)
+    core = str(tmp_path / "core.tif")
+    classify(trained_model, scene.hsi, [scene.dsm], core, device="cpu")
+    np.testing.assert_array_equal(read(out), read(core))
+    assert set(np.unique(read(out))) == {0, 1, 2, 3}
+
+
+def test_batch_of_two_classify_runs_one_on_an_extent(provider, trained, scene, core_map, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingOutputLayerDefinition, QgsProject
+
+    dataset = gdal.Open(scene.hsi)
+    x0, dx, _, y0, _, dy = dataset.GetGeoTransform()
+    # Rows 10..27 and columns 6..29, given in the HSI's CRS (EPSG:32632).
+    extent = f"{x0 + 6 * dx},{x0 + 30 * dx},{y0 + 28 * dy},{y0 + 10 * dy} [EPSG:32632]"
+    runs = [(tmp_path / "whole.tif", {}), (tmp_path / "part.tif", {"EXTENT": extent})]
+    for out, extra in runs:
+        context = QgsProcessingContext()
+        context.setProject(QgsProject.instance())
+        parameters = classify_parameters(trained, scene, out, **extra)
+        parameters["OUTPUT"] = QgsProcessingOutputLayerDefinition(str(out), QgsProject.instance())
+        results = processing.run("ncglf2:classify", parameters, context=context)
+        assert results["OUTPUT"] == str(out)
+        # Processing will load the map: a styler is attached to it.
+        details = context.layerToLoadOnCompletionDetails(str(out))
+        assert details.postProcessor() is not None
+    np.testing.assert_array_equal(read(runs[0][0]), core_map)
+    part = gdal.Open(str(runs[1][0]))
+    assert (part.RasterXSize, part.RasterYSize) == (24, 18)
+    assert part.GetGeoTransform() == pytest.approx((x0 + 6 * dx, dx, 0, y0 + 10 * dy, 0, dy))
+    np.testing.assert_array_equal(part.GetRasterBand(1).ReadAsArray(), core_map[10:28, 6:30])
+
+
+def test_extent_in_another_crs_is_transformed_to_the_hsi_crs(provider, trained, scene, tmp_path):
+    import processing
+    from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject, QgsRectangle
+
+    dataset = gdal.Open(scene.hsi)
+    x0, dx, _, y0, _, dy = dataset.GetGeoTransform()
+    inner = QgsRectangle(x0 + 10.2 * dx, y0 + 20.8 * dy, x0 + 20.8 * dx, y0 + 10.2 * dy)
+    to_wgs84 = QgsCoordinateTransform(QgsCoordinateReferenceSystem("EPSG:32632"), QgsCoordinateReferenceSystem("EPSG:4326"),
+                                      QgsProject.instance())
+    geographic = to_wgs84.transformBoundingBox(inner)
+    extent = f"{geographic.xMinimum()!r},{geographic.xMaximum()!r},{geographic.yMinimum()!r},{geographic.yMaximum()!r} [EPSG:4326]"
+    out = tmp_path / "part.tif"
+    processing.run("ncglf2:classify", classify_parameters(trained, scene, out, EXTENT=extent))
+    part = gdal.Open(str(out))
+    px, _, _, py, _, _ = part.GetGeoTransform()
+    col, row = round((px - x0) / dx), round((py - y0) / dy)
+    # The window covers the requested area (grown by at most a pixel by the round trip through degrees).
+    assert 9 <= col <= 10 and 9 <= row <= 10
+    assert 11 <= part.RasterXSize <= 13 and 11 <= part.RasterYSize <= 13
+
+
+def test_progress_reaches_the_feedback_and_cancel_stops_without_output(provider, trained, scene, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingException, QgsProcessingFeedback
+
+    class Recorder(QgsProcessingFeedback):
+        def __init__(self, cancel_at=None):
+            super().__init__()
+            self.values, self.messages, self.cancel_at = [], [], cancel_at
+            self.progressChanged.connect(self.on_progress)
+
+        def on_progress(self, value):
+            self.values.append(value)
+            if self.cancel_at is not None and value >= self.cancel_at:
+                self.cancel()
+
+        def pushInfo(self, message):  # noqa: N802
+            self.messages.append(message)
+
+    recorder = Recorder()
+    processing.run("ncglf2:classify", classify_parameters(trained, scene, tmp_path / "a.tif", TILE_SIZE=16), feedback=recorder)
+    assert recorder.values[-1] == 100 and len(recorder.values) >= 5
+    assert recorder.values == sorted(recorder.values)
+    assert any(m.startswith("classified 1500 pixels") for m in recorder.messages)
+
+    cancelling = Recorder(cancel_at=1)
+    with pytest.raises(QgsProcessingException, match="cancelled"):
+        processing.run("ncglf2:classify", classify_parameters(trained, scene, tmp_path / "b.tif", TILE_SIZE=16),
+                       feedback=cancelling)
+    assert not (tmp_path / "b.tif").exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".b.tif")]
+
+
+def test_engine_errors_become_processing_exceptions(provider, trained, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    from ncglf2.core import InputError
+    from ncglf2.core.workflow import classify
+
+    (tmp_path / "six_bands").mkdir()
+    other = build_tiny_scene(tmp_path / "six_bands", bands=6)
+    model = str(trained[1] / "model.ncglf2")
+    with pytest.raises(InputError) as engine:
+        classify(model, other.hsi, [other.dsm], str(tmp_path / "core.tif"))
+    assert "expects an HSI with 8 bands" in str(engine.value)
+    with pytest.raises(QgsProcessingException) as raised:
+        processing.run("ncglf2:classify", classify_parameters(trained, other, tmp_path / "map.tif"))
+    assert str(raised.value) == str(engine.value)
+    assert not (tmp_path / "map.tif").exists()
+
+
+def test_an_existing_output_is_replaced_because_processing_asked(provider, trained, scene, core_map, tmp_path):
+    import processing
+
+    from ncglf2.core import InputError
+    from ncglf2.core.workflow import classify
+
+    out = tmp_path / "classes.tif"
+    out.write_bytes(b"an older file")
+    with pytest.raises(InputError, match="already exists"):
+        classify(str(trained[1] / "model.ncglf2"), scene.hsi, [scene.dsm], str(out))
+    assert out.read_bytes() == b"an older file"
+    processing.run("ncglf2:classify", classify_parameters(trained, scene, out))
+    np.testing.assert_array_equal(read(out), core_map)
+
+
+def test_a_layer_without_a_file_is_refused_with_a_clear_message(provider, trained, scene, tmp_path):
+    from qgis.core import QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback, QgsRasterLayer
+
+    algorithm = provider.algorithm("classify").create()
+    wms = QgsRasterLayer("url=http://localhost/wms&layers=x&crs=EPSG:4326&format=image/png", "remote", "wms")
+    with pytest.raises(QgsProcessingException, match="remote.*not a raster file.*wms"):
+        algorithm.raster_path(wms, "HSI")
+    with pytest.raises(QgsProcessingException, match="HSI layer is missing"):
+        algorithm.raster_path(None, "HSI")
+    assert algorithm.labels_source(QgsRasterLayer(scene.labels, "labels"), "labels", QgsProcessingContext(),
+                                   QgsProcessingFeedback()) == (scene.labels, None)
+
+
+def test_the_styler_falls_back_to_the_qml_beside_the_map(qgis_app, tmp_path):
+    from qgis.core import QgsPalettedRasterRenderer, QgsRasterLayer
+
+    from ncglf2.core.raster_io import write_paletted_qml
+    from ncglf2.ncglf2_qgis.styling import apply_class_style
+
+    path = tmp_path / "plain.tif"
+    dataset = gdal.GetDriverByName("GTiff").Create(str(path), 4, 3, 1, gdal.GDT_Byte)
+    dataset.GetRasterBand(1).WriteArray(np.array([[1, 2, 2, 1], [1, 1, 2, 2], [2, 2, 2, 1]], dtype=np.uint8))
+    dataset = None
+    layer = QgsRasterLayer(str(path), "plain")
+    assert not apply_class_style(layer)
+    write_paletted_qml(str(tmp_path / "plain.qml"), [1, 2], ["Water", "Trees"], [(0, 0, 255), (0, 128, 0)])
+    assert apply_class_style(layer)
+    assert isinstance(layer.renderer(), QgsPalettedRasterRenderer)
+    assert [c.label for c in layer.renderer().classes()] == ["Water", "Trees"]
+
+
+def test_qgis_process_runs_classify_with_the_deployed_plugin(provider, trained, scene, core_map, tmp_path):
+    import torch
+
+    config = tmp_path / "config"
+    plugins = config / "profiles" / "default" / "python" / "plugins"
+    subprocess.run(["make", "-s", "-C", str(ROOT), "deploy", f"QGIS_PLUGINS_DIR={plugins}"], check=True,
+                   capture_output=True, text=True)
+    assert (plugins / "ncglf2" / "ncglf2_qgis" / "algorithms" / "classify.py").is_file()
+    assert "ncglf2=true" in (config / "profiles" / "default" / "QGIS" / "QGIS3.ini").read_text()
+    # QGIS 3.22's qgis_process knows no --profiles-path; it reads the profiles under QGIS_CUSTOM_CONFIG_PATH.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env.update(QGIS_CUSTOM_CONFIG_PATH=str(config), QT_QPA_PLATFORM="offscreen", OMP_NUM_THREADS="1")
+
+    def qgis_process(*args, with_torch):
+        # QGIS runs /usr/bin/python3; torch lives in this test's environment, as if the user had installed it there.
+        run_env = dict(env, PYTHONPATH=str(Path(torch.__file__).parent.parent)) if with_torch else env
+        return subprocess.run(["/usr/bin/qgis_process.bin", *args], env=run_env, capture_output=True, text=True,
+                              timeout=300, cwd=str(tmp_path))
+
+    out = tmp_path / "cli.tif"
+    arguments = ["--json", "run", "ncglf2:classify", "--", f"MODEL={trained[1] / 'model.ncglf2'}", f"HSI={scene.hsi}",
+                 f"LIDAR={scene.dsm}", "DEVICE=1", f"OUTPUT={out}"]
+    done = qgis_process(*arguments, with_torch=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout[done.stdout.index("{"):])
+    assert report["algorithm_details"]["id"] == "ncglf2:classify"
+    assert report["results"]["OUTPUT"] == str(out)
+    np.testing.assert_array_equal(read(out), core_map)
+
+    system_has_torch = subprocess.run(["/usr/bin/python3", "-c", "import torch"], env=env, capture_output=True).returncode == 0
+    if not system_has_torch:
+        # Without torch the plugin still loads, and running says what to install.
+        listed = qgis_process("list", with_torch=False)
+        assert "ncglf2:classify" in listed.stdout
+        failed = qgis_process(*arguments[1:-1], f"OUTPUT={tmp_path / 'none.tif'}", with_torch=False)
+        assert failed.returncode != 0
+        assert "-m pip install torch safetensors" in failed.stdout + failed.stderr
+        assert not (tmp_path / "none.tif").exists()
+
+
+def test_make_zip_holds_the_plugin_only():
+    done = subprocess.run(["make", "-s", "-C", str(ROOT), "zip"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with zipfile.ZipFile(ROOT / "dist" / "ncglf2.zip") as archive:
+        names = archive.namelist()
+        metadata = archive.read("ncglf2/metadata.txt").decode()
+    assert all(n.startswith("ncglf2/") for n in names)
+    for required in ["__init__.py", "metadata.txt", "LICENSE", "resources/icon.png", "core/workflow.py",
+                     "ncglf2_qgis/provider.py", "ncglf2_qgis/algorithms/classify.py", "ncglf2_qgis/styling.py"]:
+        assert f"ncglf2/{required}" in names
+    unwanted = ("tests/", "__pycache__", ".pyc", ".venv", "demo_output", "dist/", ".pytest_cache", "test-artifacts",
+                ".git", ".egg-info", ".ncglf2", "Makefile", "tools/")
+    assert not [n for n in names if any(u in n for u in unwanted)]
+    assert "hasProcessingProvider=yes" in metadata
