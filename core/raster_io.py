@@ -771,6 +771,7 @@ def read_class_map_info(path: str) -> tuple[list[int], list[str], list[tuple[int
     """Class ids, names and colours a classification raster carries (category names + colour table)."""
     dataset = open_raster(path, "classification")
     try:
+        dataset.GetMetadata()  # GDAL's GTiff reads the .aux.xml (category names) only on a metadata request
         band = dataset.GetRasterBand(1)
         names = band.GetRasterCategoryNames() or []
         table = band.GetRasterColorTable()

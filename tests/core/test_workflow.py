@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import torch
 import pytest
 from osgeo import gdal
 
@@ -9,6 +10,7 @@ from scenes import build_tiny_scene, tiny_parameters
 
 from ncglf2.core import InputError, ModelFileError
 from ncglf2.core.model_file import load_model
+from ncglf2.core.raster_io import read_class_map_info
 from ncglf2.core.workflow import TrainRequest, assess, classify, train
 
 
@@ -43,7 +45,7 @@ def test_classification_is_correct_and_styled(trained, tmp_path):
     assert ds.GetGeoTransform() == hsi.GetGeoTransform()
     assert ds.GetSpatialRef().IsSame(hsi.GetSpatialRef())
     assert ds.GetRasterBand(1).GetNoDataValue() == 0
-    assert ds.GetRasterBand(1).GetRasterCategoryNames()[1:4] == ["class 1", "class 2", "class 3"]
+    assert read_class_map_info(out)[:2] == ([1, 2, 3], ["class 1", "class 2", "class 3"])
     assert ds.GetRasterBand(1).GetRasterColorTable() is not None
     assert (classes[:3, :4] == 0).all(), "nodata pixels are never classified"
     valid = np.ones_like(classes, dtype=bool)
@@ -138,3 +140,42 @@ def test_tampered_model_file_is_refused(trained, tmp_path):
     save_file(tensors, str(tmp_path / "future.ncglf2"), metadata=metadata)
     with pytest.raises(ModelFileError, match="format 99.*update the plugin"):
         load_model(tmp_path / "future.ncglf2")
+
+
+def test_same_seed_same_model(tmp_path):
+    scene = build_tiny_scene(tmp_path)
+    weights = []
+    for name in ("a", "b"):
+        out = str(tmp_path / f"{name}.ncglf2")
+        train(TrainRequest(scene.hsi, [scene.dsm], scene.labels, out, params=tiny_parameters(epochs=2)))
+        weights.append(load_model(out).network.state_dict())
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_import_reference_matches_checkpoint(reference_files, tmp_path):
+    from ncglf2.core import load_reference_checkpoint
+    from ncglf2.core.workflow import import_reference
+
+    checkpoint, _ = reference_files
+    scene = build_tiny_scene(tmp_path, bands=48)
+    out = str(tmp_path / "trento.ncglf2")
+    import_reference(str(checkpoint), scene.hsi, [scene.dsm], 6, out)
+    bundle = load_model(out)
+    assert bundle.preprocessing.n_components == 40 and bundle.class_ids == [1, 2, 3, 4, 5, 6]
+    direct = load_reference_checkpoint(checkpoint, 6)
+    x = torch.randn(4, 41, 11, 11)
+    with torch.no_grad():
+        torch.testing.assert_close(bundle.network(x)[0], direct(x)[0], rtol=0, atol=0)
+    classify(out, scene.hsi, [scene.dsm], str(tmp_path / "trento.tif"))
+    ids, names, _ = read_class_map_info(str(tmp_path / "trento.tif"))
+    assert ids == [1, 2, 3, 4, 5, 6] and names[0] == "class 1"
+
+
+def test_labels_that_miss_the_raster(tmp_path):
+    from rasters import geotransform, write_raster
+
+    scene = build_tiny_scene(tmp_path)
+    far = write_raster(tmp_path / "far.tif", np.ones((10, 10), np.uint8), gt=geotransform(origin=(100000.0, 200000.0)))
+    with pytest.raises(InputError, match="overlap"):
+        train(TrainRequest(scene.hsi, [scene.dsm], far, str(tmp_path / "m.ncglf2"), params=tiny_parameters()))
+    assert not (tmp_path / "m.ncglf2").exists()

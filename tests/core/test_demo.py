@@ -1,0 +1,22 @@
+"""The demo end to end at a small size: every promised file, sensible scores."""
+import json
+import zipfile
+
+from ncglf2.core.demo import run_demo
+
+
+def test_demo_writes_everything(tmp_path):
+    summary = run_demo(str(tmp_path), size=96, epochs=3, seed=0, device="cpu")
+    expected = [
+        "hsi.tif", "dsm.tif", "train_labels.gpkg", "test_labels.tif", "classes.csv", "model.ncglf2",
+        "classification.tif", "classification.qml", "confidence.tif", "training_report.html",
+        "accuracy_report.html", "accuracy_report.json", "accuracy_report.csv", "quicklook.png", "demo.qgz",
+    ]
+    missing = [name for name in expected if not (tmp_path / name).is_file()]
+    assert not missing
+    report = json.loads((tmp_path / "accuracy_report.json").read_text())
+    assert report["oa"] == summary["oa"] and 0 < report["oa"] <= 1
+    assert report["oa"] > 1 / 8  # better than chance over 8 classes even after 3 epochs
+    with zipfile.ZipFile(tmp_path / "demo.qgz") as archive:
+        project = archive.read(next(n for n in archive.namelist() if n.endswith(".qgs"))).decode()
+    assert "./classification.tif" in project and "paletted" in project
