@@ -66,21 +66,21 @@ def _rate(fn, items: int, seconds: float) -> float:
 
 
 def inference_rates(device: torch.device, precision: str, batch_sizes, seconds: float) -> dict[int, float]:
-    from .inference import predict_patches
+    from .inference import predict_patches, prepare_network
 
     torch.manual_seed(0)
-    network = NCGLF2(PAPER).eval().to(device)
+    network = prepare_network(NCGLF2(PAPER), device, precision)
     rates = {}
     for batch in batch_sizes:
         x = torch.randn(batch, PAPER.in_channels, 11, 11, device=device)
         with torch.inference_mode():
-            rates[batch] = _rate(lambda: predict_patches(network, x, precision), batch, seconds)
+            rates[batch] = _rate(lambda: predict_patches(network, x), batch, seconds)
     return rates
 
 
 def bf16_agreement(device: torch.device) -> tuple[float, str]:
     """Share of float32 labels kept in bfloat16, on the reference checkpoint's inputs when available."""
-    from .inference import predict_patches
+    from .inference import predict_patches, prepare_network
 
     reference = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "reference")
     checkpoint = os.path.join(reference, "upstream_trento_best_model.pth.tar")
@@ -99,8 +99,8 @@ def bf16_agreement(device: torch.device) -> tuple[float, str]:
         source = "random network on 2048 random patches"
     x = x.to(device)
     with torch.inference_mode():
-        full = predict_patches(network, x, "float32").argmax(1)
-        half = predict_patches(network, x, "bfloat16").argmax(1)
+        full = predict_patches(prepare_network(network, device, "float32"), x).argmax(1)
+        half = predict_patches(prepare_network(network, device, "bfloat16"), x).argmax(1)
     return float((full == half).float().mean()), source
 
 

@@ -7,6 +7,7 @@ Outputs go to temporary files that are renamed only when the run completes.
 """
 from __future__ import annotations
 
+import copy
 import os
 import queue
 import threading
@@ -137,17 +138,20 @@ class _Writer:
 PRECISIONS = ("float32", "bfloat16")
 
 
-def predict_patches(network, patches: torch.Tensor, precision: str = "float32") -> torch.Tensor:
-    """Class probabilities (N, K) of a batch of patches already on the network's device.
-
-    ``bfloat16`` runs the matrix products and convolutions in bfloat16
-    (autocast); probabilities are always float32.
-    """
+def prepare_network(network: torch.nn.Module, device: torch.device, precision: str = "float32") -> torch.nn.Module:
+    """The network in eval mode on ``device``; for bfloat16 a converted copy (the original is untouched)."""
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
+    network = network.to(device).eval().to(memory_format=torch.channels_last)
     if precision == "bfloat16":
-        with torch.autocast(device_type=patches.device.type, dtype=torch.bfloat16):
-            logits, _ = network(patches)
-    else:
-        logits, _ = network(patches)
+        network = copy.deepcopy(network).to(torch.bfloat16)
+    return network
+
+
+def predict_patches(network: torch.nn.Module, patches: torch.Tensor) -> torch.Tensor:
+    """Class probabilities (N, K), float32, of patches on the network's device, in its precision."""
+    dtype = next(network.parameters()).dtype
+    logits, _ = network(patches.to(dtype))
     return torch.softmax(logits.float(), dim=1)
 
 
@@ -242,10 +246,8 @@ def classify_raster(
     wx, wy, ww, wh = window
     if ww <= 0 or wh <= 0 or wx < 0 or wy < 0 or wx + ww > grid.width or wy + wh > grid.height:
         raise InputError(f"the window {window} is not inside the {grid.width} x {grid.height} raster")
-    if precision not in PRECISIONS:
-        raise InputError(f"precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
     torch_device = resolve_device(device)
-    network = bundle.network.to(torch_device).eval()
+    network = prepare_network(bundle.network, torch_device, precision)
     plan = BatchPlan(batch_size or default_batch_size(torch_device), progress)
     patch_size = bundle.config.patch_size
     halo = patch_size // 2
@@ -283,7 +285,7 @@ def classify_raster(
 
                         def step(batch: slice) -> None:
                             patches = cut_patches(feature_tensor, rows[batch], cols[batch], patch_size)
-                            p = predict_patches(network, patches, precision)
+                            p = predict_patches(network, patches)
                             best, index = p.max(dim=1)
                             labels.append(lookup[index])
                             maxima.append(best)

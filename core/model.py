@@ -83,9 +83,13 @@ class ScaleAggregation(nn.Module):
         a, b, c = (branch(x) for branch in self.branches)
         total = a + b + c
         peak = torch.maximum(torch.maximum(a, b), c)
-        n, d, p, q = total.shape
-        stacked = torch.stack((total, total / 3, peak), dim=2).reshape(n * d, 3, p, q)
-        return self.merge(stacked).reshape(n, d, p, q)
+        # merge([sum, sum/3, max]) = conv(sum, w0 + w1/3) + conv(max, w2): one depthwise
+        # convolution over (sum, max) with the shared kernels repeated per channel.
+        n, d = total.shape[:2]
+        w = self.merge.weight[0]
+        kernels = torch.cat(((w[0] + w[1] / 3).expand(d, 3, 3), w[2].expand(d, 3, 3)))[:, None]
+        merged = F.conv2d(torch.cat((total, peak), dim=1), kernels, padding=1, groups=2 * d)
+        return merged[:, :d] + merged[:, d:]
 
 
 # ---------------------------------------------------------------------------
@@ -142,14 +146,19 @@ class Attention(nn.Module):
         k = self._split(self.key(x))
         v = self._split(self.value(x))
         scale = 1.0 / math.sqrt(self.head_width)
-        cls_probs = torch.softmax((q[:, :, :1] @ k.transpose(-1, -2)) * scale, dim=-1)
-        if class_token_only:
-            probs = F.dropout(cls_probs, self.attn_dropout, self.training)
-            context = probs @ v
+        dropout = self.attn_dropout if self.training else 0.0
+        reduced = x.dtype in (torch.bfloat16, torch.float16)
+        if class_token_only or reduced:
+            # Explicit products, softmax in float32: for reduced precision this beats
+            # the fused CPU kernel at these tiny head widths, and row 0 comes for free.
+            scores = q @ k.transpose(-1, -2)
+            probs = torch.softmax((scores.float() if reduced else scores) * scale, dim=-1)
+            cls_probs = probs[:, :, :1]
+            context = F.dropout(probs, dropout, self.training).to(v.dtype) @ v
+            cls_probs = cls_probs.to(x.dtype)
         else:
-            context = F.scaled_dot_product_attention(
-                q, k, v, dropout_p=self.attn_dropout if self.training else 0.0, scale=scale
-            )
+            cls_probs = torch.softmax((q[:, :, :1] @ k.transpose(-1, -2)) * scale, dim=-1)
+            context = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, scale=scale)
         n, h, t, e = context.shape
         context = context.transpose(1, 2).reshape(n, t, h * e)
         return self.out_dropout(self.out(context)), cls_probs[:, :, 0]
@@ -342,17 +351,21 @@ class NCGLF2(nn.Module):
         self.classifier_norm = nn.BatchNorm1d(config.num_classes)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        # Channels-last keeps the oneDNN convolutions (depthwise ones above all) free of reorders.
+        x = x.contiguous(memory_format=torch.channels_last)
         c1 = self.config.hsi_channels
         s1 = self.hsi_stem(x[:, :c1])
         s2 = self.lidar_stem(x[:, c1:])
 
-        b1 = self.base(self.embedding(s1))
-        b2 = self.base(self.embedding(s2))
+        # The embedding, base transformer and detail network are shared by both
+        # modalities and act on each sample alone: run them once on both halves.
+        n = x.shape[0]
+        both = torch.cat((s1, s2), dim=0)
+        b1, b2 = self.base(self.embedding(both)).split(n)
         cls = self.base_fusion(torch.cat((b1, b2), dim=-1), class_token_only=True)[:, 0]
         t = self.token_head(self.token_norm(cls))
 
-        d1 = self.detail(s1)
-        d2 = self.detail(s2)
+        d1, d2 = self.detail(both).split(n)
         d = self.detail_fusion(torch.cat((d1, d2), dim=1))
         c = self.detail_head(d.mean(dim=(2, 3)))
 

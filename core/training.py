@@ -146,7 +146,7 @@ def fit_network(
     progress = progress or SilentProgress()
     device = resolve_device(params.device)
     torch.manual_seed(params.seed)
-    network = NCGLF2(config).to(device)
+    network = NCGLF2(config).to(device).to(memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(network.parameters(), lr=params.learning_rate)
     step = params.lr_step_epochs or max(1, params.epochs // 5)
     scheduler = torch.optim.lr_scheduler.StepLR(optimiser, step_size=step, gamma=params.lr_gamma)
