@@ -22,7 +22,7 @@ from qgis.core import (
 )
 from qgis.gui import QgsFileWidget
 from qgis.PyQt import uic
-from qgis.PyQt.QtCore import QUrl, pyqtSignal
+from qgis.PyQt.QtCore import QTimer, QUrl, pyqtSignal
 from qgis.PyQt.QtGui import QDesktopServices, QFontDatabase, QIcon
 from qgis.PyQt.QtWidgets import QDialog, QWidget
 
@@ -94,6 +94,7 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
         self.last_model: str | None = None
         self.added_layers: list[QgsMapLayer] = []
         self.missing: list[str] = []
+        self._fitted = False
         self.setWindowIcon(QIcon(resource_path("icon.png")))
         self._set_up_widgets()
         self._connect()
@@ -125,6 +126,16 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
         self.refresh_lidar_layers()
         self._labels_layer_changed(self.labelsLayerCombo.currentLayer())
         self._model_source_changed()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if not self._fitted:
+            # The advanced group folds itself on its first show; take back the height it had.
+            self._fitted = True
+            QTimer.singleShot(0, self._fit_height)
+
+    def _fit_height(self) -> None:
+        self.resize(self.width(), max(self.sizeHint().height(), self.minimumSizeHint().height()))
 
     def _align_labels(self) -> None:
         # The left column stacks three forms; one label width lines their fields up.
@@ -382,7 +393,7 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
         self.show_message("")
         self.progressBar.setValue(0)
         self.logEdit.clear()
-        self.run = ProcessingRun(steps, self.project, parent=self)
+        self.run = ProcessingRun(steps, self.project)
         self.run.progressChanged.connect(self._on_progress)
         self.run.logged.connect(self.append_log)
         self.run.stepFinished.connect(self._on_step_finished)

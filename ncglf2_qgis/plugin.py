@@ -29,8 +29,10 @@ class NCGLF2Plugin:
 
     def initProcessing(self) -> None:  # noqa: N802 - QGIS API
         if self.provider is None:
-            self.provider = NCGLF2Provider()
-            QgsApplication.processingRegistry().addProvider(self.provider)
+            provider = NCGLF2Provider()
+            # The registry refuses (and deletes) a second provider with the same id.
+            if QgsApplication.processingRegistry().addProvider(provider):
+                self.provider = provider
 
     def initGui(self) -> None:  # noqa: N802 - QGIS API
         self.initProcessing()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
+from typing import Callable, Union
 
 from qgis.core import (
     QgsApplication,
@@ -28,6 +28,11 @@ CANCELLED = "cancelled"
 # A step's parameters, or a function building them from the results of the
 # steps before it (keyed by algorithm id), e.g. classify using train's model.
 Parameters = Union[dict, Callable[[dict], dict]]
+
+# Runs between start and end. A task holds its context and feedback by
+# reference only, so a run must outlive whoever started it (a dialog closed
+# or a plugin unloaded mid-run).
+_active_runs: set = set()
 
 
 @dataclass
@@ -142,6 +147,7 @@ class ProcessingRun(QObject):
         if self._index >= 0:
             raise RuntimeError("a run starts only once")
         self._started = time.perf_counter()
+        _active_runs.add(self)
         self._start_step(0)
 
     def cancel(self) -> None:
@@ -215,13 +221,5 @@ class ProcessingRun(QObject):
         self.outcome = RunOutcome(status, dict(self.results), error, time.perf_counter() - self._started)
         self._context = None
         self._feedback = None
+        _active_runs.discard(self)
         self.finished.emit(self.outcome)
-
-
-def run_steps(steps: list[Step], on_finished: Callable[[RunOutcome], Any] | None = None, parent: QObject | None = None) -> ProcessingRun:
-    """Create and start a run (a shortcut for scripts)."""
-    run = ProcessingRun(steps, parent=parent)
-    if on_finished is not None:
-        run.finished.connect(on_finished)
-    run.start()
-    return run

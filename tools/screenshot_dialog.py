@@ -1,13 +1,15 @@
 """Write a picture of the plugin dialog (docs/dialog.png by default).
 
-The dialog is shown as a user finds it after choosing the demo scene's
-layers: HSI, DSM and training polygons from a small generated scene.
+The dialog is shown with the layers of a small generated demo scene (HSI,
+DSM, training polygons) after a short real "Train and classify" run, so the
+picture shows the log, the progress bar and the outcome; ``--idle`` skips the run.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python tools/screenshot_dialog.py [out.png]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tools/screenshot_dialog.py [--idle] [out.png]
 """
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -17,7 +19,30 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-def prepare_dialog(dialog, folder: str) -> None:
+def run_and_wait(dialog, timeout: float = 300) -> None:
+    """Press "Train and classify" with a few epochs and wait for the run to end."""
+    import time
+
+    from qgis.core import QgsApplication
+
+    dialog.epochsSpin.setValue(12)
+    dialog.samplesSpin.setValue(0)
+    dialog.patchSizeSpin.setValue(7)
+    dialog.pcaSpin.setValue(10)
+    dialog.trainClassifyButton.click()
+    started = time.monotonic()
+    while dialog.is_busy():
+        if time.monotonic() - started > timeout:
+            dialog.cancel()
+            raise TimeoutError("the demo run took too long")
+        QgsApplication.processEvents()
+        time.sleep(0.01)
+    QgsApplication.processEvents()
+    if dialog.run.outcome.status != "succeeded":
+        raise RuntimeError(dialog.run.outcome.error)
+
+
+def prepare_dialog(dialog, folder: str, outputs: str) -> None:
     """Fill the dialog with the demo scene's layers and sensible outputs."""
     from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer
 
@@ -33,9 +58,9 @@ def prepare_dialog(dialog, folder: str) -> None:
     dialog.set_lidar_layers([dsm])
     dialog.labelsLayerCombo.setLayer(polygons)
     dialog.classFieldCombo.setField("class")
-    dialog.modelOutputWidget.setFilePath(str(Path.home() / "ncglf2" / "gulfport.ncglf2"))
-    dialog.reportOutputWidget.setFilePath(str(Path.home() / "ncglf2" / "gulfport_training.html"))
-    dialog.classOutputWidget.setFilePath(str(Path.home() / "ncglf2" / "gulfport_classes.tif"))
+    dialog.modelOutputWidget.setFilePath(os.path.join(outputs, "gulfport.ncglf2"))
+    dialog.reportOutputWidget.setFilePath(os.path.join(outputs, "gulfport_training.html"))
+    dialog.classOutputWidget.setFilePath(os.path.join(outputs, "gulfport_classes.tif"))
     dialog.confidenceCheck.setChecked(True)
 
 
@@ -44,7 +69,6 @@ def save_screenshot(dialog, path: str) -> str:
     from qgis.core import QgsApplication
 
     dialog.show()
-    dialog.adjustSize()
     for _ in range(5):
         QgsApplication.processEvents()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -54,15 +78,14 @@ def save_screenshot(dialog, path: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    out = argv[1] if len(argv) > 1 else str(ROOT / "docs" / "dialog.png")
-    from qgis.core import QgsApplication
+    idle = "--idle" in argv
+    paths = [a for a in argv[1:] if a != "--idle"]
+    out = paths[0] if paths else str(ROOT / "docs" / "dialog.png")
+    from qgis.core import QgsApplication, QgsProject
+    from qgis.testing import start_app
     from qgis.testing.mocked import get_iface
 
-    app = QgsApplication.instance()
-    if app is None:
-        QgsApplication.setPrefixPath("/usr", True)
-        app = QgsApplication([], True)
-        app.initQgis()
+    start_app()  # the application QGIS's own stub interface expects
     from ncglf2.ncglf2_qgis.dialog import NCGLF2Dialog
     from ncglf2.ncglf2_qgis.provider import NCGLF2Provider
 
@@ -70,11 +93,30 @@ def main(argv: list[str]) -> int:
     QgsApplication.processingRegistry().addProvider(provider)
 
     iface = get_iface()
-    with tempfile.TemporaryDirectory() as folder:
+    # A fixed, short folder name: its paths show in the picture.
+    folder = os.path.join(tempfile.gettempdir(), "ncglf2-demo")
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
         dialog = NCGLF2Dialog(iface, open_url=lambda url: True)
-        prepare_dialog(dialog, folder)
+        outputs = os.path.join(folder, "results")
+        os.makedirs(outputs)
+        prepare_dialog(dialog, folder, outputs)
+        dialog.show()
+        if not idle:
+            run_and_wait(dialog)
         save_screenshot(dialog, out)
         dialog.shutdown()
+        dialog.close()
+        dialog.deleteLater()
+        QgsProject.instance().removeAllMapLayers()
+        QgsApplication.processEvents()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    QgsApplication.processingRegistry().removeProvider(provider)
+    # Widgets made by the stub interface must go before the application does.
+    iface.mapCanvas().deleteLater()
+    iface.mainWindow().deleteLater()
+    QgsApplication.processEvents()
     print(out)
     return 0
 

@@ -71,9 +71,6 @@ class NCGLF2Algorithm(QgsProcessingAlgorithm):
     #: One paragraph that says what the algorithm does, in a GIS user's words.
     SUMMARY = ""
 
-    def __init__(self) -> None:
-        super().__init__()
-
     def createInstance(self) -> NCGLF2Algorithm:  # noqa: N802 - QGIS API
         return type(self)()
 

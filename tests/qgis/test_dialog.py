@@ -16,7 +16,9 @@ import pytest
 from paths import ROOT
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "core"))
+sys.path.insert(0, str(ROOT / "tools"))
 from scenes import build_tiny_scene  # noqa: E402
+from screenshot_dialog import save_screenshot  # noqa: E402
 
 ARTIFACTS = ROOT / "test-artifacts"
 CLASSES = [(1, "meadow", "#2e7d32"), (2, "hedge", "#8bc34a"), (3, "gravel", "#9e9e9e")]
@@ -234,6 +236,16 @@ def test_train_and_classify_adds_the_styled_class_map(dialog, scene_layers, tmp_
     assert dialog.last_model == str(tmp_path / "tiny.ncglf2") and os.path.isfile(dialog.last_model)
     assert dialog.trainClassifyButton.isEnabled() and not dialog.cancelButton.isEnabled()
 
+    # The picture kept by the test run: the dialog right after train and classify.
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "dialog.png"
+    save_screenshot(dialog, str(shot))
+    from qgis.PyQt.QtGui import QImage
+
+    image = QImage(str(shot))
+    assert image.width() >= 800 and image.height() >= 500
+
+
     # Classify alone reuses the model just trained, here on the map canvas extent only.
     hsi = layers["hsi"]
     canvas = dialog.iface.mapCanvas()
@@ -254,14 +266,6 @@ def test_train_and_classify_adds_the_styled_class_map(dialog, scene_layers, tmp_
     assert 10 <= part[0].width() < hsi.width() and 10 <= part[0].height() < hsi.height()
     assert len(dialog.opened_urls) == 1  # no training, no new report
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "dialog.png"
-    dialog.show()
-    assert dialog.grab().save(str(shot))
-    from qgis.PyQt.QtGui import QImage
-
-    image = QImage(str(shot))
-    assert image.width() >= 800 and image.height() >= 500
 
 
 def test_cancel_stops_training_and_qgis_keeps_working(dialog, scene_layers, tmp_path):
@@ -390,3 +394,35 @@ def test_the_plugin_and_dialog_load_without_importing_torch(tmp_path):
     assert result["torch_importable"] is True
     assert result["torch_loaded"] is False
     assert result["message"] == "" and result["buttons"] == [True, True, True]
+
+
+def test_unloading_mid_run_cancels_it_safely(plugin, scene_layers, tmp_path):
+    from qgis.core import QgsApplication
+    from qgis.testing.mocked import get_iface
+
+    import ncglf2
+    from ncglf2.ncglf2_qgis import tasks
+
+    layers, csv = scene_layers
+    second = ncglf2.classFactory(get_iface())
+    second.initGui()
+    dialog = second.show_dialog()
+    fill(dialog, layers, csv, tmp_path, epochs=500)
+    dialog.trainButton.click()
+    run = dialog.run
+    outcomes = []
+    run.finished.connect(outcomes.append)
+    started = time.monotonic()
+    while "epoch 1/500" not in dialog.logEdit.toPlainText():
+        assert time.monotonic() - started < 120, dialog.logEdit.toPlainText()
+        QgsApplication.processEvents()
+        time.sleep(0.005)
+    second.unload()  # the dialog goes; its run must end cleanly
+    started = time.monotonic()
+    while run in tasks._active_runs or QgsApplication.taskManager().countActiveTasks():
+        assert time.monotonic() - started < 10
+        QgsApplication.processEvents()
+        time.sleep(0.005)
+    assert [o.status for o in outcomes] == ["cancelled"]
+    assert not (tmp_path / "tiny.ncglf2").exists()
+    plugin.initProcessing()  # the module's plugin registers the provider again for later tests

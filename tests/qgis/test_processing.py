@@ -85,6 +85,24 @@ def read(path, band=1):
     return dataset.GetRasterBand(band).ReadAsArray()
 
 
+def loaded_renderers(path):
+    """Renderers of the project's layers read from ``path``; the layers are removed from the project again."""
+    from qgis.core import QgsProject
+
+    project = QgsProject.instance()
+    layers = [layer for layer in project.mapLayers().values() if layer.source() == str(path)]
+    renderers = [layer.renderer().clone() for layer in layers]
+    project.removeMapLayers([layer.id() for layer in layers])
+    return renderers
+
+
+def class_labels(renderer):
+    from qgis.core import QgsPalettedRasterRenderer
+
+    assert isinstance(renderer, QgsPalettedRasterRenderer), type(renderer).__name__
+    return [c.label for c in renderer.classes()]
+
+
 def classify_parameters(trained, scene, out, **extra):
     return {"MODEL": str(trained[1] / "model.ncglf2"), "HSI": scene.hsi, "LIDAR": [scene.dsm], "DEVICE": 1,
             "OUTPUT": str(out), **extra}
@@ -134,7 +152,6 @@ def test_train_writes_the_model_and_report_with_the_given_parameters(trained):
 
 def test_classify_matches_core_and_loads_styled_then_assess(provider, trained, scene, core_map, tmp_path):
     import processing
-    from qgis.core import QgsPalettedRasterRenderer, QgsProject
 
     from ncglf2.core.raster_io import read_class_map_info
 
@@ -149,18 +166,13 @@ def test_classify_matches_core_and_loads_styled_then_assess(provider, trained, s
     confidence = read(tmp_path / "confidence.tif")
     assert ((confidence[classes > 0] > 0.3) & (confidence[classes > 0] <= 1.0 + 1e-6)).all()
 
-    project = QgsProject.instance()
-    loaded = [layer for layer in project.mapLayers().values() if layer.source() == str(out)]
-    try:
-        assert len(loaded) == 1
-        renderer = loaded[0].renderer()
-        assert isinstance(renderer, QgsPalettedRasterRenderer)
-        ids, names, colors = read_class_map_info(str(out))
-        assert [c.value for c in renderer.classes()] == [1, 2, 3]
-        assert [c.label for c in renderer.classes()] == names == ["class 1", "class 2", "class 3"]
-        assert [c.color.getRgb()[:3] for c in renderer.classes()] == colors
-    finally:
-        project.removeMapLayers([layer.id() for layer in loaded])
+    renderers = loaded_renderers(out)
+    assert len(renderers) == 1
+    renderer = renderers[0]
+    ids, names, colors = read_class_map_info(str(out))
+    assert [c.value for c in renderer.classes()] == ids == [1, 2, 3]
+    assert class_labels(renderer) == names == ["class 1", "class 2", "class 3"]
+    assert [c.color.getRgb()[:3] for c in renderer.classes()] == colors
 
     assessed = processing.run("ncglf2:assess", {
         "CLASSIFICATION": str(out), "REFERENCE": scene.labels,
@@ -271,9 +283,11 @@ def test_model_train_then_classify(provider, scene, tmp_path):
     assert model.dependsOnChildAlgorithms("classify") == {"train"}
 
     out = tmp_path / "model_map.tif"
-    results = processing.run(model, {"hsi": scene.hsi, "lidar": [scene.dsm], "labels": scene.labels,
-                                     "classify:classmap": str(out)})
+    results = processing.runAndLoadResults(model, {"hsi": scene.hsi, "lidar": [scene.dsm], "labels": scene.labels,
+                                                   "classify:classmap": str(out)})
     assert results["classify:classmap"] == str(out)
+    renderers = loaded_renderers(out)
+    assert len(renderers) == 1 and class_labels(renderers[0]) == ["class 1", "class 2", "class 3"]
     trained_model = results["CHILD_RESULTS"]["train"]["OUTPUT_MODEL"]
     assert trained_model.endswith(".ncglf2") and os.path.isfile(trained_model)
     core = str(tmp_path / "core.tif")
@@ -284,7 +298,13 @@ def test_model_train_then_classify(provider, scene, tmp_path):
 
 def test_batch_of_two_classify_runs_one_on_an_extent(provider, trained, scene, core_map, tmp_path):
     import processing
-    from qgis.core import QgsProcessingContext, QgsProcessingOutputLayerDefinition, QgsProject
+    from qgis.core import (
+        QgsProcessingContext,
+        QgsProcessingFeedback,
+        QgsProcessingOutputLayerDefinition,
+        QgsProject,
+        QgsRasterLayer,
+    )
 
     dataset = gdal.Open(scene.hsi)
     x0, dx, _, y0, _, dy = dataset.GetGeoTransform()
@@ -298,9 +318,12 @@ def test_batch_of_two_classify_runs_one_on_an_extent(provider, trained, scene, c
         parameters["OUTPUT"] = QgsProcessingOutputLayerDefinition(str(out), QgsProject.instance())
         results = processing.run("ncglf2:classify", parameters, context=context)
         assert results["OUTPUT"] == str(out)
-        # Processing will load the map: a styler is attached to it.
-        details = context.layerToLoadOnCompletionDetails(str(out))
-        assert details.postProcessor() is not None
+        # Processing will load the map and style it with the names and colours the map carries.
+        styler = context.layerToLoadOnCompletionDetails(str(out)).postProcessor()
+        layer = QgsRasterLayer(str(out), "map", "gdal", QgsRasterLayer.LayerOptions(loadDefaultStyle=False))
+        assert len(class_labels(layer.renderer())) == 256  # QGIS alone shows every colour table entry
+        styler.postProcessLayer(layer, context, QgsProcessingFeedback())
+        assert class_labels(layer.renderer()) == ["class 1", "class 2", "class 3"]
     np.testing.assert_array_equal(read(runs[0][0]), core_map)
     part = gdal.Open(str(runs[1][0]))
     assert (part.RasterXSize, part.RasterYSize) == (24, 18)
@@ -361,6 +384,33 @@ def test_progress_reaches_the_feedback_and_cancel_stops_without_output(provider,
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".b.tif")]
 
 
+def test_import_reference_names_the_classes_and_keeps_the_weights(provider, reference_files, tmp_path):
+    import processing
+    import torch
+
+    from ncglf2.core import load_reference_checkpoint
+    from ncglf2.core.model_file import load_model
+
+    checkpoint, _ = reference_files
+    scene = build_tiny_scene(tmp_path, bands=48)
+    names = ["Apple trees", "Buildings", "Ground", "Woods", "Vineyard", "Roads"]
+    table = tmp_path / "trento.csv"
+    table.write_text("id,name,color\n" + "".join(f"{i},{n},#{i:02x}80ff\n" for i, n in enumerate(names, start=1)))
+    out = tmp_path / "trento.ncglf2"
+    results = processing.run("ncglf2:importreference", {
+        "CHECKPOINT": str(checkpoint), "HSI": scene.hsi, "LIDAR": [scene.dsm], "CLASSES": 6, "PATCH_SIZE": 11,
+        "CLASS_CSV": str(table), "OUTPUT_MODEL": str(out),
+    })
+    assert results["OUTPUT_MODEL"] == str(out)
+    bundle = load_model(out)
+    assert bundle.class_ids == [1, 2, 3, 4, 5, 6] and bundle.class_names == names
+    assert bundle.class_colors[1] == (2, 128, 255)
+    assert bundle.preprocessing.n_components == 40 and bundle.config.patch_size == 11
+    x = torch.randn(3, 41, 11, 11)
+    with torch.no_grad():
+        torch.testing.assert_close(bundle.network(x)[0], load_reference_checkpoint(checkpoint, 6)(x)[0], rtol=0, atol=0)
+
+
 def test_engine_errors_become_processing_exceptions(provider, trained, tmp_path):
     import processing
     from qgis.core import QgsProcessingException
@@ -378,6 +428,29 @@ def test_engine_errors_become_processing_exceptions(provider, trained, tmp_path)
         processing.run("ncglf2:classify", classify_parameters(trained, other, tmp_path / "map.tif"))
     assert str(raised.value) == str(engine.value)
     assert not (tmp_path / "map.tif").exists()
+
+
+def test_missing_torch_gives_the_install_command_for_qgis_python(provider, trained, scene, tmp_path, monkeypatch):
+    import importlib.util
+
+    import processing
+    from qgis.core import QgsProcessingException
+
+    from ncglf2.ncglf2_qgis import dependencies
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
+    assert dependencies.missing_dependencies() == ["torch"]
+    python = os.path.join(sys.exec_prefix, "bin", "python3")
+    with pytest.raises(QgsProcessingException) as raised:
+        processing.run("ncglf2:classify", classify_parameters(trained, scene, tmp_path / "map.tif"))
+    message = str(raised.value)
+    assert f'"{python}" -m pip install torch' in message and "safetensors" not in message
+    assert not (tmp_path / "map.tif").exists()
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    windows = dependencies.install_hint(["torch", "safetensors"])
+    assert "OSGeo4W Shell" in windows and "python -m pip install torch safetensors" in windows
 
 
 def test_an_existing_output_is_replaced_because_processing_asked(provider, trained, scene, core_map, tmp_path):
