@@ -47,7 +47,7 @@ def build_tiny_scene(folder: Path, height: int = 36, width: int = 42, bands: int
 
 def tiny_parameters(**overrides) -> TrainingParameters:
     """A small, fast network; still the real training loop."""
-    values = dict(epochs=12, batch_size=16, learning_rate=3e-3, samples_per_class=20, patch_size=5,
+    values = dict(epochs=12, batch_size=32, learning_rate=3e-3, samples_per_class=20, patch_size=5,
                   pca_components=4, width=16, depth=1, heads=4, seed=0, device="cpu")
     values.update(overrides)
     return TrainingParameters(**values)
