@@ -147,21 +147,22 @@ class Attention(nn.Module):
         v = self._split(self.value(x))
         scale = 1.0 / math.sqrt(self.head_width)
         dropout = self.attn_dropout if self.training else 0.0
-        reduced = x.dtype in (torch.bfloat16, torch.float16)
-        if class_token_only or reduced:
-            # Explicit products, softmax in float32: for reduced precision this beats
-            # the fused CPU kernel at these tiny head widths, and row 0 comes for free.
-            scores = q @ k.transpose(-1, -2)
-            probs = torch.softmax((scores.float() if reduced else scores) * scale, dim=-1)
-            cls_probs = probs[:, :, :1]
-            context = F.dropout(probs, dropout, self.training).to(v.dtype) @ v
-            cls_probs = cls_probs.to(x.dtype)
+        if class_token_only:
+            probs = torch.softmax((q @ k.transpose(-1, -2)) * scale, dim=-1)
+            cls_probs = probs[:, :, 0]
+            context = F.dropout(probs, dropout, self.training) @ v
+        elif x.dtype in (torch.bfloat16, torch.float16):
+            # Reduced precision: attention itself runs in float32 (the fused CPU
+            # kernel is faster there than a bfloat16 softmax, and more exact).
+            q, k, v = q.float(), k.float(), v.float()
+            cls_probs = torch.softmax((q[:, :, :1] @ k.transpose(-1, -2)) * scale, dim=-1)[:, :, 0].to(x.dtype)
+            context = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, scale=scale).to(x.dtype)
         else:
-            cls_probs = torch.softmax((q[:, :, :1] @ k.transpose(-1, -2)) * scale, dim=-1)
+            cls_probs = torch.softmax((q[:, :, :1] @ k.transpose(-1, -2)) * scale, dim=-1)[:, :, 0]
             context = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, scale=scale)
         n, h, t, e = context.shape
         context = context.transpose(1, 2).reshape(n, t, h * e)
-        return self.out_dropout(self.out(context)), cls_probs[:, :, 0]
+        return self.out_dropout(self.out(context)), cls_probs
 
 
 class FeedForward(nn.Module):
