@@ -123,7 +123,7 @@ def _evaluate(network: NCGLF2, x: torch.Tensor, y: torch.Tensor, params: Trainin
     network.eval()
     predictions, loss_sum = [], 0.0
     with torch.no_grad():
-        for batch in iter_batches(x.shape[0], 512):
+        for batch in iter_batches(x.shape[0], 256):
             logits, consistency = network(x[batch].to(device))
             target = y[batch].to(device)
             loss = params.focal_weight * focal_loss(logits, target, params.focal_gamma) + params.consistency_weight * consistency
