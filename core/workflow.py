@@ -7,6 +7,7 @@ working, and reports through the progress protocol.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ import torch
 from .errors import InputError
 from .model import NetworkConfig
 from .model_file import MODEL_SUFFIX, ModelBundle, load_model, save_model
-from .outputs import check_outputs
+from .outputs import atomic_path, check_outputs
 from .preprocess import fit_preprocessing
 from .progress import Progress, SilentProgress, SubProgress
 from .sampling import split_samples
@@ -80,7 +81,6 @@ def _align_validation(validation, classes, source: str):
             mapping[cid] = by_name[name]
         elif cid in classes.ids:
             mapping[cid] = cid
-    unknown = [n for c, n in zip(validation.classes.ids, validation.classes.names) if c not in mapping]
     present = set(np.unique(validation.class_ids).tolist())
     unknown = [n for c, n in zip(validation.classes.ids, validation.classes.names) if c not in mapping and c in present]
     if unknown:
@@ -230,10 +230,6 @@ def _write_training_report(request: TrainRequest, history: dict, validation, pro
         "colors": {cid: color for cid, color in zip(ids, colors)},
     }
     write_training_report(record, paths["html"], paths["png"], validation=validation, context=context)
-    import json
-
-    from .outputs import atomic_path
-
     with atomic_path(paths["json"]) as temporary, open(temporary, "w", encoding="utf-8") as out:
         json.dump({"history": record.to_dict(), "validation": provenance["validation"], "context": context}, out, indent=1, default=str)
 

@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from osgeo import gdal
 
 from scenes import build_tiny_scene

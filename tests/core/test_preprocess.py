@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from rasters import hsi_cube, write_raster
+from rasters import write_raster
 
 from ncglf2.core import InputError
 from ncglf2.core.preprocess import fit_preprocessing
