@@ -179,3 +179,22 @@ def test_labels_that_miss_the_raster(tmp_path):
     with pytest.raises(InputError, match="overlap"):
         train(TrainRequest(scene.hsi, [scene.dsm], far, str(tmp_path / "m.ncglf2"), params=tiny_parameters()))
     assert not (tmp_path / "m.ncglf2").exists()
+
+
+def test_model_file_round_trip(trained, tmp_path):
+    from ncglf2.core.model_file import save_model
+
+    _, model, _, _ = trained
+    first = load_model(model)
+    copy = str(tmp_path / "copy.ncglf2")
+    save_model(copy, first)
+    second = load_model(copy)
+    assert all(torch.equal(a, b) for a, b in zip(first.network.state_dict().values(), second.network.state_dict().values()))
+    for key, value in first.preprocessing.to_arrays().items():
+        np.testing.assert_array_equal(value, second.preprocessing.to_arrays()[key])
+    assert (second.class_ids, second.class_names, second.class_colors) == (first.class_ids, first.class_names, first.class_colors)
+    assert second.config == first.config
+    header = second.source_header
+    assert header["format_version"] == 1 and header["bands"] == {"hsi": 8, "lidar": 1}
+    assert header["provenance"]["inputs"]["hsi"] == "hsi.tif" and header["provenance"]["training"]["epochs"] == 12
+    assert not any(p.name.endswith(".part") for p in tmp_path.iterdir()), "no temporary file is left behind"
