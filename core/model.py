@@ -141,28 +141,29 @@ class Attention(nn.Module):
         return x.reshape(n, t, self.heads, self.head_width).transpose(1, 2)
 
     def forward(self, x: Tensor, class_token_only: bool = False) -> tuple[Tensor, Tensor]:
-        q_in = x[:, :1] if class_token_only else x
-        q = self._split(self.query(q_in))
-        k = self._split(self.key(x))
-        v = self._split(self.value(x))
+        # Attention itself runs in float32 for reduced-precision models: at these tiny
+        # head widths the fused CPU kernel is faster there than a bfloat16 softmax.
+        to_attention = (lambda t: t.float()) if x.dtype in (torch.bfloat16, torch.float16) else (lambda t: t)
+        if class_token_only:
+            q = to_attention(self.query(x[:, :1]))
+            kv = F.linear(x, torch.cat((self.key.weight, self.value.weight)), torch.cat((self.key.bias, self.value.bias)))
+            k, v = to_attention(kv).chunk(2, -1)
+        else:  # one product for q, k and v
+            weight = torch.cat((self.query.weight, self.key.weight, self.value.weight))
+            bias = torch.cat((self.query.bias, self.key.bias, self.value.bias))
+            q, k, v = to_attention(F.linear(x, weight, bias)).chunk(3, -1)
+        q, k, v = self._split(q), self._split(k), self._split(v)
         scale = 1.0 / math.sqrt(self.head_width)
         dropout = self.attn_dropout if self.training else 0.0
+        # The class token's row of the probabilities (before dropout) feeds the structure step.
+        cls_probs = torch.softmax((q[:, :, :1] * k).sum(-1) * scale, dim=-1)
         if class_token_only:
-            probs = torch.softmax((q @ k.transpose(-1, -2)) * scale, dim=-1)
-            cls_probs = probs[:, :, 0]
-            context = F.dropout(probs, dropout, self.training) @ v
-        elif x.dtype in (torch.bfloat16, torch.float16):
-            # Reduced precision: attention itself runs in float32 (the fused CPU
-            # kernel is faster there than a bfloat16 softmax, and more exact).
-            q, k, v = q.float(), k.float(), v.float()
-            cls_probs = torch.softmax((q[:, :, :1] @ k.transpose(-1, -2)) * scale, dim=-1)[:, :, 0].to(x.dtype)
-            context = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, scale=scale).to(x.dtype)
+            context = F.dropout(cls_probs[:, :, None], dropout, self.training) @ v
         else:
-            cls_probs = torch.softmax((q[:, :, :1] @ k.transpose(-1, -2)) * scale, dim=-1)[:, :, 0]
             context = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, scale=scale)
         n, h, t, e = context.shape
-        context = context.transpose(1, 2).reshape(n, t, h * e)
-        return self.out_dropout(self.out(context)), cls_probs
+        context = context.transpose(1, 2).reshape(n, t, h * e).to(self.out.weight.dtype)
+        return self.out_dropout(self.out(context)), cls_probs.to(self.out.weight.dtype)
 
 
 class FeedForward(nn.Module):
