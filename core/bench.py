@@ -145,8 +145,8 @@ def training_epoch_seconds(device: torch.device, epochs: int) -> float:
     return float(np.median(times[1:]))
 
 
-def end_to_end(device: torch.device, size: tuple[int, int], bands: int, precision: str) -> tuple[float, float, int]:
-    """(pixels/s, seconds, peak RSS in MB) of classifying a generated scene from files to files."""
+def end_to_end(device: torch.device, size: tuple[int, int], bands: int, precision: str) -> tuple[float, float, int, int]:
+    """(pixels/s, seconds, peak RSS in MB, its growth over the start) of classifying a generated scene from files to files."""
     from osgeo import gdal
 
     from .inference import classify_raster
@@ -169,12 +169,13 @@ def end_to_end(device: torch.device, size: tuple[int, int], bands: int, precisio
         dsm = None
         torch.manual_seed(0)
         _reset_peak_rss()
+        before = _status_mb("VmRSS")
         with open_inputs(hsi_path, [dsm_path]) as stack:
             prep = fit_preprocessing(stack, 40)
             bundle = ModelBundle(NCGLF2(PAPER).eval(), prep, list(range(1, 16)), [f"c{i}" for i in range(15)], [(0, 0, 0)] * 15)
             result = classify_raster(bundle, stack, os.path.join(folder, "out.tif"), device=str(device), precision=precision)
-        peak = _peak_rss_mb()
-    return result.pixels / result.seconds, result.seconds, int(peak)
+        peak = _status_mb("VmHWM")
+    return result.pixels / result.seconds, result.seconds, int(peak), int(peak - before)
 
 
 def _reset_peak_rss() -> None:
@@ -186,64 +187,13 @@ def _reset_peak_rss() -> None:
         pass
 
 
-def _peak_rss_mb() -> float:
-    """Peak resident memory since the last reset (VmHWM), else since the process started."""
+def _status_mb(field: str) -> float:
+    """A memory figure of /proc/self/status in MB (VmHWM: peak since the last reset)."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def run_bench(quick: bool = False, device: str = "all") -> dict:
-    """Print the figures for the CPU, and for CUDA when present."""
-    devices = []
-    if device in ("all", "cpu"):
-        devices.append(torch.device("cpu"))
-    if device in ("all", "cuda") and torch.cuda.is_available():
-        devices.append(torch.device("cuda"))
-    executed = count_flops()
-    flops = PUBLISHED_FLOPS
-    seconds = 1.0 if quick else 4.0
-    results = {}
-    print(f"NCGLF2 benchmark - torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
-    print(
-        f"network at P 11, 40 + 1 channels, 15 classes: {flops / 1e6:.0f} MFLOP per patch as published "
-        f"(effective GFLOP/s below use it); this implementation executes {executed / 1e6:.0f} MFLOP"
-    )
-    for dev in devices:
-        print(f"\n[{dev.type}] {hardware_description(dev)}")
-        figures = {}
-        cpu = dev.type == "cpu"
-        batches = (32, 64, 128) if cpu else (1024, 4096, 8192, 16384)
-        if quick:
-            batches = batches[:2]
-        for precision in ("float32", "bfloat16"):
-            rates = inference_rates(dev, precision, batches, seconds)
-            best = max(rates, key=rates.get)
-            figures[f"inference_{precision}"] = rates[best]
-            listing = ", ".join(f"{b}: {r:,.0f}" for b, r in rates.items())
-            print(
-                f"inference {precision:8s}: {rates[best]:9,.0f} patches/s at batch {best} "
-                f"({rates[best] * flops / 1e9:,.0f} GFLOP/s effective)   [by batch: {listing}]"
-            )
-        for agreement, source in bf16_agreement(dev):
-            figures.setdefault("bf16_agreement", agreement)
-            print(f"bfloat16 labels equal to float32: {100 * agreement:.2f} % ({source})")
-        epoch = training_epoch_seconds(dev, 1 if quick else 3)
-        figures["train_epoch_s"] = epoch
-        print(f"training, paper protocol (300 patches, batch 64): {epoch:.2f} s per epoch, {80 * epoch:.0f} s for 80 epochs")
-        size = (128, 128) if quick else ((256, 256) if cpu else (349, 1905))
-        bands = 64 if cpu else 144
-        for precision in ("float32", "bfloat16"):
-            rate, took, peak = end_to_end(dev, size, bands, precision)
-            figures[f"end_to_end_{precision}"] = rate
-            print(
-                f"end to end {precision:8s}: {rate:9,.0f} pixels/s ({size[0]} x {size[1]} x {bands} bands, {took:.1f} s incl. "
-                f"read/preprocess/write; {100 * rate / figures[f'inference_{precision}']:.0f} % of model-only); peak RSS {peak} MB"
-            )
-        results[dev.type] = figures
-    return results
