@@ -197,3 +197,55 @@ def _status_mb(field: str) -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_bench(quick: bool = False, device: str = "all") -> dict:
+    """Print the figures for the CPU, and for CUDA when present."""
+    devices = []
+    if device in ("all", "cpu"):
+        devices.append(torch.device("cpu"))
+    if device in ("all", "cuda") and torch.cuda.is_available():
+        devices.append(torch.device("cuda"))
+    executed = count_flops()
+    flops = PUBLISHED_FLOPS
+    seconds = 1.0 if quick else 4.0
+    results = {}
+    print(f"NCGLF2 benchmark - torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    print(
+        f"network at P 11, 40 + 1 channels, 15 classes: {flops / 1e6:.0f} MFLOP per patch as published "
+        f"(effective GFLOP/s below use it); this implementation executes {executed / 1e6:.0f} MFLOP"
+    )
+    for dev in devices:
+        print(f"\n[{dev.type}] {hardware_description(dev)}")
+        figures = {}
+        cpu = dev.type == "cpu"
+        batches = (32, 64, 128) if cpu else (1024, 4096, 8192, 16384)
+        if quick:
+            batches = batches[:2]
+        for precision in ("float32", "bfloat16"):
+            rates = inference_rates(dev, precision, batches, seconds)
+            best = max(rates, key=rates.get)
+            figures[f"inference_{precision}"] = rates[best]
+            listing = ", ".join(f"{b}: {r:,.0f}" for b, r in rates.items())
+            print(
+                f"inference {precision:8s}: {rates[best]:9,.0f} patches/s at batch {best} "
+                f"({rates[best] * flops / 1e9:,.0f} GFLOP/s effective)   [by batch: {listing}]"
+            )
+        for agreement, source in bf16_agreement(dev):
+            figures.setdefault("bf16_agreement", agreement)
+            print(f"bfloat16 labels equal to float32: {100 * agreement:.2f} % ({source})")
+        epoch = training_epoch_seconds(dev, 1 if quick else 3)
+        figures["train_epoch_s"] = epoch
+        print(f"training, paper protocol (300 patches, batch 64): {epoch:.2f} s per epoch, {80 * epoch:.0f} s for 80 epochs")
+        size = (128, 128) if quick else ((256, 256) if cpu else (349, 1905))
+        bands = 64 if cpu else 144
+        for precision in ("float32", "bfloat16"):
+            rate, took, peak, growth = end_to_end(dev, size, bands, precision)
+            figures[f"end_to_end_{precision}"] = rate
+            print(
+                f"end to end {precision:8s}: {rate:9,.0f} pixels/s ({size[0]} x {size[1]} x {bands} bands, {took:.1f} s incl. "
+                f"read/preprocess/write; {100 * rate / figures[f'inference_{precision}']:.0f} % of model-only); "
+                f"peak RSS {peak} MB, {growth:+d} MB over the process before the run"
+            )
+        results[dev.type] = figures
+    return results

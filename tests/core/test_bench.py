@@ -1,0 +1,16 @@
+"""The benchmark's measuring pieces give sane figures (speed itself is measured by make bench)."""
+import torch
+
+from ncglf2.core import bench
+
+
+def test_flop_count_is_that_of_the_network():
+    flops = bench.count_flops()
+    # The published 188 MFLOP include work this implementation skips (only the class
+    # token goes through the last stage), so fewer are executed, but not far fewer.
+    assert 100e6 < flops < 188e6
+
+
+def test_end_to_end_run_reports_rate_and_memory():
+    rate, seconds, peak, growth = bench.end_to_end(torch.device("cpu"), (24, 24), 48, "float32")
+    assert rate > 0 and seconds > 0 and peak > 0 and growth <= peak
