@@ -331,6 +331,17 @@ def test_batch_of_two_classify_runs_one_on_an_extent(provider, trained, scene, c
     np.testing.assert_array_equal(part.GetRasterBand(1).ReadAsArray(), core_map[10:28, 6:30])
 
 
+def test_bfloat16_precision_agrees_with_float32(provider, trained, scene, core_map, tmp_path):
+    import processing
+
+    out = tmp_path / "bf16.tif"
+    processing.run("ncglf2:classify", classify_parameters(trained, scene, out, PRECISION=1))
+    fast = read(out)
+    valid = core_map > 0
+    assert ((fast > 0) == valid).all()
+    assert (fast[valid] == core_map[valid]).mean() > 0.95  # a tiny network on a tiny scene; the demo gives 99.86 %
+
+
 def test_extent_in_another_crs_is_transformed_to_the_hsi_crs(provider, trained, scene, tmp_path):
     import processing
     from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject, QgsRectangle
