@@ -25,12 +25,11 @@ def write_quicklook(hsi_path: str, dsm_path: str, classes_path: str, reference_p
     from matplotlib.patches import Patch
 
     from .outputs import atomic_path
-    from .raster_io import read_raster_window, raster_band_centres, raster_grid
+    from .raster_io import read_raster_window, raster_grid
 
     grid = raster_grid(hsi_path)
-    centres = raster_band_centres(hsi_path)
-    bands = [int(np.argmin(np.abs(centres - nm))) for nm in (640.0, 550.0, 470.0)] if centres is not None else [0, 1, 2]
-    rgb = np.stack([read_raster_window(hsi_path, 0, 0, grid.width, grid.height, band=b + 1).astype(np.float32) for b in bands], -1)
+    bands = _true_colour_bands(hsi_path)
+    rgb = np.stack([read_raster_window(hsi_path, 0, 0, grid.width, grid.height, band=b).astype(np.float32) for b in bands], -1)
     valid = rgb.min(axis=-1) > 0
     low, high = np.percentile(rgb[valid], [2, 98]) if valid.any() else (0.0, 1.0)
     rgb = np.clip((rgb - low) / max(high - low, 1e-6), 0, 1)

@@ -328,7 +328,7 @@ def assess(
     """Compare a class map with reference labels (raster or vector) and write the reports."""
     from .labels import read_labels
     from .metrics import ConfusionAccumulator
-    from .raster_io import read_class_map_info, read_raster_window, raster_grid
+    from .raster_io import gdal_errors, open_raster, raster_grid, read_class_map_info
     from .report import write_accuracy_report
 
     progress = progress or SilentProgress()
@@ -355,12 +355,16 @@ def assess(
     order = np.argsort(labels.rows, kind="stable")
     rows, cols, ref_ids = labels.rows[order], labels.cols[order], ref_ids[order]
     strip = max(1, grid.block_size[1]) * max(1, 4_000_000 // max(1, grid.width * grid.block_size[1]))
+    dataset = open_raster(classification, "classification")  # opened once for all strips
+    band = dataset.GetRasterBand(1)
     for y in range(0, grid.height, strip):
         lo, hi = np.searchsorted(rows, [y, y + strip])
         if hi > lo:
-            block = read_raster_window(classification, 0, y, grid.width, min(strip, grid.height - y))
+            with gdal_errors():
+                block = band.ReadAsArray(0, y, grid.width, min(strip, grid.height - y))
             accumulator.update(ref_ids[lo:hi], block[rows[lo:hi] - y, cols[lo:hi]])
         progress.set_progress(100.0 * min(grid.height, y + strip) / grid.height)
+    band = dataset = None
     assessment = accumulator.result(names)
     colors = {cid: c for cid, c in zip(map_ids, map_colors)}
     context = {
