@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ncglf2-setup
-APT_PACKAGES := python3-qgis qgis-providers python3-gdal gdal-bin python3-venv python3-matplotlib python3-mock xvfb qgis
+APT_PACKAGES := gcc python3-qgis qgis-providers python3-gdal gdal-bin python3-venv python3-matplotlib python3-mock xvfb qgis
 PLUGIN_NAME := ncglf2
 QGIS_PLUGINS_DIR ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/default/python/plugins
 export QT_QPA_PLATFORM ?= offscreen
@@ -37,6 +37,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m ncglf2.core.native_attention
 	@touch $@
 
 test: setup

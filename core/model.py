@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .native_attention import fused_attention
+
 __all__ = ["NCGLF2", "NetworkConfig", "focal_loss"]
 
 
@@ -120,9 +122,10 @@ class Attention(nn.Module):
     """Multi-head self-attention that also returns the class token's probabilities.
 
     The structure step needs only row 0 of the attention probabilities (taken
-    before dropout), so that row is computed on its own and the full attention
-    runs through the fused kernel. With ``class_token_only`` the output is
-    computed for the class token alone.
+    before dropout). In CPU inference the native kernel yields it together
+    with the context; otherwise that row is computed on its own and the full
+    attention runs through torch's fused kernel. With ``class_token_only`` the
+    output is computed for the class token alone.
     """
 
     def __init__(self, width: int, heads: int) -> None:
@@ -144,6 +147,7 @@ class Attention(nn.Module):
         # Attention itself runs in float32 for reduced-precision models: at these tiny
         # head widths the fused CPU kernel is faster there than a bfloat16 softmax.
         to_attention = (lambda t: t.float()) if x.dtype in (torch.bfloat16, torch.float16) else (lambda t: t)
+        scale = 1.0 / math.sqrt(self.head_width)
         if class_token_only:
             q = to_attention(self.query(x[:, :1]))
             kv = F.linear(x, torch.cat((self.key.weight, self.value.weight)), torch.cat((self.key.bias, self.value.bias)))
@@ -151,9 +155,13 @@ class Attention(nn.Module):
         else:  # one product for q, k and v
             weight = torch.cat((self.query.weight, self.key.weight, self.value.weight))
             bias = torch.cat((self.query.bias, self.key.bias, self.value.bias))
-            q, k, v = to_attention(F.linear(x, weight, bias)).chunk(3, -1)
+            qkv = F.linear(x, weight, bias)
+            fused = None if self.training else fused_attention(qkv, self.heads, scale)
+            if fused is not None:
+                context, cls_probs = fused
+                return self.out_dropout(self.out(context)), cls_probs.to(x.dtype)
+            q, k, v = to_attention(qkv).chunk(3, -1)
         q, k, v = self._split(q), self._split(k), self._split(v)
-        scale = 1.0 / math.sqrt(self.head_width)
         dropout = self.attn_dropout if self.training else 0.0
         # The class token's row of the probabilities (before dropout) feeds the structure step.
         cls_probs = torch.softmax((q[:, :, :1] * k).sum(-1) * scale, dim=-1)

@@ -1,0 +1,118 @@
+"""The native CPU attention kernel against torch's attention, and its fallbacks."""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ncglf2.core.model import NCGLF2, NetworkConfig
+from ncglf2.core.native_attention import fused_attention, kernel_status, load_kernel, torch_attention_only
+
+
+def reference_attention(qkv: torch.Tensor, heads: int, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """float64 attention of the same (already rounded) inputs."""
+    n, t, three_w = qkv.shape
+    q, k, v = (part.reshape(n, t, heads, -1).transpose(1, 2) for part in qkv.double().chunk(3, -1))
+    probs = torch.softmax(q @ k.transpose(-1, -2) * scale, dim=-1)
+    return (probs @ v).transpose(1, 2).reshape(n, t, three_w // 3), probs[:, :, 0]
+
+
+def test_kernel_is_built_where_a_compiler_exists():
+    if not any(shutil.which(c) for c in ("cc", "gcc", "clang")):
+        pytest.skip("no C compiler on this machine")
+    assert load_kernel() is not None, kernel_status()
+    assert "native attention kernel" in kernel_status()
+
+
+@pytest.mark.parametrize(
+    "n, t, heads, head_width",
+    [(5, 122, 4, 16), (3, 10, 2, 32), (2, 170, 4, 16), (4, 1, 1, 16), (1, 26, 3, 48), (7, 16, 4, 16), (2, 17, 4, 16)],
+)
+def test_float32_matches_attention(n, t, heads, head_width):
+    torch.manual_seed(n * t)
+    qkv = torch.randn(n, t, 3 * heads * head_width) * 2
+    scale = 1 / math.sqrt(head_width)
+    result = fused_attention(qkv, heads, scale)
+    assert result is not None
+    context, class_probs = result
+    expected, expected_row = reference_attention(qkv, heads, scale)
+    assert context.dtype == torch.float32 and class_probs.shape == (n, heads, t)
+    # float32 rounding only: no worse than torch's own float32 attention, give or take
+    q, k, v = (part.reshape(n, t, heads, -1).transpose(1, 2) for part in qkv.chunk(3, -1))
+    torch_error = (F.scaled_dot_product_attention(q, k, v, scale=scale).transpose(1, 2).reshape(n, t, -1).double() - expected).abs().max()
+    assert (context.double() - expected).abs().max() <= 4 * torch_error + 1e-6
+    torch.testing.assert_close(class_probs.double(), expected_row, atol=1e-7, rtol=1e-5)
+
+
+def test_bfloat16_is_the_float32_result_rounded():
+    torch.manual_seed(1)
+    qkv = (torch.randn(6, 122, 192) * 2).bfloat16()
+    context, class_probs = fused_attention(qkv, 4, 0.25)
+    expected, expected_row = reference_attention(qkv, 4, 0.25)
+    assert context.dtype == torch.bfloat16
+    # within one bfloat16 rounding (2^-8 relative) of the exact result
+    assert ((context.double() - expected).abs() <= expected.abs() * 2**-8 + 1e-6).all()
+    torch.testing.assert_close(class_probs.double(), expected_row, atol=1e-7, rtol=1e-5)
+
+
+def test_large_scores_stay_finite_and_exact():
+    torch.manual_seed(2)
+    qkv = torch.randn(3, 50, 96) * 40  # scores in the thousands: exp would overflow without the max shift
+    context, class_probs = fused_attention(qkv, 2, 1.0)
+    expected, expected_row = reference_attention(qkv, 2, 1.0)
+    assert torch.isfinite(context).all()
+    torch.testing.assert_close(context.double(), expected, atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(class_probs.sum(-1), torch.ones(3, 2))
+    torch.testing.assert_close(class_probs.double(), expected_row, atol=1e-6, rtol=1e-5)
+
+
+def test_declines_what_it_cannot_do():
+    qkv = torch.randn(2, 10, 96)
+    assert fused_attention(qkv.double(), 2, 0.25) is None  # float64 stays in torch
+    assert fused_attention(qkv.requires_grad_(), 2, 0.25) is None  # gradients need autograd
+    assert fused_attention(torch.randn(2, 10, 48), 2, 0.25) is None  # heads of 8
+    with torch_attention_only():
+        assert fused_attention(torch.randn(2, 10, 96), 2, 0.25) is None
+
+
+def test_network_with_and_without_kernel_agree():
+    torch.manual_seed(3)
+    network = NCGLF2(NetworkConfig(num_classes=6, hsi_channels=12, lidar_channels=2)).eval()
+    for parameter in network.parameters():  # non-trivial weights everywhere (zero-initialised tokens too)
+        parameter.data.normal_(0, 0.3)
+    x = torch.randn(9, 14, 11, 11)
+    with torch.inference_mode():
+        fast, fast_consistency = network(x)
+        with torch_attention_only():
+            plain, plain_consistency = network(x)
+    torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(fast_consistency, plain_consistency, atol=1e-6, rtol=1e-5)
+
+
+def _status_in_subprocess(**env: str) -> str:
+    script = "from ncglf2.core.native_attention import kernel_status; print(kernel_status())"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ, **env}, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_cache_is_built_once_then_reused(tmp_path):
+    if not any(shutil.which(c) for c in ("cc", "gcc", "clang")):
+        pytest.skip("no C compiler on this machine")
+    first = _status_in_subprocess(NCGLF2_KERNEL_DIR=str(tmp_path))
+    second = _status_in_subprocess(NCGLF2_KERNEL_DIR=str(tmp_path))
+    assert "built with" in first and "cached" in second
+    assert [p.suffix for p in tmp_path.iterdir()] == [".so"]  # no temporary files left behind
+
+
+def test_switch_off_and_missing_compiler_fall_back(tmp_path):
+    assert "disabled by NCGLF2_NATIVE=0" in _status_in_subprocess(NCGLF2_NATIVE="0")
+    status = _status_in_subprocess(NCGLF2_KERNEL_DIR=str(tmp_path / "k"), CC="/nonexistent/cc", PATH=str(tmp_path))
+    assert "no C compiler" in status
+    assert not (tmp_path / "k").exists()
