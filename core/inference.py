@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .allocator import keep_freed_memory
 from .errors import InputError
 from .model_file import ModelBundle
 from .outputs import atomic_path, check_outputs
@@ -155,6 +156,8 @@ def prepare_network(network: torch.nn.Module, device: torch.device, precision: s
     """The network in eval mode on ``device``; for bfloat16 a converted copy (the original is untouched)."""
     if precision not in PRECISIONS:
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
+    if device.type == "cpu":
+        keep_freed_memory()
     network = network.to(device).eval().to(memory_format=torch.channels_last)
     if precision == "bfloat16":
         network = copy.deepcopy(network).to(torch.bfloat16)

@@ -144,34 +144,53 @@ class Attention(nn.Module):
         return x.reshape(n, t, self.heads, self.head_width).transpose(1, 2)
 
     def forward(self, x: Tensor, class_token_only: bool = False) -> tuple[Tensor, Tensor]:
-        # Attention itself runs in float32 for reduced-precision models: at these tiny
-        # head widths the fused CPU kernel is faster there than a bfloat16 softmax.
-        to_attention = (lambda t: t.float()) if x.dtype in (torch.bfloat16, torch.float16) else (lambda t: t)
         scale = 1.0 / math.sqrt(self.head_width)
         if class_token_only:
-            q = to_attention(self.query(x[:, :1]))
-            kv = F.linear(x, torch.cat((self.key.weight, self.value.weight)), torch.cat((self.key.bias, self.value.bias)))
-            k, v = to_attention(kv).chunk(2, -1)
-        else:  # one product for q, k and v
-            weight = torch.cat((self.query.weight, self.key.weight, self.value.weight))
-            bias = torch.cat((self.query.bias, self.key.bias, self.value.bias))
-            qkv = F.linear(x, weight, bias)
-            fused = None if self.training else fused_attention(qkv, self.heads, scale)
-            if fused is not None:
-                context, cls_probs = fused
-                return self.out_dropout(self.out(context)), cls_probs.to(x.dtype)
-            q, k, v = to_attention(qkv).chunk(3, -1)
-        q, k, v = self._split(q), self._split(k), self._split(v)
+            return self._class_token(x, scale)
+        weight = torch.cat((self.query.weight, self.key.weight, self.value.weight))
+        bias = torch.cat((self.query.bias, self.key.bias, self.value.bias))
+        qkv = F.linear(x, weight, bias)  # one product for q, k and v
+        fused = None if self.training else fused_attention(qkv, self.heads, scale)
+        if fused is not None:
+            context, cls_probs = fused
+            return self.out_dropout(self.out(context)), cls_probs.to(x.dtype)
+        # Attention itself runs in float32 for reduced-precision models: at these tiny
+        # head widths the fused CPU kernel is faster there than a bfloat16 softmax.
+        q, k, v = (self._split(part) for part in _widened(qkv).chunk(3, -1))
         dropout = self.attn_dropout if self.training else 0.0
         # The class token's row of the probabilities (before dropout) feeds the structure step.
         cls_probs = torch.softmax((q[:, :, :1] * k).sum(-1) * scale, dim=-1)
-        if class_token_only:
-            context = F.dropout(cls_probs[:, :, None], dropout, self.training) @ v
-        else:
-            context = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, scale=scale)
+        context = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, scale=scale)
         n, h, t, e = context.shape
-        context = context.transpose(1, 2).reshape(n, t, h * e).to(self.out.weight.dtype)
-        return self.out_dropout(self.out(context)), cls_probs.to(self.out.weight.dtype)
+        context = context.transpose(1, 2).reshape(n, t, h * e).to(x.dtype)
+        return self.out_dropout(self.out(context)), cls_probs.to(x.dtype)
+
+    def _class_token(self, x: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+        """Attention output (N, 1, width) of the class token alone, without projecting every token.
+
+        Per head, the class token's score against token j is x_j . (W_k^T q) plus
+        q . b_k, a constant that the softmax cancels; its context is
+        W_v (sum_j p_j x_j) + b_v sum_j p_j. So keys and values are never formed.
+        """
+        n, t, width = x.shape
+        xs = _widened(x)
+        dtype = xs.dtype
+        q = F.linear(xs[:, 0], self.query.weight.to(dtype), self.query.bias.to(dtype)).view(n, self.heads, self.head_width)
+        key_weight = self.key.weight.to(dtype).view(self.heads, self.head_width, width)
+        probe = torch.einsum("nhe,hew->nhw", q * scale, key_weight)  # (N, heads, width)
+        cls_probs = torch.softmax(probe @ xs.transpose(1, 2), dim=-1)  # (N, heads, T)
+        kept = F.dropout(cls_probs, self.attn_dropout, self.training)
+        pooled = kept @ xs  # (N, heads, width)
+        value_weight = self.value.weight.to(dtype).view(self.heads, self.head_width, width)
+        context = torch.einsum("nhw,hew->nhe", pooled, value_weight)
+        context = context + self.value.bias.to(dtype).view(self.heads, self.head_width) * kept.sum(-1, keepdim=True)
+        context = context.reshape(n, 1, width).to(x.dtype)
+        return self.out_dropout(self.out(context)), cls_probs.to(x.dtype)
+
+
+def _widened(t: Tensor) -> Tensor:
+    """float32 for reduced-precision tensors (softmax inputs), others unchanged."""
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
 
 
 class FeedForward(nn.Module):
@@ -205,12 +224,12 @@ class Block(nn.Module):
 
 
 class StructureGraph(nn.Module):
-    """Adds a graph embedding of the attention layout to the class token.
+    """A graph embedding of the attention layout, to be added to the class token.
 
     The most attended patch position (among the above-average ones) becomes
     an anchor; every position gets its masked polar coordinates relative to
     it; a two-layer GCN over the rank-one adjacency m m^T propagates them,
-    and the anchor's node feature is added to the class token.
+    and the anchor's node feature is the class token's increment.
     """
 
     def __init__(self, width: int, patch_size: int, hidden: int = 32) -> None:
@@ -225,6 +244,7 @@ class StructureGraph(nn.Module):
         self.register_buffer("grid_cols", index % patch_size, persistent=False)
 
     def forward(self, x: Tensor, cls_probs: Tensor) -> Tensor:
+        """The increment (N, width) of the class token."""
         # cls_probs: (N, heads, T); patch part as (N, heads, P*P)
         attention = cls_probs[:, :, 1:]
         summed = attention.sum(dim=1)
@@ -248,8 +268,7 @@ class StructureGraph(nn.Module):
         # Only the anchor row of the second layer is read.
         anchor_weight = weights.gather(1, anchor[:, None])  # (N, 1)
         g = anchor_weight * (weights[:, None, :] @ (h @ self.gcn2))[:, 0]
-        g = F.dropout(F.leaky_relu(g, 0.2), 0.1, self.training)
-        return torch.cat((x[:, :1] + g[:, None], x[:, 1:]), dim=1)
+        return F.dropout(F.leaky_relu(g, 0.2), 0.1, self.training)
 
 
 class StructureTransformer(nn.Module):
@@ -266,7 +285,12 @@ class StructureTransformer(nn.Module):
         last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
             x, cls_probs = block(x, class_token_only and i == last)
-            x = self.norm(self.structure(x, cls_probs))
+            increment = self.structure(x, cls_probs)
+            if x.requires_grad:
+                x = torch.cat((x[:, :1] + increment[:, None], x[:, 1:]), dim=1)
+            else:  # the block's fresh output is ours: change the class token in place
+                x[:, 0] += increment
+            x = self.norm(x)
         return x
 
 

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from .allocator import keep_freed_memory
 from .errors import InputError
 from .model import NCGLF2, NetworkConfig, focal_loss
 from .preprocess import DEFAULT_MAX_FIT_PIXELS
@@ -145,6 +146,8 @@ def fit_network(
     """Train from patches; returns the network with the best validation accuracy (eval mode, CPU)."""
     progress = progress or SilentProgress()
     device = resolve_device(params.device)
+    if device.type == "cpu":
+        keep_freed_memory()
     torch.manual_seed(params.seed)
     network = NCGLF2(config).to(device).to(memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(network.parameters(), lr=params.learning_rate)
