@@ -149,11 +149,12 @@ class Attention(nn.Module):
             return self._class_token(x, scale)
         weight = torch.cat((self.query.weight, self.key.weight, self.value.weight))
         bias = torch.cat((self.query.bias, self.key.bias, self.value.bias))
-        qkv = F.linear(x, weight, bias)  # one product for q, k and v
-        fused = None if self.training else fused_attention(qkv, self.heads, scale)
+        qkv = F.linear(x, weight)  # one product for q, k and v; the native kernel adds the bias as it reads
+        fused = None if self.training else fused_attention(qkv, self.heads, scale, bias)
         if fused is not None:
             context, cls_probs = fused
             return self.out_dropout(self.out(context)), cls_probs.to(x.dtype)
+        qkv = qkv + bias
         # Attention itself runs in float32 for reduced-precision models: at these tiny
         # head widths the fused CPU kernel is faster there than a bfloat16 softmax.
         q, k, v = (self._split(part) for part in _widened(qkv).chunk(3, -1))

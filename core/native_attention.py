@@ -117,7 +117,7 @@ def load_kernel() -> ctypes.CDLL | None:
                 how = "cached" if target.exists() else f"built with {os.path.basename(compiler)} {_build(compiler, target)}"
                 library = ctypes.CDLL(str(target))
                 library.ncglf2_attention.restype = ctypes.c_int
-                library.ncglf2_attention.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64] * 4 + [ctypes.c_float, ctypes.c_int, ctypes.c_int]
+                library.ncglf2_attention.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_int64] * 4 + [ctypes.c_float, ctypes.c_int, ctypes.c_int]
                 status = f"native attention kernel ({how}: {target})"
             except (OSError, RuntimeError) as error:
                 library, status = None, f"native attention kernel unavailable ({error}); using torch attention"
@@ -145,8 +145,8 @@ def torch_attention_only() -> Iterator[None]:
             _torch_only -= 1
 
 
-def fused_attention(qkv: Tensor, heads: int, scale: float) -> tuple[Tensor, Tensor] | None:
-    """Softmax attention of the fused projections ``qkv`` (N, T, 3W) laid out [q | k | v].
+def fused_attention(qkv: Tensor, heads: int, scale: float, bias: Tensor | None = None) -> tuple[Tensor, Tensor] | None:
+    """Softmax attention of the fused projections ``qkv`` (N, T, 3W) laid out [q | k | v], plus ``bias`` (3W).
 
     Returns the context (N, T, W), heads side by side in ``qkv``'s dtype, and
     the class token's probabilities (N, heads, T) in float32; or None when the
@@ -165,10 +165,14 @@ def fused_attention(qkv: Tensor, heads: int, scale: float) -> tuple[Tensor, Tens
     if library is None:
         return None
     qkv = qkv.contiguous()
+    if bias is not None:
+        if bias.shape != (three_w,):
+            raise ValueError(f"bias must have {three_w} values (got shape {tuple(bias.shape)})")
+        bias = bias.detach().to(torch.float32).contiguous()
     context = torch.empty((n, t, width), dtype=qkv.dtype)
     probs = torch.empty((n, heads, t), dtype=torch.float32)
     status = library.ncglf2_attention(
-        qkv.data_ptr(), context.data_ptr(), probs.data_ptr(), n, t, heads, head_width, scale,
+        qkv.data_ptr(), None if bias is None else bias.data_ptr(), context.data_ptr(), probs.data_ptr(), n, t, heads, head_width, scale,
         int(qkv.dtype == torch.bfloat16), torch.get_num_threads(),
     )
     if status == 2:

@@ -8,7 +8,9 @@
  * are computed without leaving registers and a few KB of scratch.
  *
  * Input:  qkv (N, T, 3 * W), row-major, W = heads * E: [q | k | v] per token,
- *         float32 or bfloat16 (as produced by one fused linear layer).
+ *         float32 or bfloat16 (as produced by one fused linear layer), and
+ *         optionally that layer's bias (3 * W, float32), added here as the
+ *         values are loaded rather than in a separate pass over qkv.
  * Output: context (N, T, W), same dtype, heads side by side (ready for the
  *         output projection); class_probs (N, heads, T) float32: row 0 of the
  *         softmax probabilities, which the structure step needs.
@@ -82,6 +84,7 @@ static inline float lane_sum(v16 x) {
 
 typedef struct {
     const void *qkv;
+    const float *bias; /* NULL: none */
     void *context;
     float *class_probs;
     int64_t tokens, heads, head_width;
@@ -98,12 +101,17 @@ static inline __attribute__((always_inline)) void gather_keys_values(const job_t
     const int64_t t = job->tokens, e = job->head_width, w = job->heads * e;
     const int64_t padded = ((t + LANES - 1) / LANES) * LANES;
     float *kt = (float *)keys_t, *vv = (float *)values;
+    float k_bias[MAX_HEAD_WIDTH], v_bias[MAX_HEAD_WIDTH];
+    for (int64_t c = 0; c < e; ++c) {
+        k_bias[c] = job->bias ? job->bias[w + head * e + c] : 0.0f;
+        v_bias[c] = job->bias ? job->bias[2 * w + head * e + c] : 0.0f;
+    }
     for (int64_t j = 0; j < t; ++j) {
         const int64_t row = (sample * t + j) * 3 * w + head * e;
         for (int64_t c = 0; c < e; ++c) {
             const int64_t k_at = row + w + c, v_at = row + 2 * w + c;
-            kt[c * padded + j] = bf16 ? widen_bf16(((const uint16_t *)job->qkv)[k_at]) : ((const float *)job->qkv)[k_at];
-            vv[j * e + c] = bf16 ? widen_bf16(((const uint16_t *)job->qkv)[v_at]) : ((const float *)job->qkv)[v_at];
+            kt[c * padded + j] = (bf16 ? widen_bf16(((const uint16_t *)job->qkv)[k_at]) : ((const float *)job->qkv)[k_at]) + k_bias[c];
+            vv[j * e + c] = (bf16 ? widen_bf16(((const uint16_t *)job->qkv)[v_at]) : ((const float *)job->qkv)[v_at]) + v_bias[c];
         }
     }
     for (int64_t c = 0; c < e; ++c)
@@ -121,7 +129,8 @@ static inline __attribute__((always_inline)) void attend_rows(const job_t *job, 
     for (int r = 0; r < rows; ++r) {
         const int64_t at = (sample * t + first_row + r) * 3 * w + head * e;
         for (int64_t c = 0; c < e; ++c)
-            q[r][c] = (bf16 ? widen_bf16(((const uint16_t *)job->qkv)[at + c]) : ((const float *)job->qkv)[at + c]) * job->scale;
+            q[r][c] = ((bf16 ? widen_bf16(((const uint16_t *)job->qkv)[at + c]) : ((const float *)job->qkv)[at + c]) +
+                       (job->bias ? job->bias[head * e + c] : 0.0f)) * job->scale;
     }
     /* scores, one block of 16 keys at a time, and their running maxima */
     v16 peak[ROWS];
@@ -211,7 +220,7 @@ static void *run_job(void *arg) {
 }
 
 /* Returns 0 on success, 1 for arguments out of range, 2 when memory ran out. */
-int ncglf2_attention(const void *qkv, void *context, float *class_probs, int64_t samples, int64_t tokens, int64_t heads,
+int ncglf2_attention(const void *qkv, const float *bias, void *context, float *class_probs, int64_t samples, int64_t tokens, int64_t heads,
                      int64_t head_width, float scale, int bf16, int threads) {
     if (samples < 0 || tokens < 1 || heads < 1 || head_width < LANES || head_width > MAX_HEAD_WIDTH || head_width % LANES ||
         threads < 1)
@@ -222,7 +231,7 @@ int ncglf2_attention(const void *qkv, void *context, float *class_probs, int64_t
     if (threads > pairs) threads = (int)pairs;
     job_t jobs[MAX_THREADS];
     for (int k = 0; k < threads; ++k)
-        jobs[k] = (job_t){qkv, context, class_probs, tokens, heads, head_width, scale, bf16,
+        jobs[k] = (job_t){qkv, bias, context, class_probs, tokens, heads, head_width, scale, bf16,
                           pairs * k / threads, pairs * (k + 1) / threads, OK};
 #ifdef _OPENMP
     /* Built with OpenMP, this library shares the already loaded runtime (and so

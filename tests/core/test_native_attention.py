@@ -50,6 +50,17 @@ def test_float32_matches_attention(n, t, heads, head_width):
     torch.testing.assert_close(class_probs.double(), expected_row, atol=1e-7, rtol=1e-5)
 
 
+def test_bias_is_added_as_the_projections_are_read():
+    torch.manual_seed(4)
+    qkv, bias = torch.randn(4, 37, 96), torch.randn(96)
+    context, class_probs = fused_attention(qkv, 2, 0.3, bias)
+    expected, expected_row = reference_attention(qkv + bias, 2, 0.3)
+    torch.testing.assert_close(context.double(), expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(class_probs.double(), expected_row, atol=1e-7, rtol=1e-5)
+    with pytest.raises(ValueError, match="bias must have 96 values"):
+        fused_attention(qkv, 2, 0.3, torch.randn(95))
+
+
 def test_bfloat16_is_the_float32_result_rounded():
     torch.manual_seed(1)
     qkv = (torch.randn(6, 122, 192) * 2).bfloat16()
