@@ -23,6 +23,34 @@ from .native_attention import fused_attention
 __all__ = ["NCGLF2", "NetworkConfig", "focal_loss"]
 
 
+def _oneDNN_fusable(x: Tensor) -> bool:
+    """Whether conv + activation may run as one oneDNN primitive (CPU inference in float32/bfloat16)."""
+    return (
+        _FUSED_CONV[0]
+        and x.device.type == "cpu"
+        and x.dtype in (torch.float32, torch.bfloat16)
+        and not torch.is_grad_enabled()
+        and x.is_contiguous(memory_format=torch.channels_last)
+    )
+
+
+_FUSED_CONV = [torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")]
+_ACTIVATIONS = {"relu": ([], F.relu), "relu6": ([0.0, 6.0], F.relu6)}
+
+
+def conv_activation(x: Tensor, weight: Tensor, bias: Tensor | None, padding: int, groups: int, activation: str) -> Tensor:
+    """conv2d (stride 1) then ReLU or ReLU6; in CPU inference one oneDNN call, saving a pass over memory."""
+    scalars, function = _ACTIVATIONS[activation]
+    if _oneDNN_fusable(x):
+        try:
+            return torch.ops.mkldnn._convolution_pointwise(
+                x, weight, bias, [padding] * 2, [1, 1], [1, 1], groups, "hardtanh" if scalars else "relu", scalars, ""
+            )
+        except (RuntimeError, NotImplementedError):  # a torch without this primitive: plain ops from now on
+            _FUSED_CONV[0] = False
+    return function(F.conv2d(x, weight, bias, padding=padding, groups=groups))
+
+
 @dataclass(frozen=True)
 class NetworkConfig:
     """Sizes that fix the shape of every parameter."""
@@ -81,8 +109,18 @@ class ScaleAggregation(nn.Module):
         )
         self.merge = nn.Conv2d(3, 1, 3, padding=1, bias=False)
 
+    def _branch(self, branch: nn.Sequential, x: Tensor) -> Tensor:
+        conv, norm = branch[0], branch[1]
+        if norm.training:
+            return branch(x)
+        # Inference: batch normalization folded into the convolution (computed in float32).
+        factor = norm.weight.float() * torch.rsqrt(norm.running_var.float() + norm.eps)
+        weight = (conv.weight.float() * factor[:, None, None, None]).to(conv.weight.dtype)
+        bias = ((conv.bias.float() - norm.running_mean.float()) * factor + norm.bias.float()).to(conv.weight.dtype)
+        return conv_activation(x, weight.contiguous(memory_format=torch.channels_last), bias, conv.padding[0], 1, "relu")
+
     def forward(self, x: Tensor) -> Tensor:
-        a, b, c = (branch(x) for branch in self.branches)
+        a, b, c = (self._branch(branch, x) for branch in self.branches)
         total = a + b + c
         peak = torch.maximum(torch.maximum(a, b), c)
         # merge([sum, sum/3, max]) = conv(sum, w0 + w1/3) + conv(max, w2): one depthwise
@@ -310,8 +348,8 @@ class InvertedResidual(nn.Module):
         self.project = nn.Conv2d(hidden, channels, 1, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = F.relu6(self.expand(x))
-        x = F.relu6(self.depthwise(F.pad(x, (1, 1, 1, 1), mode="reflect")))
+        x = conv_activation(x, self.expand.weight, None, 0, 1, "relu6")
+        x = conv_activation(F.pad(x, (1, 1, 1, 1), mode="reflect"), self.depthwise.weight, None, 0, x.shape[1], "relu6")
         return self.project(x)
 
 
@@ -329,7 +367,7 @@ class CouplingNode(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         z1, z2 = self.mix(x).chunk(2, dim=1)
         z2 = z2 + self.phi(z1)
-        z1 = z1 * torch.exp(self.rho(z2)) + self.eta(z2)
+        z1 = torch.addcmul(self.eta(z2), z1, torch.exp(self.rho(z2)))
         return torch.cat((z1, z2), dim=1)
 
 
