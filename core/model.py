@@ -113,10 +113,11 @@ class ScaleAggregation(nn.Module):
         conv, norm = branch[0], branch[1]
         if norm.training:
             return branch(x)
-        # Inference: batch normalization folded into the convolution (computed in float32).
-        factor = norm.weight.float() * torch.rsqrt(norm.running_var.float() + norm.eps)
-        weight = (conv.weight.float() * factor[:, None, None, None]).to(conv.weight.dtype)
-        bias = ((conv.bias.float() - norm.running_mean.float()) * factor + norm.bias.float()).to(conv.weight.dtype)
+        # Inference: batch normalization folded into the convolution (in float32 at least).
+        dtype = torch.promote_types(conv.weight.dtype, torch.float32)
+        factor = norm.weight.to(dtype) * torch.rsqrt(norm.running_var.to(dtype) + norm.eps)
+        weight = (conv.weight.to(dtype) * factor[:, None, None, None]).to(conv.weight.dtype)
+        bias = ((conv.bias.to(dtype) - norm.running_mean.to(dtype)) * factor + norm.bias.to(dtype)).to(conv.weight.dtype)
         return conv_activation(x, weight.contiguous(memory_format=torch.channels_last), bias, conv.padding[0], 1, "relu")
 
     def forward(self, x: Tensor) -> Tensor:
