@@ -44,12 +44,12 @@ def count_flops(config: NetworkConfig = PAPER) -> float:
     """FLOPs of one patch's forward pass (multiply-add = 2), counted by torch."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from .native_attention import torch_attention_only
+    from .native import torch_only
 
     network = NCGLF2(config).eval()
     x = torch.randn(4, config.in_channels, config.patch_size, config.patch_size)
     # torch cannot see inside the native attention kernel: count the same maths through torch's.
-    with torch.no_grad(), torch_attention_only(), FlopCounterMode(display=False) as counter:
+    with torch.no_grad(), torch_only(), FlopCounterMode(display=False) as counter:
         network(x)
     return counter.get_total_flops() / 4
 
@@ -223,9 +223,9 @@ def run_bench(quick: bool = False, device: str = "all") -> dict:
         figures = {}
         cpu = dev.type == "cpu"
         if cpu:
-            from .native_attention import kernel_status
+            from .native import kernel_status
 
-            print(f"attention: {kernel_status()}")
+            print(f"CPU kernels: {kernel_status()}")
         batches = (32, 64, 128, 256) if cpu else (1024, 4096, 8192, 16384)
         if quick:
             batches = batches[:2]

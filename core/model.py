@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .native_attention import fused_attention
+from .native import fused_attention, layer_norm
 
 __all__ = ["NCGLF2", "NetworkConfig", "focal_loss"]
 
@@ -157,6 +157,14 @@ class TokenEmbedding(nn.Module):
 # 3. Structure information learning transformer
 
 
+class LayerNorm(nn.LayerNorm):
+    """``nn.LayerNorm`` (same parameters and maths); CPU inference runs the native kernel."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = layer_norm(x, self.weight, self.bias, self.eps)
+        return super().forward(x) if out is None else out
+
+
 class Attention(nn.Module):
     """Multi-head self-attention that also returns the class token's probabilities.
 
@@ -252,9 +260,9 @@ class Block(nn.Module):
 
     def __init__(self, width: int, heads: int) -> None:
         super().__init__()
-        self.attention_norm = nn.LayerNorm(width, eps=1e-6)
+        self.attention_norm = LayerNorm(width, eps=1e-6)
         self.attention = Attention(width, heads)
-        self.mlp_norm = nn.LayerNorm(width, eps=1e-6)
+        self.mlp_norm = LayerNorm(width, eps=1e-6)
         self.mlp = FeedForward(width)
 
     def forward(self, x: Tensor, class_token_only: bool = False) -> tuple[Tensor, Tensor]:
@@ -318,7 +326,7 @@ class StructureTransformer(nn.Module):
         super().__init__()
         self.blocks = nn.ModuleList(Block(width, heads) for _ in range(depth))
         self.structure = StructureGraph(width, patch_size)
-        self.norm = nn.LayerNorm(width, eps=1e-6)
+        self.norm = LayerNorm(width, eps=1e-6)
 
     def forward(self, x: Tensor, class_token_only: bool = False) -> Tensor:
         """With ``class_token_only`` returns (N, 1, width): the last step's class token."""
@@ -417,7 +425,7 @@ class NCGLF2(nn.Module):
         self.base_fusion = StructureTransformer(2 * w, 1, config.heads, p)
         self.detail = DetailNetwork(w, 2)
         self.detail_fusion = DetailNetwork(2 * w, 1)
-        self.token_norm = nn.LayerNorm(2 * w, eps=1e-5)
+        self.token_norm = LayerNorm(2 * w, eps=1e-5)
         self.token_head = nn.Linear(2 * w, w // 2)
         self.detail_head = nn.Linear(2 * w, w // 2)
         self.channel_attention = ChannelAttention1d()

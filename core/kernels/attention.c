@@ -21,35 +21,11 @@
  */
 #include <math.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
-typedef float v16 __attribute__((vector_size(64), aligned(64)));
-typedef int32_t v16i __attribute__((vector_size(64), aligned(64)));
+#include "vector.h"
 
-enum { LANES = 16, MAX_HEAD_WIDTH = 256, ROWS = 8, MAX_THREADS = 256 };
-
-enum { OK = 0, BAD_ARGUMENT = 1, OUT_OF_MEMORY = 2 };
-
-static inline v16 splat(float x) { return (v16){0} + x; }
-
-static inline v16 select_v(v16i mask, v16 a, v16 b) { return (v16)((mask & (v16i)a) | (~mask & (v16i)b)); }
-
-static inline float widen_bf16(uint16_t h) {
-    const uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-static inline uint16_t narrow_bf16(float f) { /* round to nearest even, as torch does */
-    uint32_t bits;
-    memcpy(&bits, &f, sizeof bits);
-    if ((bits & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((bits >> 16) | 0x40u); /* NaN stays NaN */
-    bits += 0x7fffu + ((bits >> 16) & 1u);
-    return (uint16_t)(bits >> 16);
-}
+enum { MAX_HEAD_WIDTH = 256, ROWS = 8, MAX_THREADS = 256 };
 
 /* e^x for x <= 0 (scores after subtracting their maximum): Cephes' single
  * precision polynomial, within 2 ulp; exactly 0 below -87 and for -inf. */
@@ -74,12 +50,6 @@ static inline float lane_max(v16 x) {
     float m = x[0];
     for (int l = 1; l < LANES; ++l) m = x[l] > m ? x[l] : m;
     return m;
-}
-
-static inline float lane_sum(v16 x) {
-    float s = 0.0f;
-    for (int l = 0; l < LANES; ++l) s += x[l];
-    return s;
 }
 
 typedef struct {
@@ -171,11 +141,7 @@ static inline __attribute__((always_inline)) void attend_rows(const job_t *job, 
         for (int r = 0; r < rows; ++r) {
             const v16 result = out[r] * inverse[r];
             const int64_t at = (sample * t + first_row + r) * w + head * e + g * LANES;
-            if (bf16) {
-                for (int l = 0; l < LANES; ++l) ((uint16_t *)job->context)[at + l] = narrow_bf16(result[l]);
-            } else {
-                memcpy((float *)job->context + at, &result, sizeof result);
-            }
+            store_v16(job->context, bf16, at, result);
         }
     }
     if (first_row == 0) {

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from ncglf2.core import model as model_module
 from ncglf2.core.model import NCGLF2, NetworkConfig, ScaleAggregation, conv_activation
-from ncglf2.core.native_attention import torch_attention_only
+from ncglf2.core.native import torch_only
 
 
 def randomised(network: torch.nn.Module) -> torch.nn.Module:
@@ -64,7 +64,7 @@ def test_network_fast_and_plain_paths_agree(precision):
     x = torch.randn(7, 12, 11, 11).to(precision)
     with torch.inference_mode():
         fast, _ = network(x)
-    with torch.no_grad(), torch_attention_only():
+    with torch.no_grad(), torch_only():
         saved = model_module._FUSED_CONV[0]
         model_module._FUSED_CONV[0] = False
         try:

@@ -1,13 +1,14 @@
-"""The fused CPU attention kernel (``kernels/attention.c``): built once per machine, loaded with ctypes.
+"""Native CPU kernels (``kernels/*.c``): built once per machine, loaded with ctypes.
 
-Why native code: at NCGLF2's sizes (122 tokens, heads 16 wide) the library
-attention spends most of its time outside arithmetic; the kernel runs it two
-to three times faster and also yields the class token's probability row.
+Why native code: at NCGLF2's sizes (122 tokens, heads 16 wide, rows of 64
+features) torch's attention and LayerNorm spend most of their time outside
+arithmetic. The fused attention runs two to three times faster and also
+yields the class token's probability row; the LayerNorm about twice.
 Everything degrades gracefully: without a C compiler, on other devices, with
-gradients, or with ``NCGLF2_NATIVE=0`` the network uses torch's attention.
+gradients, or with ``NCGLF2_NATIVE=0`` the network uses torch's operators.
 
 The shared library is cached under ``$NCGLF2_KERNEL_DIR`` (default
-``~/.cache/ncglf2/kernels``), keyed by the source, the compiler and the CPU,
+``~/.cache/ncglf2/kernels``), keyed by the sources, the compiler and the CPU,
 and written atomically so concurrent first runs cannot see half a file.
 """
 from __future__ import annotations
@@ -28,13 +29,16 @@ from typing import Iterator
 import torch
 from torch import Tensor
 
-__all__ = ["fused_attention", "kernel_status", "torch_attention_only", "load_kernel"]
+__all__ = ["fused_attention", "layer_norm", "kernel_status", "torch_only", "load_kernel"]
 
-SOURCE = Path(__file__).with_name("kernels") / "attention.c"
+KERNELS = Path(__file__).with_name("kernels")
+SOURCES = (KERNELS / "attention.c", KERNELS / "layer_norm.c")
+HEADERS = (KERNELS / "vector.h",)
 # Best first: OpenMP lets the kernel share torch's thread pool; -march=native is unknown to some compilers.
 _FLAG_SETS = (["-O3", "-march=native", "-fopenmp"], ["-O3", "-fopenmp"], ["-O3", "-march=native"], ["-O3"])
 _LANES = 16
 _MAX_HEAD_WIDTH = 256
+_MAX_NORM_WIDTH = 4096
 
 _log = logging.getLogger("ncglf2")
 _lock = threading.Lock()
@@ -83,7 +87,7 @@ def _build(compiler: str, target: Path) -> str:
     for flags in _FLAG_SETS:
         fd, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
         os.close(fd)
-        command = [compiler, *flags, "-fPIC", "-shared", "-pthread", "-o", partial, str(SOURCE), "-lm"]
+        command = [compiler, *flags, "-fPIC", "-shared", "-pthread", "-o", partial, *map(str, SOURCES), "-lm"]
         try:
             result = subprocess.run(command, capture_output=True, text=True, timeout=300)
             if result.returncode == 0:
@@ -107,23 +111,30 @@ def load_kernel() -> ctypes.CDLL | None:
         if os.environ.get("NCGLF2_NATIVE", "1") == "0":
             status = "disabled by NCGLF2_NATIVE=0"
         elif (compiler := _compiler()) is None:
-            status = "no C compiler found (set CC); using torch attention"
+            status = "no C compiler found (set CC); using torch's operators"
         else:
-            key = hashlib.sha256(
-                b"\0".join([SOURCE.read_bytes(), compiler.encode(), _compiler_version(compiler).encode(), _cpu_signature().encode()])
-            ).hexdigest()[:16]
-            target = _cache_dir() / f"attention-{key}.so"
+            parts = [p.read_bytes() for p in (*SOURCES, *HEADERS)]
+            parts += [compiler.encode(), _compiler_version(compiler).encode(), _cpu_signature().encode()]
+            key = hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
+            target = _cache_dir() / f"ncglf2-kernels-{key}.so"
             try:
                 how = "cached" if target.exists() else f"built with {os.path.basename(compiler)} {_build(compiler, target)}"
                 library = ctypes.CDLL(str(target))
-                library.ncglf2_attention.restype = ctypes.c_int
-                library.ncglf2_attention.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_int64] * 4 + [ctypes.c_float, ctypes.c_int, ctypes.c_int]
-                status = f"native attention kernel ({how}: {target})"
-            except (OSError, RuntimeError) as error:
-                library, status = None, f"native attention kernel unavailable ({error}); using torch attention"
+                _declare(library)
+                status = f"native kernels ({how}: {target})"
+            except (OSError, RuntimeError, AttributeError) as error:
+                library, status = None, f"native kernels unavailable ({error}); using torch's operators"
                 _log.warning(status)
         _loaded.update(library=library, status=status)
         return library
+
+
+def _declare(library: ctypes.CDLL) -> None:
+    pointer, size = ctypes.c_void_p, ctypes.c_int64
+    library.ncglf2_attention.restype = ctypes.c_int
+    library.ncglf2_attention.argtypes = [pointer] * 4 + [size] * 4 + [ctypes.c_float, ctypes.c_int, ctypes.c_int]
+    library.ncglf2_layer_norm.restype = ctypes.c_int
+    library.ncglf2_layer_norm.argtypes = [pointer] * 4 + [size] * 2 + [ctypes.c_float, ctypes.c_int, ctypes.c_int]
 
 
 def kernel_status() -> str:
@@ -133,8 +144,8 @@ def kernel_status() -> str:
 
 
 @contextlib.contextmanager
-def torch_attention_only() -> Iterator[None]:
-    """Use torch's attention inside this block (to count FLOPs, or to compare)."""
+def torch_only() -> Iterator[None]:
+    """Use torch's operators inside this block (to count FLOPs, or to compare)."""
     global _torch_only
     with _lock:
         _torch_only += 1
@@ -145,6 +156,24 @@ def torch_attention_only() -> Iterator[None]:
             _torch_only -= 1
 
 
+def _usable(x: Tensor, *parameters: Tensor | None) -> bool:
+    """CPU, float32/bfloat16, and no gradient to record."""
+    if _torch_only or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.bfloat16) or x.requires_grad:
+        return False
+    return not (torch.is_grad_enabled() and any(p is not None and p.requires_grad for p in parameters))
+
+
+def _check(status: int, kernel: str) -> None:
+    if status == 2:
+        raise MemoryError(f"the {kernel} kernel could not allocate its scratch memory")
+    if status != 0:
+        raise RuntimeError(f"the {kernel} kernel refused its arguments (status {status})")
+
+
+def _float32(t: Tensor) -> Tensor:
+    return t.detach().to(torch.float32).contiguous()
+
+
 def fused_attention(qkv: Tensor, heads: int, scale: float, bias: Tensor | None = None) -> tuple[Tensor, Tensor] | None:
     """Softmax attention of the fused projections ``qkv`` (N, T, 3W) laid out [q | k | v], plus ``bias`` (3W).
 
@@ -152,9 +181,7 @@ def fused_attention(qkv: Tensor, heads: int, scale: float, bias: Tensor | None =
     the class token's probabilities (N, heads, T) in float32; or None when the
     kernel cannot serve this call (then the caller uses torch).
     """
-    if _torch_only or qkv.device.type != "cpu" or qkv.dtype not in (torch.float32, torch.bfloat16) or qkv.requires_grad:
-        return None
-    if qkv.dim() != 3 or qkv.shape[2] % (3 * heads):
+    if not _usable(qkv, bias) or qkv.dim() != 3 or qkv.shape[2] % (3 * heads):
         return None
     n, t, three_w = qkv.shape
     width = three_w // 3
@@ -168,19 +195,37 @@ def fused_attention(qkv: Tensor, heads: int, scale: float, bias: Tensor | None =
     if bias is not None:
         if bias.shape != (three_w,):
             raise ValueError(f"bias must have {three_w} values (got shape {tuple(bias.shape)})")
-        bias = bias.detach().to(torch.float32).contiguous()
+        bias = _float32(bias)
     context = torch.empty((n, t, width), dtype=qkv.dtype)
     probs = torch.empty((n, heads, t), dtype=torch.float32)
     status = library.ncglf2_attention(
-        qkv.data_ptr(), None if bias is None else bias.data_ptr(), context.data_ptr(), probs.data_ptr(), n, t, heads, head_width, scale,
-        int(qkv.dtype == torch.bfloat16), torch.get_num_threads(),
+        qkv.data_ptr(), None if bias is None else bias.data_ptr(), context.data_ptr(), probs.data_ptr(),
+        n, t, heads, head_width, scale, int(qkv.dtype == torch.bfloat16), torch.get_num_threads(),
     )
-    if status == 2:
-        raise MemoryError("the attention kernel could not allocate its scratch memory")
-    if status != 0:
-        raise RuntimeError(f"the attention kernel refused its arguments (status {status})")
+    _check(status, "attention")
     return context, probs
 
 
-if __name__ == "__main__":  # `python -m ncglf2.core.native_attention`: build now, say how it went
+def layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor | None:
+    """LayerNorm of ``x`` over its last dimension (a multiple of 16 wide), in ``x``'s dtype; None where torch must do it."""
+    width = x.shape[-1] if x.dim() else 0
+    if not _usable(x, weight, bias) or width % _LANES or width == 0 or width > _MAX_NORM_WIDTH:
+        return None
+    if weight.shape != (width,) or bias.shape != (width,):
+        return None
+    library = load_kernel()
+    if library is None:
+        return None
+    x = x.contiguous()
+    weight, bias = _float32(weight), _float32(bias)
+    out = torch.empty_like(x)
+    status = library.ncglf2_layer_norm(
+        x.data_ptr(), out.data_ptr(), weight.data_ptr(), bias.data_ptr(), x.numel() // width, width, eps,
+        int(x.dtype == torch.bfloat16), torch.get_num_threads(),
+    )
+    _check(status, "layer norm")
+    return out
+
+
+if __name__ == "__main__":  # `python -m ncglf2.core.native`: build now, say how it went
     print(kernel_status())

@@ -1,4 +1,4 @@
-"""The native CPU attention kernel against torch's attention, and its fallbacks."""
+"""The native CPU kernels against torch's operators, and their fallbacks."""
 from __future__ import annotations
 
 import math
@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ncglf2.core.model import NCGLF2, NetworkConfig
-from ncglf2.core.native_attention import fused_attention, kernel_status, load_kernel, torch_attention_only
+from ncglf2.core.native import fused_attention, kernel_status, layer_norm, load_kernel, torch_only
 
 
 def reference_attention(qkv: torch.Tensor, heads: int, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -27,7 +27,7 @@ def test_kernel_is_built_where_a_compiler_exists():
     if not any(shutil.which(c) for c in ("cc", "gcc", "clang")):
         pytest.skip("no C compiler on this machine")
     assert load_kernel() is not None, kernel_status()
-    assert "native attention kernel" in kernel_status()
+    assert "native kernels" in kernel_status()
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,7 @@ def test_declines_what_it_cannot_do():
     assert fused_attention(qkv.double(), 2, 0.25) is None  # float64 stays in torch
     assert fused_attention(qkv.requires_grad_(), 2, 0.25) is None  # gradients need autograd
     assert fused_attention(torch.randn(2, 10, 48), 2, 0.25) is None  # heads of 8
-    with torch_attention_only():
+    with torch_only():
         assert fused_attention(torch.randn(2, 10, 96), 2, 0.25) is None
 
 
@@ -100,14 +100,39 @@ def test_network_with_and_without_kernel_agree():
     x = torch.randn(9, 14, 11, 11)
     with torch.inference_mode():
         fast, fast_consistency = network(x)
-        with torch_attention_only():
+        with torch_only():
             plain, plain_consistency = network(x)
     torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(fast_consistency, plain_consistency, atol=1e-6, rtol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("shape", [(256, 122, 64), (3, 128), (2, 1, 16), (5, 7, 48)])
+def test_layer_norm_matches_torch(dtype, shape):
+    torch.manual_seed(shape[-1])
+    x = (torch.randn(shape) * 3 + 5).to(dtype)  # an offset mean: a one-pass variance would lose digits
+    weight, bias = torch.randn(shape[-1]), torch.randn(shape[-1])
+    got = layer_norm(x, weight, bias, 1e-6)
+    assert got is not None and got.dtype == dtype and got.shape == x.shape
+    exact = F.layer_norm(x.double(), shape[-1:], weight.double(), bias.double(), 1e-6)
+    if dtype == torch.float32:
+        torch.testing.assert_close(got.double(), exact, atol=1e-5, rtol=1e-5)
+    else:  # one rounding of the exact result
+        assert ((got.double() - exact).abs() <= exact.abs() * 2**-8 + 1e-6).all()
+
+
+def test_layer_norm_declines_what_it_cannot_do():
+    x = torch.randn(4, 64)
+    weight, bias = torch.randn(64, requires_grad=True), torch.randn(64)
+    assert layer_norm(x, weight, bias, 1e-6) is None  # a weight that wants its gradient
+    with torch.no_grad():
+        assert layer_norm(x, weight, bias, 1e-6) is not None
+    assert layer_norm(torch.randn(4, 20), torch.randn(20), torch.randn(20), 1e-6) is None  # not a multiple of 16
+    assert layer_norm(x.double(), weight.detach().double(), bias.double(), 1e-6) is None
+
+
 def _status_in_subprocess(**env: str) -> str:
-    script = "from ncglf2.core.native_attention import kernel_status; print(kernel_status())"
+    script = "from ncglf2.core.native import kernel_status; print(kernel_status())"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ, **env}, timeout=300)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
