@@ -336,6 +336,7 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
             "HSI": hsi,
             "LIDAR": lidar,
             "DEVICE": self._device(),
+            "PRECISION": self.precisionCombo.currentIndex(),  # 0 float32, 1 bfloat16, as the algorithm's enum
             "EXTENT": self.canvas_extent() if self.canvasExtentRadio.isChecked() else None,
             "OUTPUT": output,
             "OUTPUT_CONFIDENCE": confidence,

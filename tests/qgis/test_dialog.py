@@ -186,6 +186,13 @@ def test_parameters_match_the_algorithms(dialog, scene_layers, tmp_path):
     classify = dialog.classify_parameters("model.ncglf2")
     assert classify["OUTPUT"] == QgsProcessing.TEMPORARY_OUTPUT and classify["OUTPUT_CONFIDENCE"] is None
 
+    # Precision: the combo's order is the algorithm's enum.
+    assert classify["PRECISION"] == 0
+    dialog.precisionCombo.setCurrentIndex(1)
+    classify = dialog.classify_parameters("model.ncglf2")
+    options = QgsApplication.processingRegistry().algorithmById("ncglf2:classify").parameterDefinition("PRECISION").options()
+    assert options[classify["PRECISION"]].startswith("bfloat16") and dialog.precisionCombo.currentText() == options[1]
+
 
 def test_missing_choices_are_explained_in_the_dialog(dialog, scene_layers):
     layers, _ = scene_layers
