@@ -118,8 +118,10 @@ def load_kernel() -> ctypes.CDLL | None:
             key = hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
             target = _cache_dir() / f"ncglf2-kernels-{key}.so"
             try:
-                how = "cached" if target.exists() else f"built with {os.path.basename(compiler)} {_build(compiler, target)}"
-                library = ctypes.CDLL(str(target))
+                library, how = _load_cached(target), "cached"
+                if library is None:
+                    how = f"built with {os.path.basename(compiler)} {_build(compiler, target)}"
+                    library = ctypes.CDLL(str(target))
                 _declare(library)
                 status = f"native kernels ({how}: {target})"
             except (OSError, RuntimeError, AttributeError) as error:
@@ -127,6 +129,17 @@ def load_kernel() -> ctypes.CDLL | None:
                 _log.warning(status)
         _loaded.update(library=library, status=status)
         return library
+
+
+def _load_cached(target: Path) -> ctypes.CDLL | None:
+    """The cached library, or None when there is none or it does not load (then it is built anew)."""
+    if not target.exists():
+        return None
+    try:
+        return ctypes.CDLL(str(target))
+    except OSError:
+        _log.warning("the cached kernel library %s does not load; building it again", target)
+        return None
 
 
 def _declare(library: ctypes.CDLL) -> None:

@@ -145,6 +145,10 @@ def test_cache_is_built_once_then_reused(tmp_path):
     second = _status_in_subprocess(NCGLF2_KERNEL_DIR=str(tmp_path))
     assert "built with" in first and "cached" in second
     assert [p.suffix for p in tmp_path.iterdir()] == [".so"]  # no temporary files left behind
+    library = next(tmp_path.iterdir())
+    library.write_bytes(b"not a shared library")  # damaged: built again, not given up on
+    assert "built with" in _status_in_subprocess(NCGLF2_KERNEL_DIR=str(tmp_path))
+    assert library.stat().st_size > 1000
 
 
 def test_switch_off_and_missing_compiler_fall_back(tmp_path):
