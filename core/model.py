@@ -196,18 +196,21 @@ class Attention(nn.Module):
             return self._class_token(x, scale)
         weight = torch.cat((self.query.weight, self.key.weight, self.value.weight))
         bias = torch.cat((self.query.bias, self.key.bias, self.value.bias))
-        qkv = F.linear(x, weight)  # one product for q, k and v; the native kernel adds the bias as it reads
-        fused = None if self.training else fused_attention(qkv, self.heads, scale, bias)
+        native = not self.training and x.device.type == "cpu"
+        qkv = F.linear(x, weight, None if native else bias)  # one product for q, k and v
+        fused = fused_attention(qkv, self.heads, scale, bias) if native else None  # adds the bias as it reads
         if fused is not None:
             context, cls_probs = fused
             return self.out_dropout(self.out(context)), cls_probs.to(x.dtype)
-        qkv = qkv + bias
-        # Attention itself runs in float32 for reduced-precision models: at these tiny
-        # head widths the fused CPU kernel is faster there than a bfloat16 softmax.
+        if native:
+            qkv = qkv + bias
+        # On the CPU, torch's attention runs in float32 for reduced-precision models: at these
+        # tiny head widths its fused float32 kernel beats a bfloat16 softmax there.
         q, k, v = (self._split(part) for part in _widened(qkv).chunk(3, -1))
         dropout = self.attn_dropout if self.training else 0.0
         # The class token's row of the probabilities (before dropout) feeds the structure step.
-        cls_probs = torch.softmax((q[:, :, :1] * k).sum(-1) * scale, dim=-1)
+        scores = (q[:, :, :1] * k).sum(-1, dtype=torch.promote_types(q.dtype, torch.float32))
+        cls_probs = torch.softmax(scores * scale, dim=-1)
         context = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, scale=scale)
         n, h, t, e = context.shape
         context = context.transpose(1, 2).reshape(n, t, h * e).to(x.dtype)
@@ -221,7 +224,7 @@ class Attention(nn.Module):
         W_v (sum_j p_j x_j) + b_v sum_j p_j. So keys and values are never formed.
         """
         n, t, width = x.shape
-        xs = _widened(x)
+        xs = x.float() if x.dtype in (torch.bfloat16, torch.float16) else x  # small: float32 on every device
         dtype = xs.dtype
         q = F.linear(xs[:, 0], self.query.weight.to(dtype), self.query.bias.to(dtype)).view(n, self.heads, self.head_width)
         key_weight = self.key.weight.to(dtype).view(self.heads, self.head_width, width)
@@ -237,8 +240,8 @@ class Attention(nn.Module):
 
 
 def _widened(t: Tensor) -> Tensor:
-    """float32 for reduced-precision tensors (softmax inputs), others unchanged."""
-    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
+    """float32 for reduced-precision tensors on the CPU (softmax inputs); GPUs keep their fast bfloat16 kernels."""
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) and t.device.type == "cpu" else t
 
 
 class FeedForward(nn.Module):
