@@ -439,8 +439,9 @@ class NCGLF2(nn.Module):
         # Channels-last keeps the oneDNN convolutions (depthwise ones above all) free of reorders.
         x = x.contiguous(memory_format=torch.channels_last)
         c1 = self.config.hsi_channels
-        s1 = self.hsi_stem(x[:, :c1])
-        s2 = self.lidar_stem(x[:, c1:])
+        # Each modality as its own channels-last tensor: a channel slice is not, and oneDNN would copy it per branch.
+        s1 = self.hsi_stem(x[:, :c1].contiguous(memory_format=torch.channels_last))
+        s2 = self.lidar_stem(x[:, c1:].contiguous(memory_format=torch.channels_last))
 
         # The embedding, base transformer and detail network are shared by both
         # modalities and act on each sample alone: run them once on both halves.
