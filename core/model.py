@@ -378,6 +378,7 @@ class CouplingNode(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         z1, z2 = self.mix(x).chunk(2, dim=1)
+        z1 = z1.contiguous(memory_format=torch.channels_last)  # one copy of the slice, not one per use
         z2 = z2 + self.phi(z1)
         z1 = torch.addcmul(self.eta(z2), z1, torch.exp(self.rho(z2)))
         return torch.cat((z1, z2), dim=1)
