@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .native import fused_attention, layer_norm
+from .native import fused_attention, layer_norm, torch_only_active
 
 __all__ = ["NCGLF2", "NetworkConfig", "focal_loss"]
 
@@ -27,6 +27,7 @@ def _oneDNN_fusable(x: Tensor) -> bool:
     """Whether conv + activation may run as one oneDNN primitive (CPU inference in float32/bfloat16)."""
     return (
         _FUSED_CONV[0]
+        and not torch_only_active()
         and x.device.type == "cpu"
         and x.dtype in (torch.float32, torch.bfloat16)
         and not torch.is_grad_enabled()

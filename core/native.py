@@ -29,7 +29,7 @@ from typing import Iterator
 import torch
 from torch import Tensor
 
-__all__ = ["fused_attention", "layer_norm", "kernel_status", "torch_only", "load_kernel"]
+__all__ = ["fused_attention", "layer_norm", "kernel_status", "torch_only", "torch_only_active", "load_kernel"]
 
 KERNELS = Path(__file__).with_name("kernels")
 SOURCES = (KERNELS / "attention.c", KERNELS / "layer_norm.c")
@@ -156,9 +156,14 @@ def kernel_status() -> str:
     return str(_loaded["status"])
 
 
+def torch_only_active() -> bool:
+    """Whether a ``torch_only`` block is open (the model's oneDNN fusions stand aside too)."""
+    return _torch_only > 0
+
+
 @contextlib.contextmanager
 def torch_only() -> Iterator[None]:
-    """Use torch's operators inside this block (to count FLOPs, or to compare)."""
+    """Plain torch operators inside this block: no native kernels, no fused primitives (to count FLOPs, or to compare)."""
     global _torch_only
     with _lock:
         _torch_only += 1
