@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .native import fused_attention, layer_norm, torch_only_active
+from .native import dropout, fused_attention, layer_norm, torch_only_active
 
 __all__ = ["NCGLF2", "NetworkConfig", "focal_loss"]
 
@@ -146,7 +146,7 @@ class TokenEmbedding(nn.Module):
         self.projection = nn.Conv2d(in_channels, width, 3, padding=1)
         self.class_token = nn.Parameter(torch.zeros(1, 1, width))
         self.positions = nn.Parameter(torch.zeros(1, patch_size * patch_size + 1, width))
-        self.dropout = nn.Dropout(0.5)
+        self.dropout = Dropout(0.5)
 
     def forward(self, x: Tensor) -> Tensor:
         tokens = self.projection(x).flatten(2).transpose(1, 2)
@@ -156,6 +156,13 @@ class TokenEmbedding(nn.Module):
 
 # ---------------------------------------------------------------------------
 # 3. Structure information learning transformer
+
+
+class Dropout(nn.Dropout):
+    """``nn.Dropout``; CPU training draws its mask with the native generator."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return dropout(x, self.p, self.training)
 
 
 class LayerNorm(nn.LayerNorm):
@@ -185,7 +192,7 @@ class Attention(nn.Module):
         self.value = nn.Linear(width, width)
         self.out = nn.Linear(width, width)
         self.attn_dropout = 0.1
-        self.out_dropout = nn.Dropout(0.1)
+        self.out_dropout = Dropout(0.1)
 
     def _split(self, x: Tensor) -> Tensor:
         n, t, _ = x.shape
@@ -208,11 +215,17 @@ class Attention(nn.Module):
         # On the CPU, torch's attention runs in float32 for reduced-precision models: at these
         # tiny head widths its fused float32 kernel beats a bfloat16 softmax there.
         q, k, v = (self._split(part) for part in _widened(qkv).chunk(3, -1))
-        dropout = self.attn_dropout if self.training else 0.0
-        # The class token's row of the probabilities (before dropout) feeds the structure step.
-        scores = (q[:, :, :1] * k).sum(-1, dtype=torch.promote_types(q.dtype, torch.float32))
-        cls_probs = torch.softmax(scores * scale, dim=-1)
-        context = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, scale=scale)
+        if self.training and x.device.type == "cpu":
+            # Training on the CPU: torch's attention with dropout materialises the probabilities
+            # anyway; doing it here lets the native generator draw the mask.
+            probs = torch.softmax(q @ k.transpose(-1, -2) * scale, dim=-1)
+            cls_probs = probs[:, :, 0]  # before dropout: feeds the structure step
+            context = dropout(probs, self.attn_dropout, True) @ v
+        else:
+            # The class token's row of the probabilities (before dropout) feeds the structure step.
+            scores = (q[:, :, :1] * k).sum(-1, dtype=torch.promote_types(q.dtype, torch.float32))
+            cls_probs = torch.softmax(scores * scale, dim=-1)
+            context = F.scaled_dot_product_attention(q, k, v, dropout_p=self.attn_dropout if self.training else 0.0, scale=scale)
         n, h, t, e = context.shape
         context = context.transpose(1, 2).reshape(n, t, h * e).to(x.dtype)
         return self.out_dropout(self.out(context)), cls_probs.to(x.dtype)
@@ -231,7 +244,7 @@ class Attention(nn.Module):
         key_weight = self.key.weight.to(dtype).view(self.heads, self.head_width, width)
         probe = torch.einsum("nhe,hew->nhw", q * scale, key_weight)  # (N, heads, width)
         cls_probs = torch.softmax(probe @ xs.transpose(1, 2), dim=-1)  # (N, heads, T)
-        kept = F.dropout(cls_probs, self.attn_dropout, self.training)
+        kept = dropout(cls_probs, self.attn_dropout, self.training)
         pooled = kept @ xs  # (N, heads, width)
         value_weight = self.value.weight.to(dtype).view(self.heads, self.head_width, width)
         context = torch.einsum("nhw,hew->nhe", pooled, value_weight)
@@ -251,7 +264,7 @@ class FeedForward(nn.Module):
     def __init__(self, width: int) -> None:
         super().__init__()
         self.fc = nn.Linear(width, width)
-        self.dropout = nn.Dropout(0.5)
+        self.dropout = Dropout(0.5)
         nn.init.xavier_uniform_(self.fc.weight)
         nn.init.normal_(self.fc.bias, std=1e-6)
 
@@ -315,12 +328,12 @@ class StructureGraph(nn.Module):
         def propagate(z: Tensor) -> Tensor:  # (m m^T) @ z without the P^2 x P^2 matrix
             return weights[:, :, None] * (weights[:, None, :] @ z)
 
-        h = F.dropout(F.leaky_relu(propagate(nodes @ self.gcn1), 0.2), 0.1, self.training)
-        h = F.dropout(F.relu(h), 0.2, self.training)
+        h = dropout(F.leaky_relu(propagate(nodes @ self.gcn1), 0.2), 0.1, self.training)
+        h = dropout(F.relu(h), 0.2, self.training)
         # Only the anchor row of the second layer is read.
         anchor_weight = weights.gather(1, anchor[:, None])  # (N, 1)
         g = anchor_weight * (weights[:, None, :] @ (h @ self.gcn2))[:, 0]
-        return F.dropout(F.leaky_relu(g, 0.2), 0.1, self.training)
+        return dropout(F.leaky_relu(g, 0.2), 0.1, self.training)
 
 
 class StructureTransformer(nn.Module):

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ncglf2.core.model import NCGLF2, NetworkConfig
-from ncglf2.core.native import fused_attention, kernel_status, layer_norm, load_kernel, torch_only
+from ncglf2.core.native import dropout, fused_attention, kernel_status, layer_norm, load_kernel, torch_only
 
 # The rest of the suite also runs with the kernels switched off (NCGLF2_NATIVE=0): then these stand aside.
 pytestmark = pytest.mark.skipif(os.environ.get("NCGLF2_NATIVE") == "0", reason="native kernels switched off")
@@ -137,6 +137,52 @@ def test_layer_norm_declines_what_it_cannot_do():
         assert layer_norm(x, weight, bias, 1e-6) is not None
     assert layer_norm(torch.randn(4, 20), torch.randn(20), torch.randn(20), 1e-6) is None  # not a multiple of 16
     assert layer_norm(x.double(), weight.detach().double(), bias.double(), 1e-6) is None
+
+
+@pytest.mark.parametrize("p", [0.1, 0.2, 0.5])
+def test_dropout_has_the_rate_and_the_expectation(p):
+    torch.manual_seed(5)
+    x = torch.ones(1_000_000)
+    y = dropout(x, p, True)
+    dropped = y == 0
+    assert abs(float(dropped.float().mean()) - p) < 2e-3  # binomial spread is below 5e-4
+    assert abs(float(y.mean()) - 1.0) < 4e-3
+    kept = y[~dropped]
+    assert torch.allclose(kept, torch.full_like(kept, 1 / (1 - p)), rtol=1e-4)
+    # neighbours are independent: both of a pair dropped as often as p^2
+    pairs = dropped[0::2] & dropped[1::2]
+    assert abs(float(pairs.float().mean()) - p * p) < 2e-3
+
+
+def test_dropout_is_repeatable_and_thread_count_free():
+    x = torch.randn(64, 122, 64)
+    torch.manual_seed(9)
+    first = dropout(x, 0.3, True)
+    second = dropout(x, 0.3, True)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        torch.manual_seed(9)
+        again = dropout(x, 0.3, True)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(first, again)
+    assert not torch.equal(first, second)  # a fresh mask each call
+
+
+def test_dropout_gradient_is_the_mask():
+    torch.manual_seed(2)
+    x = torch.randn(300, 50, requires_grad=True)
+    y = dropout(x, 0.25, True)
+    y.sum().backward()
+    scale = torch.where(y.detach() == 0, 0.0, 1 / 0.75)
+    torch.testing.assert_close(x.grad, scale, rtol=1e-4, atol=0)
+    assert y.dtype == x.dtype and dropout(x.detach().bfloat16(), 0.25, True).dtype == torch.bfloat16
+
+
+def test_dropout_off_outside_training():
+    x = torch.randn(10, 10)
+    assert torch.equal(dropout(x, 0.5, False), x) and torch.equal(dropout(x, 0.0, True), x)
 
 
 def _status_in_subprocess(**env: str) -> str:
