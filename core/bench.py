@@ -48,7 +48,7 @@ def count_flops(config: NetworkConfig = PAPER) -> float:
 
     network = NCGLF2(config).eval()
     x = torch.randn(4, config.in_channels, config.patch_size, config.patch_size)
-    # torch cannot see inside the native attention kernel: count the same maths through torch's.
+    # torch cannot see inside the native kernels or fused primitives: count the same maths through its own operators.
     with torch.no_grad(), torch_only(), FlopCounterMode(display=False) as counter:
         network(x)
     return counter.get_total_flops() / 4

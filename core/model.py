@@ -18,21 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .native import dropout, fused_attention, layer_norm, torch_only_active
+from .native import dropout, fused_attention, inference_shortcut_applies, layer_norm
 
 __all__ = ["NCGLF2", "NetworkConfig", "focal_loss"]
-
-
-def _oneDNN_fusable(x: Tensor) -> bool:
-    """Whether conv + activation may run as one oneDNN primitive (CPU inference in float32/bfloat16)."""
-    return (
-        _FUSED_CONV[0]
-        and not torch_only_active()
-        and x.device.type == "cpu"
-        and x.dtype in (torch.float32, torch.bfloat16)
-        and not torch.is_grad_enabled()
-        and x.is_contiguous(memory_format=torch.channels_last)
-    )
 
 
 _FUSED_CONV = [torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")]
@@ -42,7 +30,7 @@ _ACTIVATIONS = {"relu": ([], F.relu), "relu6": ([0.0, 6.0], F.relu6)}
 def conv_activation(x: Tensor, weight: Tensor, bias: Tensor | None, padding: int, groups: int, activation: str) -> Tensor:
     """conv2d (stride 1) then ReLU or ReLU6; in CPU inference one oneDNN call, saving a pass over memory."""
     scalars, function = _ACTIVATIONS[activation]
-    if _oneDNN_fusable(x):
+    if _FUSED_CONV[0] and inference_shortcut_applies(x, weight, bias) and x.is_contiguous(memory_format=torch.channels_last):
         try:
             return torch.ops.mkldnn._convolution_pointwise(
                 x, weight, bias, [padding] * 2, [1, 1], [1, 1], groups, "hardtanh" if scalars else "relu", scalars, ""
@@ -452,9 +440,8 @@ class NCGLF2(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         # Channels-last keeps the oneDNN convolutions (depthwise ones above all) free of reorders.
-        x = x.contiguous(memory_format=torch.channels_last)
+        # Each modality becomes a channels-last tensor of its own: a channel slice of one is not.
         c1 = self.config.hsi_channels
-        # Each modality as its own channels-last tensor: a channel slice is not, and oneDNN would copy it per branch.
         s1 = self.hsi_stem(x[:, :c1].contiguous(memory_format=torch.channels_last))
         s2 = self.lidar_stem(x[:, c1:].contiguous(memory_format=torch.channels_last))
 

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["fused_attention", "layer_norm", "dropout", "kernel_status", "torch_only", "torch_only_active", "load_kernel"]
+__all__ = ["fused_attention", "layer_norm", "dropout", "kernel_status", "torch_only", "inference_shortcut_applies", "load_kernel"]
 
 KERNELS = Path(__file__).with_name("kernels")
 SOURCES = (KERNELS / "attention.c", KERNELS / "layer_norm.c", KERNELS / "dropout.c")
@@ -157,14 +157,9 @@ def _declare(library: ctypes.CDLL) -> None:
 
 
 def kernel_status() -> str:
-    """One line on whether the kernel is in use, and why not."""
+    """One line on whether the native kernels are in use, and why not."""
     load_kernel()
     return str(_loaded["status"])
-
-
-def torch_only_active() -> bool:
-    """Whether a ``torch_only`` block is open (the model's oneDNN fusions stand aside too)."""
-    return _torch_only > 0
 
 
 @contextlib.contextmanager
@@ -180,8 +175,11 @@ def torch_only() -> Iterator[None]:
             _torch_only -= 1
 
 
-def _usable(x: Tensor, *parameters: Tensor | None) -> bool:
-    """CPU, float32/bfloat16, and no gradient to record."""
+def inference_shortcut_applies(x: Tensor, *parameters: Tensor | None) -> bool:
+    """Whether a CPU inference shortcut (a native kernel, a fused oneDNN primitive) may replace torch's operators.
+
+    CPU, float32/bfloat16, outside ``torch_only``, and no gradient to record.
+    """
     if _torch_only or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.bfloat16) or x.requires_grad:
         return False
     return not (torch.is_grad_enabled() and any(p is not None and p.requires_grad for p in parameters))
@@ -205,7 +203,7 @@ def fused_attention(qkv: Tensor, heads: int, scale: float, bias: Tensor | None =
     the class token's probabilities (N, heads, T) in float32; or None when the
     kernel cannot serve this call (then the caller uses torch).
     """
-    if not _usable(qkv, bias) or qkv.dim() != 3 or qkv.shape[2] % (3 * heads):
+    if not inference_shortcut_applies(qkv, bias) or qkv.dim() != 3 or qkv.shape[2] % (3 * heads):
         return None
     n, t, three_w = qkv.shape
     width = three_w // 3
@@ -233,7 +231,7 @@ def fused_attention(qkv: Tensor, heads: int, scale: float, bias: Tensor | None =
 def layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor | None:
     """LayerNorm of ``x`` over its last dimension (a multiple of 16 wide), in ``x``'s dtype; None where torch must do it."""
     width = x.shape[-1] if x.dim() else 0
-    if not _usable(x, weight, bias) or width % _LANES or width == 0 or width > _MAX_NORM_WIDTH:
+    if not inference_shortcut_applies(x, weight, bias) or width % _LANES or width == 0 or width > _MAX_NORM_WIDTH:
         return None
     if weight.shape != (width,) or bias.shape != (width,):
         return None

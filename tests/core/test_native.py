@@ -212,14 +212,19 @@ def test_switch_off_and_missing_compiler_fall_back(tmp_path):
     assert not (tmp_path / "k").exists()
 
 
-def test_portable_build_without_native_instructions_is_exact(tmp_path):
+@pytest.mark.parametrize("openmp", [True, False])
+def test_portable_build_without_native_instructions_is_exact(tmp_path, openmp):
     """The kernels are plain C with vector extensions: a build for the x86-64 baseline (or any other
-    CPU) gives the same results, only slower. A compiler wrapper drops -march=native to check it."""
+    CPU) gives the same results, only slower. A compiler wrapper drops -march=native to check it;
+    refusing -fopenmp too makes the loader fall back to the build with its own POSIX threads."""
     compiler = next((shutil.which(c) for c in ("cc", "gcc", "clang") if shutil.which(c)), None)
     if compiler is None:
         pytest.skip("no C compiler on this machine")
     wrapper = tmp_path / "cc-portable"
-    wrapper.write_text(f'#!/bin/sh\nfor a; do shift; [ "$a" = -march=native ] || set -- "$@" "$a"; done\nexec {compiler} "$@"\n')
+    refuse = "" if openmp else '[ "$a" = -fopenmp ] && exit 1; '
+    wrapper.write_text(
+        f'#!/bin/sh\nfor a; do shift; {refuse}[ "$a" = -march=native ] || set -- "$@" "$a"; done\nexec {compiler} "$@"\n'
+    )
     wrapper.chmod(0o755)
     script = """
 import torch, torch.nn.functional as F
@@ -238,7 +243,8 @@ print(float((context.double() - expected).abs().max()), float((norm - F.layer_no
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr
     status, errors = result.stdout.strip().splitlines()
-    assert "built with cc-portable -O3 -march=native" in status  # the flags asked for; the wrapper dropped -march
+    # the flags asked for (the wrapper dropped -march=native)
+    assert f"built with cc-portable -O3 -march=native{' -fopenmp' if openmp else ''}:" in status
     attention_error, norm_error = map(float, errors.split())
     assert attention_error < 1e-5 and norm_error < 1e-5
 
