@@ -138,6 +138,15 @@ def build_table(source: Path) -> tuple[np.ndarray, dict[str, dict[str, np.ndarra
     return centres, table, notes
 
 
+def canonical(values: np.ndarray) -> np.ndarray:
+    """Values as printed with 5 decimals, without negative zeros.
+
+    Components that are zero up to rounding come out of the SVD with a sign that
+    depends on BLAS threading; adding 0.0 after rounding turns -0.0 into 0.0.
+    """
+    return np.round(np.asarray(values, dtype=np.float64), 5) + 0.0
+
+
 def write_csv(path: Path, centres: np.ndarray, table: dict[str, dict[str, np.ndarray]], notes: dict[str, str]) -> None:
     """Write the table with its provenance and licence notice in ``#`` lines."""
     lines = [
@@ -154,7 +163,7 @@ def write_csv(path: Path, centres: np.ndarray, table: dict[str, dict[str, np.nda
     lines.append("material,statistic," + ",".join(f"{c:.2f}" for c in centres))
     for material, stats in table.items():
         for statistic, values in stats.items():
-            lines.append(f"{material},{statistic}," + ",".join(f"{v:.5f}" for v in values))
+            lines.append(f"{material},{statistic}," + ",".join(f"{v:.5f}" for v in canonical(values)))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text("\n".join(lines) + "\n")
