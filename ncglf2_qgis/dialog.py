@@ -274,7 +274,8 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
         if labels is None:
             raise InputProblem(self.tr("Choose the labels layer (a class raster, or points/polygons)."))
         class_field = None
-        if labels.type() == QgsMapLayer.VectorLayer:
+        vector = labels.type() == QgsMapLayer.VectorLayer
+        if vector:
             class_field = self.classFieldCombo.currentField() or None
             if class_field is None:
                 raise InputProblem(self.tr("Choose the field of {} that holds the classes.").format(labels.name()))
@@ -283,7 +284,8 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
         return {
             "HSI": hsi,
             "LIDAR": lidar,
-            "LABELS": labels.source(),
+            "LABELS": labels.source() if vector else None,
+            "LABELS_RASTER": None if vector else labels.source(),
             "CLASS_FIELD": class_field,
             "VALIDATION": validation.source() if validation is not None else None,
             "CLASS_CSV": self.classCsvWidget.filePath().strip() or None,

@@ -2,22 +2,20 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputNumber,
-    QgsProcessingParameterField,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
-    QgsProcessingParameterMapLayer,
     QgsProcessingParameterRasterLayer,
 )
 
 from .base import FeedbackProgress, NCGLF2Algorithm, load_engine
-from .train import CLASS_CSV_FILTER, HTML_FILTER
+from .train import CLASS_CSV_FILTER, HTML_FILTER, add_labels
 
 
 class AssessAlgorithm(NCGLF2Algorithm):
     CLASSIFICATION = "CLASSIFICATION"
     REFERENCE = "REFERENCE"
+    REFERENCE_RASTER = "REFERENCE_RASTER"
     CLASS_FIELD = "CLASS_FIELD"
     CLASS_CSV = "CLASS_CSV"
     OUTPUT_HTML = "OUTPUT_HTML"
@@ -26,6 +24,8 @@ class AssessAlgorithm(NCGLF2Algorithm):
     OA = "OA"
     AA = "AA"
     KAPPA = "KAPPA"
+
+    LABEL_CHOICES = ((REFERENCE, REFERENCE_RASTER, "reference labels"),)
 
     SUMMARY = (
         "Measures how well a class map agrees with reference labels that were not used for training: "
@@ -45,18 +45,18 @@ class AssessAlgorithm(NCGLF2Algorithm):
             QgsProcessingParameterRasterLayer(self.CLASSIFICATION, self.tr("Classification")),
             "A class map, e.g. written by 'Classify with a model'.",
         )
-        self.add(
-            QgsProcessingParameterMapLayer(self.REFERENCE, self.tr("Reference labels"),
-                                           types=[QgsProcessing.TypeRaster, QgsProcessing.TypeVectorAnyGeometry]),
-            "The ground truth: a raster of class ids (0 or nodata = no reference) or a point or polygon layer "
-            "with a class field. Use labels that were not used for training.",
-        )
-        self.add(
-            QgsProcessingParameterField(self.CLASS_FIELD, self.tr("Class field (vector reference)"),
-                                        parentLayerParameterName=self.REFERENCE, optional=True),
-            "The attribute that holds the class of each point or polygon (class ids, or class names as in "
-            "the map). Leave empty for a raster reference.",
-        )
+        add_labels(self, self.REFERENCE, self.REFERENCE_RASTER, self.CLASS_FIELD, (
+            "Reference labels (points or polygons)",
+            "The ground truth as points or polygons with a class field; use labels that were not used for "
+            "training. Give either these or a reference raster.",
+        ), (
+            "Reference labels (class raster)",
+            "The ground truth as a raster of class ids (0 or nodata = no reference). Give either this or "
+            "points/polygons.",
+        ), (
+            "Class field",
+            "The attribute that holds the class of each point or polygon (class ids, or class names as in the map).",
+        ))
         self.add(
             QgsProcessingParameterFile(self.CLASS_CSV, self.tr("Class names and colours (CSV)"),
                                        optional=True, fileFilter=CLASS_CSV_FILTER),
@@ -86,7 +86,8 @@ class AssessAlgorithm(NCGLF2Algorithm):
         classification = self.raster_path(self.parameterAsRasterLayer(parameters, self.CLASSIFICATION, context),
                                           "classification")
         reference, reference_layer = self.labels_source(
-            self.parameterAsLayer(parameters, self.REFERENCE, context), "reference labels", context, feedback
+            self.chosen_labels(parameters, self.REFERENCE, self.REFERENCE_RASTER, context), "reference labels", context,
+            feedback,
         )
         out_html = self.parameterAsFileOutput(parameters, self.OUTPUT_HTML, context)
         out_json = self.optional_output(parameters, self.OUTPUT_JSON, context)

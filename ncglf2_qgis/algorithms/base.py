@@ -71,6 +71,9 @@ class NCGLF2Algorithm(QgsProcessingAlgorithm):
     #: One paragraph that says what the algorithm does, in a GIS user's words.
     SUMMARY = ""
 
+    #: (vector parameter, raster parameter, what they hold): labels come from exactly one of each pair.
+    LABEL_CHOICES: tuple[tuple[str, str, str], ...] = ()
+
     def createInstance(self) -> NCGLF2Algorithm:  # noqa: N802 - QGIS API
         return type(self)()
 
@@ -118,6 +121,33 @@ class NCGLF2Algorithm(QgsProcessingAlgorithm):
     def optional_output(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> str | None:
         """The path of an optional file destination, or None when the user skipped it."""
         return self.parameterAsFileOutput(parameters, name, context) or None
+
+    def checkParameterValues(self, parameters: dict[str, Any], context: QgsProcessingContext) -> tuple[bool, str]:  # noqa: N802
+        """Refuse before the run when both or neither of a vector/raster labels pair is given."""
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        for vector, raster, role in self.LABEL_CHOICES:
+            given = [name for name in (vector, raster) if parameters.get(name) not in (None, "")]
+            if len(given) != 1:
+                vector_title = self.parameterDefinition(vector).description()
+                raster_title = self.parameterDefinition(raster).description()
+                problem = self.tr("both are given") if given else self.tr("neither is given")
+                return False, self.tr("Give the {} either as '{}' ({}) or as '{}' ({}): {}.").format(
+                    role, vector_title, vector, raster_title, raster, problem)
+        return True, ""
+
+    def chosen_labels(self, parameters: dict[str, Any], vector: str, raster: str,
+                      context: QgsProcessingContext) -> QgsMapLayer | None:
+        """The labels layer of a vector/raster pair; a raster given as the vector is named as such."""
+        if parameters.get(raster) not in (None, ""):
+            return self.parameterAsRasterLayer(parameters, raster, context)
+        layer = self.parameterAsVectorLayer(parameters, vector, context)
+        value = parameters.get(vector)
+        if layer is None and isinstance(value, str) and _is_raster_file(value):
+            raise QgsProcessingException(
+                self.tr("{} is a raster; give class rasters as {}, not {}").format(value, raster, vector))
+        return layer
 
     # ------------------------------------------------------------ layers as files
 
@@ -184,6 +214,12 @@ class NCGLF2Algorithm(QgsProcessingAlgorithm):
             return job()
         except NCGLF2Error as error:
             raise QgsProcessingException(str(error)) from None
+
+
+def _is_raster_file(path: str) -> bool:
+    from osgeo import gdal
+
+    return os.path.isfile(path) and gdal.OpenEx(path, gdal.OF_RASTER) is not None
 
 
 def _ogr_layer_name(path: str, index: int) -> str | None:

@@ -12,6 +12,7 @@ from qgis.core import (
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterVectorLayer,
 )
 
 from .base import DEVICES, FeedbackProgress, NCGLF2Algorithm, load_engine
@@ -27,6 +28,29 @@ def add_device(algorithm: NCGLF2Algorithm, name: str) -> None:
         "Where the network runs: auto uses an NVIDIA GPU (CUDA) when torch sees one, else the CPU; "
         "cuda fails when no GPU is available.",
     )
+
+
+# Vector labels and raster labels are two parameters: the class field's parent
+# must only ever hold a vector layer (QGIS's field widget dereferences a raster
+# parent as a vector layer and crashes).
+LABEL_LAYER_TYPES = [QgsProcessing.TypeRaster, QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]
+
+
+def add_labels(
+    algorithm: NCGLF2Algorithm, vector: str, raster: str, field: str,
+    vector_text: tuple[str, str], raster_text: tuple[str, str], field_text: tuple[str, str],
+) -> None:
+    """A vector labels layer with its class field, and a class raster: one of the two is given."""
+    algorithm.add(
+        QgsProcessingParameterVectorLayer(vector, algorithm.tr(vector_text[0]), optional=True,
+                                          types=[QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]),
+        vector_text[1],
+    )
+    algorithm.add(
+        QgsProcessingParameterField(field, algorithm.tr(field_text[0]), parentLayerParameterName=vector, optional=True),
+        field_text[1],
+    )
+    algorithm.add(QgsProcessingParameterRasterLayer(raster, algorithm.tr(raster_text[0]), optional=True), raster_text[1])
 
 
 def add_inputs(algorithm: NCGLF2Algorithm, hsi: str, lidar: str) -> None:
@@ -46,6 +70,7 @@ class TrainAlgorithm(NCGLF2Algorithm):
     HSI = "HSI"
     LIDAR = "LIDAR"
     LABELS = "LABELS"
+    LABELS_RASTER = "LABELS_RASTER"
     CLASS_FIELD = "CLASS_FIELD"
     VALIDATION = "VALIDATION"
     CLASS_CSV = "CLASS_CSV"
@@ -64,6 +89,8 @@ class TrainAlgorithm(NCGLF2Algorithm):
     VALIDATION_AA = "VALIDATION_AA"
     VALIDATION_KAPPA = "VALIDATION_KAPPA"
 
+    LABEL_CHOICES = ((LABELS, LABELS_RASTER, "training labels"),)
+
     SUMMARY = (
         "Trains the NCGLF2 fusion network to recognise land-cover classes from a hyperspectral image and "
         "LiDAR rasters. The labelled pixels come from a class raster (class ids, 0 = unlabelled) or from "
@@ -81,21 +108,22 @@ class TrainAlgorithm(NCGLF2Algorithm):
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         add_inputs(self, self.HSI, self.LIDAR)
-        labels_types = [QgsProcessing.TypeRaster, QgsProcessing.TypeVectorAnyGeometry]
-        self.add(
-            QgsProcessingParameterMapLayer(self.LABELS, self.tr("Training labels"), types=labels_types),
-            "Where the classes are known: a raster of class ids (0 or nodata = unlabelled), or a point or "
-            "polygon layer with a class field. Polygons label every pixel whose centre they contain.",
-        )
-        self.add(
-            QgsProcessingParameterField(self.CLASS_FIELD, self.tr("Class field (vector labels)"),
-                                        parentLayerParameterName=self.LABELS, optional=True),
+        add_labels(self, self.LABELS, self.LABELS_RASTER, self.CLASS_FIELD, (
+            "Training labels (points or polygons)",
+            "Points or polygons with a class field. Polygons label every pixel whose centre they contain. "
+            "Give either these or a class raster.",
+        ), (
+            "Training labels (class raster)",
+            "A raster of class ids (0 or nodata = unlabelled) on any grid; it is read onto the HSI grid. "
+            "Give either this or points/polygons.",
+        ), (
+            "Class field",
             "The attribute that holds the class of each point or polygon: whole numbers above 0, or text "
-            "(classes are then numbered in alphabetical order). Leave empty for raster labels.",
-        )
+            "(classes are then numbered in alphabetical order).",
+        ))
         self.add(
             QgsProcessingParameterMapLayer(self.VALIDATION, self.tr("Separate validation labels"),
-                                           types=labels_types, optional=True),
+                                           types=LABEL_LAYER_TYPES, optional=True),
             "Labels used only to validate, instead of a share of the training labels (same class field "
             "and class names).",
         )
@@ -177,7 +205,7 @@ class TrainAlgorithm(NCGLF2Algorithm):
         hsi = self.raster_path(self.parameterAsRasterLayer(parameters, self.HSI, context), "HSI")
         lidar = self.raster_paths(self.parameterAsLayerList(parameters, self.LIDAR, context), "LiDAR")
         labels, labels_layer = self.labels_source(
-            self.parameterAsLayer(parameters, self.LABELS, context), "training labels", context, feedback
+            self.chosen_labels(parameters, self.LABELS, self.LABELS_RASTER, context), "training labels", context, feedback
         )
         validation, validation_layer = None, None
         validation_labels = self.parameterAsLayer(parameters, self.VALIDATION, context)

@@ -1,8 +1,11 @@
 """One real QGIS application (offscreen) for the whole session, with Processing."""
 import os
 import sys
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # desktop.py
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

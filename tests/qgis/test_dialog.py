@@ -149,7 +149,7 @@ def test_parameters_match_the_algorithms(dialog, scene_layers, tmp_path):
     params = dialog.train_parameters()
     assert params["HSI"] == layers["hsi"].source()
     assert params["LIDAR"] == [layers["dsm"].source()]
-    assert params["LABELS"] == layers["labels"].source()
+    assert params["LABELS_RASTER"] == layers["labels"].source() and params["LABELS"] is None
     assert params["CLASS_FIELD"] is None and not dialog.classFieldCombo.isEnabled()
     assert (params["EPOCHS"], params["SAMPLES_PER_CLASS"], params["PATCH_SIZE"], params["PCA_COMPONENTS"]) == (7, 0, 5, 4)
     assert params["VALIDATION_FRACTION"] == pytest.approx(0.25)

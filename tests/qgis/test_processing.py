@@ -27,12 +27,12 @@ FAST_TRAINING = {
     "DEVICE": 1,  # cpu
 }
 ALGORITHMS = {
-    "ncglf2:train": ["HSI", "LIDAR", "LABELS", "CLASS_FIELD", "VALIDATION", "CLASS_CSV", "EPOCHS", "SAMPLES_PER_CLASS",
+    "ncglf2:train": ["HSI", "LIDAR", "LABELS", "CLASS_FIELD", "LABELS_RASTER", "VALIDATION", "CLASS_CSV", "EPOCHS", "SAMPLES_PER_CLASS",
                      "VALIDATION_FRACTION", "BATCH_SIZE", "LEARNING_RATE", "PATCH_SIZE", "PCA_COMPONENTS", "SEED",
                      "DEVICE", "OUTPUT_MODEL", "OUTPUT_REPORT"],
     "ncglf2:classify": ["MODEL", "HSI", "LIDAR", "DEVICE", "EXTENT", "TILE_SIZE", "BATCH_SIZE", "OUTPUT",
                         "OUTPUT_CONFIDENCE", "OUTPUT_PROBABILITIES"],
-    "ncglf2:assess": ["CLASSIFICATION", "REFERENCE", "CLASS_FIELD", "OUTPUT_HTML", "OUTPUT_JSON"],
+    "ncglf2:assess": ["CLASSIFICATION", "REFERENCE", "CLASS_FIELD", "REFERENCE_RASTER", "OUTPUT_HTML", "OUTPUT_JSON"],
     "ncglf2:importreference": ["CHECKPOINT", "HSI", "LIDAR", "CLASSES", "PATCH_SIZE", "CLASS_CSV", "OUTPUT_MODEL"],
 }
 
@@ -64,7 +64,7 @@ def trained(provider, scene, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("processing_model")
     results = processing.run("ncglf2:train", {
-        "HSI": scene.hsi, "LIDAR": [scene.dsm], "LABELS": scene.labels,
+        "HSI": scene.hsi, "LIDAR": [scene.dsm], "LABELS_RASTER": scene.labels,
         "OUTPUT_MODEL": str(folder / "model.ncglf2"), "OUTPUT_REPORT": str(folder / "training.html"), **FAST_TRAINING,
     })
     return results, folder
@@ -175,7 +175,7 @@ def test_classify_matches_core_and_loads_styled_then_assess(provider, trained, s
     assert [c.color.getRgb()[:3] for c in renderer.classes()] == colors
 
     assessed = processing.run("ncglf2:assess", {
-        "CLASSIFICATION": str(out), "REFERENCE": scene.labels,
+        "CLASSIFICATION": str(out), "REFERENCE_RASTER": scene.labels,
         "OUTPUT_HTML": str(tmp_path / "accuracy.html"), "OUTPUT_JSON": str(tmp_path / "accuracy.json"),
     })
     labels = read(scene.labels)
@@ -243,7 +243,6 @@ def test_model_train_then_classify(provider, scene, tmp_path):
         QgsProcessingModelChildParameterSource,
         QgsProcessingModelOutput,
         QgsProcessingModelParameter,
-        QgsProcessingParameterMapLayer,
         QgsProcessingParameterMultipleLayers,
         QgsProcessingParameterRasterLayer,
     )
@@ -253,7 +252,7 @@ def test_model_train_then_classify(provider, scene, tmp_path):
     model = QgsProcessingModelAlgorithm("Train and classify", "NCGLF2 tests")
     for definition in (QgsProcessingParameterRasterLayer("hsi", "HSI"),
                        QgsProcessingParameterMultipleLayers("lidar", "LiDAR", QgsProcessing.TypeRaster),
-                       QgsProcessingParameterMapLayer("labels", "Labels")):
+                       QgsProcessingParameterRasterLayer("labels", "Labels")):
         model.addModelParameter(definition, QgsProcessingModelParameter(definition.name()))
 
     def from_inputs(child):
@@ -263,7 +262,7 @@ def test_model_train_then_classify(provider, scene, tmp_path):
     train = QgsProcessingModelChildAlgorithm("ncglf2:train")
     train.setChildId("train")
     from_inputs(train)
-    train.addParameterSources("LABELS", [QgsProcessingModelChildParameterSource.fromModelParameter("labels")])
+    train.addParameterSources("LABELS_RASTER", [QgsProcessingModelChildParameterSource.fromModelParameter("labels")])
     for name, value in FAST_TRAINING.items():
         train.addParameterSources(name, [QgsProcessingModelChildParameterSource.fromStaticValue(value)])
     model.addChildAlgorithm(train)
