@@ -23,7 +23,7 @@ from .allocator import keep_freed_memory
 from .errors import InputError
 from .model_file import ModelBundle
 from .outputs import atomic_path, check_outputs
-from .progress import Progress, SilentProgress, check_canceled
+from .progress import Progress, SilentProgress, Throughput, check_canceled
 from .raster_io import create_geotiff, set_class_table, write_paletted_qml
 from .tiling import Tile, cut_patches, read_tile_features, tile_windows
 from .training import resolve_device
@@ -284,10 +284,12 @@ def classify_raster(
         conf_ds, prob_ds = outputs.confidence, outputs.probabilities
         writer = _Writer(outputs.write)
         classified = 0
+        meter = Throughput(progress, ww * wh, "pixels")
+        pixels_before = 0  # pixels of the tiles already classified
         try:
             reads = _background((tile, *read_tile_features(stack, bundle.preprocessing, tile, halo)) for tile in tiles)
             with torch.inference_mode():
-                for done, (tile, features, valid) in enumerate(reads, start=1):
+                for tile, features, valid in reads:
                     check_canceled(progress)
                     rows_np, cols_np = np.nonzero(valid)
                     class_map = np.zeros((tile.height, tile.width), dtype=class_dtype)
@@ -299,6 +301,8 @@ def classify_raster(
                         cols = torch.from_numpy(cols_np).to(torch_device)
                         labels, maxima, all_probs = [], [], []
 
+                        tile_pixels, valid_count = tile.width * tile.height, rows_np.size
+
                         def step(batch: slice) -> None:
                             patches = cut_patches(feature_tensor, rows[batch], cols[batch], patch_size)
                             p = predict_patches(network, patches)
@@ -307,6 +311,7 @@ def classify_raster(
                             maxima.append(best)
                             if probs is not None:
                                 all_probs.append(p)
+                            meter.update(pixels_before + tile_pixels * batch.stop / valid_count)
 
                         plan.run(rows_np.size, step)
                         class_map[rows_np, cols_np] = torch.cat(labels).cpu().numpy().astype(class_dtype)
@@ -316,7 +321,8 @@ def classify_raster(
                             probs[:, rows_np, cols_np] = torch.cat(all_probs).cpu().numpy().T
                         classified += rows_np.size
                     writer.put(tile, class_map, conf, probs)
-                    progress.set_progress(100.0 * done / len(tiles))
+                    pixels_before += tile.width * tile.height
+                    meter.update(pixels_before)
         finally:
             writer.close()
             outputs.close()

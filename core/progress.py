@@ -6,6 +6,8 @@ dialog to its task; the engine only ever sees this protocol.
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from .errors import Cancelled
@@ -85,6 +87,50 @@ class SubProgress:
 
     def info(self, message: str) -> None:
         self.parent.info(message)
+
+
+class Throughput:
+    """Progress of a long count (pixels, patches) with its rate and time left in the log every few seconds.
+
+    The bar moves on every ``update``; the log line comes at most every
+    ``every`` seconds, so the user sees life without being flooded.
+    """
+
+    def __init__(self, progress: Progress, total: int, unit: str, every: float = 5.0,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.progress, self.total, self.unit, self.every, self.clock = progress, max(1, int(total)), unit, every, clock
+        self.started = clock()
+        self._next_log = self.started + every
+        self.done = 0.0
+        progress.set_progress(0.0)
+
+    def update(self, done: float) -> None:
+        self.done = min(float(done), float(self.total))
+        self.progress.set_progress(100.0 * self.done / self.total)
+        now = self.clock()
+        if now >= self._next_log and self.done < self.total:
+            self._next_log = now + self.every
+            self.progress.info(self.line(now))
+
+    def line(self, now: float | None = None) -> str:
+        """E.g. "12,288 of 88,305 pixels (13.9 %), 1,460 pixels/s, about 52 s left"."""
+        elapsed = max((self.clock() if now is None else now) - self.started, 1e-9)
+        rate = self.done / elapsed
+        left = (self.total - self.done) / rate if rate > 0 else float("inf")
+        return (f"{self.done:,.0f} of {self.total:,} {self.unit} ({100 * self.done / self.total:.1f} %), "
+                f"{rate:,.0f} {self.unit}/s, about {format_duration(left)} left")
+
+
+def format_duration(seconds: float) -> str:
+    """42 s, 3 min 05 s, 2 h 07 min."""
+    if seconds != seconds or seconds == float("inf"):
+        return "an unknown time"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 def check_canceled(progress: Progress) -> None:

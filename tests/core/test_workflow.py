@@ -198,3 +198,49 @@ def test_model_file_round_trip(trained, tmp_path):
     assert header["format_version"] == 1 and header["bands"] == {"hsi": 8, "lidar": 1}
     assert header["provenance"]["inputs"]["hsi"] == "hsi.tif" and header["provenance"]["training"]["epochs"] == 12
     assert not any(p.name.endswith(".part") for p in tmp_path.iterdir()), "no temporary file is left behind"
+
+
+class _Recorder:
+    def __init__(self):
+        self.percents, self.lines = [], []
+
+    def set_progress(self, percent):
+        self.percents.append(percent)
+
+    def is_canceled(self):
+        return False
+
+    def info(self, message):
+        self.lines.append(message)
+
+
+def test_classify_reports_progress_per_batch_within_a_tile(trained, tmp_path):
+    """One tile holds the whole scene: the bar still moves with every batch, up to 100 %."""
+    scene, model, _, _ = trained
+    progress = _Recorder()
+    classify(model, scene.hsi, [scene.dsm], str(tmp_path / "c.tif"), device="cpu", tile_size=4096, batch_size=64,
+             progress=progress)
+    valid = 36 * 42 - 36  # the tiny scene's nodata corner is 6 x 6
+    assert len(progress.percents) >= valid // 64
+    assert progress.percents[0] == 0.0 and progress.percents[-1] == pytest.approx(100.0)
+    assert all(b >= a for a, b in zip(progress.percents, progress.percents[1:]))
+    assert len({round(p, 3) for p in progress.percents if 0 < p < 100}) >= 10
+
+
+def test_throughput_logs_rate_and_time_left_every_few_seconds():
+    from ncglf2.core.progress import Throughput, format_duration
+
+    now = [100.0]
+    progress = _Recorder()
+    meter = Throughput(progress, 1000, "pixels", every=5.0, clock=lambda: now[0])
+    for done in range(100, 1001, 100):
+        now[0] += 2.0  # 50 pixels/s
+        meter.update(done)
+    assert progress.percents == [0.0] + [float(p) for p in range(10, 101, 10)]
+    # Lines after 6, 12 and 18 s (at most one per 5 s), none at the end.
+    assert progress.lines == [
+        "300 of 1,000 pixels (30.0 %), 50 pixels/s, about 14 s left",
+        "600 of 1,000 pixels (60.0 %), 50 pixels/s, about 8 s left",
+        "900 of 1,000 pixels (90.0 %), 50 pixels/s, about 2 s left",
+    ]
+    assert format_duration(185) == "3 min 05 s" and format_duration(7620) == "2 h 07 min"

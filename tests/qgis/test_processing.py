@@ -563,3 +563,18 @@ def test_make_zip_holds_the_plugin_only():
                 ".git", ".egg-info", ".ncglf2", "Makefile", "tools/")
     assert not [n for n in names if any(u in n for u in unwanted)]
     assert "hasProcessingProvider=yes" in metadata
+
+
+def test_classify_progress_moves_within_a_tile(provider, trained, scene, tmp_path):
+    """The Processing feedback sees the bar move per batch, not per tile (one tile here)."""
+    import processing
+    from qgis.core import QgsProcessingFeedback
+
+    feedback = QgsProcessingFeedback()
+    percents = []
+    feedback.progressChanged.connect(percents.append)
+    processing.run("ncglf2:classify", classify_parameters(trained, scene, tmp_path / "c.tif", TILE_SIZE=4096,
+                                                          BATCH_SIZE=32), feedback=feedback)
+    inside = sorted({round(p, 1) for p in percents if 0 < p < 100})
+    assert len(inside) >= 20, percents
+    assert percents[-1] == pytest.approx(100.0)
