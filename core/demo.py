@@ -14,7 +14,7 @@ import numpy as np
 
 from .progress import Progress, SilentProgress, SubProgress
 
-__all__ = ["run_demo", "write_quicklook"]
+__all__ = ["run_demo", "write_quicklook", "demo_project_layers"]
 
 
 def write_quicklook(hsi_path: str, dsm_path: str, classes_path: str, reference_path: str, class_ids, names, colors, png_path: str) -> None:
@@ -65,7 +65,7 @@ def write_quicklook(hsi_path: str, dsm_path: str, classes_path: str, reference_p
 def run_demo(out_dir: str = "demo_output", size: int = 300, epochs: int = 80, seed: int = 0, device: str = "auto", progress: Progress | None = None) -> dict:
     """Build the scene, train with the paper protocol, classify it all, assess on held-out pixels."""
     from .demo_scene import build_demo_scene
-    from .qgis_project import ProjectLayer, write_qgis_project
+    from .qgis_project import write_qgis_project
     from .raster_io import raster_grid
     from .training import TrainingParameters
     from .workflow import TrainRequest, assess, classify, train
@@ -107,19 +107,9 @@ def run_demo(out_dir: str = "demo_output", size: int = 300, epochs: int = 80, se
         scene.hsi_path, scene.lidar_path, path("classification.tif"), scene.test_labels_path,
         scene.class_ids, scene.class_names, scene.class_colors, path("quicklook.png"),
     )
-    classes = [(cid, name, tuple(color)) for cid, name, color in zip(scene.class_ids, scene.class_names, scene.class_colors)]
     write_qgis_project(
-        path("demo.qgz"),
-        [
-            ProjectLayer(path("confidence.tif"), "Confidence", "gray", minimum=0.0, maximum=1.0, visible=False),
-            ProjectLayer(path("classification.tif"), "NCGLF2 classification", "paletted", classes=classes),
-            ProjectLayer(scene.test_labels_path, "Held-out reference", "paletted", classes=classes, visible=False),
-            ProjectLayer(scene.train_labels_path, "Training polygons", "vector", visible=False),
-            ProjectLayer(scene.lidar_path, "LiDAR DSM", "pseudocolor", visible=False),
-            ProjectLayer(scene.hsi_path, "Hyperspectral (true colour)", "rgb", bands=_true_colour_bands(scene.hsi_path)),
-        ],
-        raster_grid(scene.hsi_path).crs_wkt,
-        title="NCGLF2 demo: hyperspectral + LiDAR land cover",
+        path("demo.qgz"), demo_project_layers(scene, path("classification.tif"), path("confidence.tif")),
+        raster_grid(scene.hsi_path).crs_wkt, title="NCGLF2 demo: hyperspectral + LiDAR land cover",
     )
     progress.set_progress(100)
     summary = {
@@ -134,6 +124,21 @@ def run_demo(out_dir: str = "demo_output", size: int = 300, epochs: int = 80, se
         f"open {os.path.join(out_dir, 'demo.qgz')} in QGIS"
     )
     return summary
+
+
+def demo_project_layers(scene, classification: str, confidence: str) -> list:
+    """The demo project's layers, bottom to top: the class map opens on top of the true-colour image."""
+    from .qgis_project import ProjectLayer
+
+    classes = [(cid, name, tuple(color)) for cid, name, color in zip(scene.class_ids, scene.class_names, scene.class_colors)]
+    return [
+        ProjectLayer(scene.hsi_path, "Hyperspectral (true colour)", "rgb", bands=_true_colour_bands(scene.hsi_path)),
+        ProjectLayer(scene.lidar_path, "LiDAR DSM", "pseudocolor", visible=False),
+        ProjectLayer(confidence, "Confidence", "gray", minimum=0.0, maximum=1.0, visible=False),
+        ProjectLayer(scene.test_labels_path, "Held-out reference", "paletted", classes=classes, visible=False),
+        ProjectLayer(scene.train_labels_path, "Training polygons", "vector", visible=False),
+        ProjectLayer(classification, "NCGLF2 classification", "paletted", classes=classes),
+    ]
 
 
 def _true_colour_bands(hsi_path: str) -> tuple[int, int, int]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import uuid
 import xml.etree.ElementTree as ET
 import zipfile
@@ -23,6 +22,7 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from .errors import InputError
+from .outputs import atomic_path
 from .raster_io import gdal_errors
 
 __all__ = ["ProjectLayer", "write_qgis_project"]
@@ -286,6 +286,25 @@ def _map_layer(layer: ProjectLayer, layer_id: str, project_dir: str, crs_wkt: st
     return element, source, provider
 
 
+def _map_canvas(root: ET.Element, extents: list[ET.Element], crs_wkt: str) -> None:
+    """The map view QGIS opens on: every layer in full (without it the canvas opens blank at 1:1)."""
+    boxes = np.array([[float(extent.find(tag).text) for tag in ("xmin", "ymin", "xmax", "ymax")] for extent in extents])
+    xmin, ymin = boxes[:, 0].min(), boxes[:, 1].min()
+    xmax, ymax = boxes[:, 2].max(), boxes[:, 3].max()
+    geographic = osr.SpatialReference(wkt=crs_wkt).IsGeographic()
+    canvas = _sub(root, "mapcanvas", name="theMapCanvas", annotationsVisible="1")
+    _sub(canvas, "units", "degrees" if geographic else "meters")
+    _extent(canvas, xmin, ymin, xmax, ymax)
+    _sub(canvas, "rotation", "0")
+    _srs_element(_sub(canvas, "destinationsrs"), crs_wkt)
+    _sub(canvas, "rendermaptile", "0")
+    view = _sub(root, "ProjectViewSettings", UseProjectScales="0", rotation="0")
+    _sub(view, "Scales")
+    default = _sub(view, "DefaultViewExtent", xmin=repr(float(xmin)), ymin=repr(float(ymin)),
+                   xmax=repr(float(xmax)), ymax=repr(float(ymax)))
+    _srs_element(default, crs_wkt)
+
+
 def write_qgis_project(path: str, layers: list[ProjectLayer], crs_wkt: str, title: str = "") -> None:
     """Write ``path`` (``.qgz`` or ``.qgs``) holding ``layers`` styled for QGIS 3.22+.
 
@@ -321,6 +340,7 @@ def write_qgis_project(path: str, layers: list[ProjectLayer], crs_wkt: str, titl
         _sub(_sub(node, "customproperties"), "Option")
     for element, _, _ in written:
         project_layers.append(element)
+    _map_canvas(root, [element.find("extent") for element, _, _ in written], crs_wkt)
     order = _sub(root, "layerorder")
     for layer_id in reversed(ids):
         _sub(order, "layer", id=layer_id)
@@ -333,16 +353,9 @@ def write_qgis_project(path: str, layers: list[ProjectLayer], crs_wkt: str, titl
 
     ET.indent(root)
     document = ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode")).encode("utf-8")
-    handle, temporary = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part", dir=project_dir)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            if path.lower().endswith(".qgs"):
-                stream.write(document)
-            else:
-                with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:
-                    archive.writestr(stem + ".qgs", document)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "wb") as stream:
+        if path.lower().endswith(".qgs"):
+            stream.write(document)
+        else:
+            with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:
+                archive.writestr(stem + ".qgs", document)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import numpy as np
 from osgeo import gdal, gdal_array, ogr, osr
 
 from .errors import InputError
+from .outputs import atomic_path
 
 __all__ = [
     "Grid",
@@ -703,19 +703,11 @@ def write_paletted_qml(
     ET.SubElement(root, "blendMode").text = "0"
     ET.indent(root)
     text = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode") + "\n"
-    directory = os.path.dirname(os.path.abspath(path))
     try:
-        handle, temporary = tempfile.mkstemp(prefix=".", suffix=".qml.tmp", dir=directory)
+        with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as stream:
+            stream.write(text)
     except OSError as error:
         raise InputError(f"cannot write the style {path}: {error}") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 # ---------------------------------------------------------------- single rasters

@@ -97,3 +97,43 @@ def test_sources_are_relative_to_the_project(qgis_app, scene, tmp_path):
     text = path.read_text(encoding="utf-8")
     assert "<datasource>./hsi.tif</datasource>" in text
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_demo_project_opens_on_the_class_map_in_full(qgis_app, scene, tmp_path):
+    """The canvas opens on the whole scene (not blank at 1:1), the class map on top of the HSI, files as umask says."""
+    import os
+    import stat
+
+    from qgis.core import QgsProject, QgsRectangle
+    from qgis.gui import QgsMapCanvas
+
+    from ncglf2.core.demo import demo_project_layers
+
+    confidence = tmp_path / "confidence.tif"
+    gdal.Translate(str(confidence), scene.lidar_path)
+    path = tmp_path / "demo.qgz"
+    layers = demo_project_layers(scene, scene.test_labels_path, str(confidence))
+    write_qgis_project(str(path), layers, gdal.Open(scene.hsi_path).GetProjection(), title="demo")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+    project = QgsProject.instance()
+    project.clear()
+    canvas = QgsMapCanvas()
+    canvas.resize(800, 600)
+    project.readProject.connect(canvas.readProject)
+    try:
+        assert project.read(str(path))
+        x0, dx, _, y0, _, dy = gdal.Open(scene.hsi_path).GetGeoTransform()
+        size = gdal.Open(scene.hsi_path).RasterXSize
+        scene_box = QgsRectangle(x0, y0 + dy * size, x0 + dx * size, y0)
+        assert canvas.extent().contains(scene_box)
+        assert canvas.extent().width() < 2 * scene_box.width()
+        assert project.viewSettings().defaultViewExtent().contains(scene_box)
+        root = project.layerTreeRoot()
+        visible = [node.name() for node in root.findLayers() if node.isVisible()]
+        assert visible == ["NCGLF2 classification", "Hyperspectral (true colour)"]  # the class map on top
+    finally:
+        project.readProject.disconnect(canvas.readProject)
+        project.clear()
