@@ -21,6 +21,7 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from .errors import InputError
+from .palette import QUALITATIVE, class_colors
 from .raster_io import (
     Grid,
     _format_bounds,
@@ -37,12 +38,7 @@ Log = Callable[[str], None]
 Color = tuple[int, int, int]
 
 # Distinct, print-friendly colours; classes beyond the list reuse it from the start.
-DEFAULT_PALETTE: list[Color] = [
-    (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-    (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
-    (255, 221, 0), (0, 92, 49), (153, 0, 0), (0, 0, 128), (255, 153, 204),
-    (102, 255, 178), (128, 128, 0), (204, 153, 255), (255, 204, 153), (0, 0, 0),
-]
+DEFAULT_PALETTE: list[Color] = QUALITATIVE
 
 # Above this many pixels the rasterized vector window goes to a compressed temporary GeoTIFF.
 _MEM_RASTERIZE_PIXELS = 64 * 1024 * 1024
@@ -166,7 +162,8 @@ def _class_table(ids: Sequence[int], csv_classes: dict[int, tuple[str, Color | N
         else:
             name, color = csv_classes.get(class_id, (f"class {class_id}", None))
         table_names.append(name)
-        colors.append(color or DEFAULT_PALETTE[position % len(DEFAULT_PALETTE)])
+        colors.append(color)
+    colors = [color or fallback for color, fallback in zip(colors, class_colors(table_names))]
     return ClassTable([int(i) for i in ids], table_names, colors)
 
 

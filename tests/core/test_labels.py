@@ -165,7 +165,7 @@ def test_text_field_classes_are_numbered_in_sorted_order(tmp_path, grid):
                          class_csv=str(class_csv))
     assert labels.classes.ids == [1, 2, 3]
     assert labels.classes.names == ["asphalt", "trees", "water"]
-    assert labels.classes.colors == [(64, 64, 64), DEFAULT_PALETTE[1], DEFAULT_PALETTE[2]]
+    assert labels.classes.colors == [(64, 64, 64), (26, 120, 52), (31, 120, 180)]  # grey, green, blue by name
     assert pixels(labels) == {(1, 1): 3, (1, 2): 1, (1, 3): 2, (1, 4): 3}
 
 
@@ -178,7 +178,7 @@ def test_class_csv_names_and_colours_integer_classes(tmp_path, grid):
                          class_csv=str(class_csv))
     assert labels.classes.ids == [4, 7, 12]
     assert labels.classes.names == ["Grass", "Roads", "class 12"]
-    assert labels.classes.colors == [(0, 255, 0), DEFAULT_PALETTE[1], DEFAULT_PALETTE[2]]
+    assert labels.classes.colors == [(0, 255, 0), (64, 64, 64), DEFAULT_PALETTE[2]]  # the CSV's, a road grey, the palette's
 
 
 def test_vector_in_another_crs_is_reprojected(tmp_path, grid):
