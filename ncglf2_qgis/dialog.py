@@ -423,24 +423,31 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
             self._add_result_layers(results)
 
     def _add_result_layers(self, results: dict) -> None:
-        from .styling import apply_class_style
+        """The class map on top, its confidence (0-1 grey) just below; named after the files or the model."""
+        from .styling import apply_class_style, apply_confidence_style, place_below, result_layer_name
 
+        model = self.modelFileWidget.filePath().strip() if self.loadRadio.isChecked() else (self.last_model or "")
         classification = results.get("OUTPUT")
+        confidence = results.get("OUTPUT_CONFIDENCE")
+        confidence_layer = None
+        if confidence and os.path.isfile(confidence):
+            layer = QgsRasterLayer(confidence, result_layer_name(confidence, model, self.tr("confidence")))
+            if layer.isValid():
+                apply_confidence_style(layer)
+                self.project.addMapLayer(layer)
+                self.added_layers.append(layer)
+                confidence_layer = layer
         if classification:
-            layer = QgsRasterLayer(classification, self.tr("NCGLF2 classification"))
+            layer = QgsRasterLayer(classification, result_layer_name(classification, model, self.tr("classes")))
             if layer.isValid():
                 if not apply_class_style(layer):
                     self.append_log(self.tr("the class map carries no class names; shown without a palette"), "warning")
                 self.project.addMapLayer(layer)
                 self.added_layers.append(layer)
+                if confidence_layer is not None:  # where QGIS inserts new layers depends on the selection
+                    place_below(confidence_layer, classification, self.project)
             else:
                 self.append_log(self.tr("could not open {}").format(classification), "error")
-        confidence = results.get("OUTPUT_CONFIDENCE")
-        if confidence and os.path.isfile(confidence):
-            layer = QgsRasterLayer(confidence, self.tr("NCGLF2 confidence"))
-            if layer.isValid():
-                self.project.addMapLayer(layer)
-                self.added_layers.append(layer)
 
     def _on_run_finished(self, outcome: RunOutcome) -> None:
         if outcome.status == SUCCEEDED:

@@ -9,17 +9,22 @@ from __future__ import annotations
 import os
 
 from qgis.core import (
+    QgsContrastEnhancement,
     QgsMapLayer,
     QgsPalettedRasterRenderer,
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingLayerPostProcessorInterface,
+    QgsProcessingUtils,
+    QgsProject,
     QgsRasterLayer,
+    QgsSingleBandGrayRenderer,
 )
 from qgis.PyQt import sip
 from qgis.PyQt.QtGui import QColor
 
-__all__ = ["class_map_renderer", "apply_class_style", "ClassMapStyler", "style_when_loaded"]
+__all__ = ["class_map_renderer", "apply_class_style", "apply_confidence_style", "place_below", "result_layer_name",
+           "ClassMapStyler", "ConfidenceStyler", "style_when_loaded", "confidence_when_loaded", "skip_empty_outputs"]
 
 
 def class_map_renderer(layer: QgsRasterLayer) -> QgsPalettedRasterRenderer | None:
@@ -55,6 +60,46 @@ def apply_class_style(layer: QgsMapLayer) -> bool:
     return True
 
 
+def apply_confidence_style(layer: QgsMapLayer) -> bool:
+    """Grey from 0 (black, uncertain) to 1 (white, certain): the confidence's own range, not a 2-98 % cut."""
+    if not isinstance(layer, QgsRasterLayer) or not layer.isValid():
+        return False
+    renderer = QgsSingleBandGrayRenderer(layer.dataProvider(), 1)
+    enhancement = QgsContrastEnhancement(layer.dataProvider().dataType(1))
+    enhancement.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
+    enhancement.setMinimumValue(0.0)
+    enhancement.setMaximumValue(1.0)
+    renderer.setContrastEnhancement(enhancement)
+    layer.setRenderer(renderer)
+    layer.triggerRepaint()
+    return True
+
+
+def place_below(layer: QgsMapLayer, above: str, project: QgsProject) -> bool:
+    """Move ``layer`` just below the layer whose source is ``above`` in the layer tree, if both are there."""
+    root = project.layerTreeRoot()
+    node = root.findLayer(layer.id())
+    anchors = [n for n in root.findLayers() if n.layer() is not None and n.layer().source() == above]
+    if node is None or not anchors:
+        return False
+    anchor = anchors[0]
+    parent = anchor.parent()
+    position = parent.children().index(anchor) + 1
+    clone = node.clone()
+    parent.insertChildNode(position, clone)
+    node.parent().removeChildNode(node)
+    return True
+
+
+def result_layer_name(output: str, model: str, what: str) -> str:
+    """The output file's name; for a temporary output, the model's name and what the layer holds."""
+    folder = os.path.realpath(os.path.dirname(output))
+    temporary = folder.startswith(os.path.realpath(QgsProcessingUtils.tempFolder()))
+    if not temporary:
+        return os.path.splitext(os.path.basename(output))[0]
+    return f"{os.path.splitext(os.path.basename(model))[0]} {what}"
+
+
 class ClassMapStyler(QgsProcessingLayerPostProcessorInterface):
     """Styles a class map when Processing adds it to the project."""
 
@@ -63,18 +108,49 @@ class ClassMapStyler(QgsProcessingLayerPostProcessorInterface):
             feedback.pushInfo(f"{layer.name()}: no class names or colours found; default style kept")
 
 
+class ConfidenceStyler(QgsProcessingLayerPostProcessorInterface):
+    """Styles a confidence raster 0-1 and keeps it below its class map when Processing adds it."""
+
+    def __init__(self, class_map: str) -> None:
+        super().__init__()
+        self.class_map = class_map
+
+    def postProcessLayer(self, layer: QgsMapLayer, context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> None:  # noqa: N802
+        apply_confidence_style(layer)
+        place_below(layer, self.class_map, context.project() or QgsProject.instance())
+
+
 # Processing owns each styler once it is attached and deletes it with its
 # context; Python must keep the wrapper alive until then, or the styler is
 # collected before the layer is loaded.
 _live_stylers: list[ClassMapStyler] = []
 
 
-def style_when_loaded(context: QgsProcessingContext, output: str) -> bool:
-    """Attach a styler to ``output`` if Processing will load it when the run completes."""
+def _attach(context: QgsProcessingContext, output: str, styler: QgsProcessingLayerPostProcessorInterface, name: str) -> bool:
     if not output or not context.willLoadLayerOnCompletion(output):
         return False
     _live_stylers[:] = [s for s in _live_stylers if not sip.isdeleted(s)]
-    styler = ClassMapStyler()
     _live_stylers.append(styler)
-    context.layerToLoadOnCompletionDetails(output).setPostProcessor(styler)
+    details = context.layerToLoadOnCompletionDetails(output)
+    details.setPostProcessor(styler)
+    if name:
+        details.name = name
     return True
+
+
+def style_when_loaded(context: QgsProcessingContext, output: str, name: str = "") -> bool:
+    """Attach a styler to ``output`` if Processing will load it when the run completes."""
+    return _attach(context, output, ClassMapStyler(), name)
+
+
+def confidence_when_loaded(context: QgsProcessingContext, output: str, class_map: str, name: str = "") -> bool:
+    """Style a confidence output 0-1 and keep it below ``class_map`` when Processing loads it."""
+    return _attach(context, output, ConfidenceStyler(class_map), name)
+
+
+def skip_empty_outputs(context: QgsProcessingContext) -> None:
+    """Forget optional outputs left empty, which Processing would otherwise report as "not correctly generated"."""
+    layers = context.layersToLoadOnCompletion()
+    if "" in layers:
+        del layers[""]
+        context.setLayersToLoadOnCompletion(layers)

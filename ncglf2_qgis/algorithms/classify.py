@@ -9,7 +9,7 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
 )
 
-from ..styling import style_when_loaded
+from ..styling import confidence_when_loaded, result_layer_name, skip_empty_outputs, style_when_loaded
 from .base import FeedbackProgress, NCGLF2Algorithm, load_engine
 from .train import add_device, add_inputs
 
@@ -95,6 +95,7 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         workflow = load_engine()
+        model = self.parameterAsFile(parameters, self.MODEL, context)
         hsi_layer = self.parameterAsRasterLayer(parameters, self.HSI, context)
         hsi = self.raster_path(hsi_layer, "HSI")
         lidar = self.raster_paths(self.parameterAsLayerList(parameters, self.LIDAR, context), "LiDAR")
@@ -107,7 +108,7 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
         confidence = self.parameterAsOutputLayer(parameters, self.OUTPUT_CONFIDENCE, context) or None
         probabilities = self.parameterAsOutputLayer(parameters, self.OUTPUT_PROBABILITIES, context) or None
         result = self.run_engine(lambda: workflow.classify(
-            self.parameterAsFile(parameters, self.MODEL, context),
+            model,
             hsi,
             lidar,
             out,
@@ -121,7 +122,14 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
             progress=FeedbackProgress(feedback),
             precision=self.PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
         ))
-        style_when_loaded(context, result.classes)
+        skip_empty_outputs(context)
+        style_when_loaded(context, result.classes, result_layer_name(result.classes, model, "classes"))
+        if result.confidence:
+            confidence_when_loaded(context, result.confidence, result.classes,
+                                   result_layer_name(result.confidence, model, "confidence"))
+        if result.probabilities and context.willLoadLayerOnCompletion(result.probabilities):
+            context.layerToLoadOnCompletionDetails(result.probabilities).name = result_layer_name(
+                result.probabilities, model, "class probabilities")
         return {
             self.OUTPUT: result.classes,
             self.OUTPUT_CONFIDENCE: result.confidence,

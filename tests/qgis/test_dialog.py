@@ -239,6 +239,13 @@ def test_train_and_classify_adds_the_styled_class_map(dialog, scene_layers, tmp_
     confidence = [layer for layer in QgsProject.instance().mapLayers().values()
                   if layer.source() == str(tmp_path / "tiny_classes_confidence.tif")]
     assert len(confidence) == 1 and confidence[0].isValid()
+    # Named after their files, the confidence just below the class map with a 0-1 stretch, a legend of class names.
+    assert (added[0].name(), confidence[0].name()) == ("tiny_classes", "tiny_classes_confidence")
+    order = [node.layer().id() for node in QgsProject.instance().layerTreeRoot().findLayers()]
+    assert order.index(confidence[0].id()) == order.index(added[0].id()) + 1
+    enhancement = confidence[0].renderer().contrastEnhancement()
+    assert (enhancement.minimumValue(), enhancement.maximumValue()) == (0.0, 1.0)
+    assert [label for label, _ in added[0].legendSymbologyItems()] == [n for _, n, _ in CLASSES]
     assert [url.toLocalFile() for url in dialog.opened_urls] == [str(tmp_path / "tiny_report.html")]
     assert dialog.last_model == str(tmp_path / "tiny.ncglf2") and os.path.isfile(dialog.last_model)
     assert dialog.trainClassifyButton.isEnabled() and not dialog.cancelButton.isEnabled()

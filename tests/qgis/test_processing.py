@@ -578,3 +578,50 @@ def test_classify_progress_moves_within_a_tile(provider, trained, scene, tmp_pat
     inside = sorted({round(p, 1) for p in percents if 0 < p < 100})
     assert len(inside) >= 20, percents
     assert percents[-1] == pytest.approx(100.0)
+
+
+def test_loaded_outputs_are_named_styled_and_none_is_reported_missing(provider, trained, scene, tmp_path):
+    """As the batch dialog runs a row: outputs as layer definitions (optional ones empty), then Processing loads them."""
+    import processing
+    from processing.gui.Postprocessing import handleAlgorithmResults
+    from qgis.core import (
+        QgsApplication,
+        QgsPalettedRasterRenderer,
+        QgsProcessingContext,
+        QgsProcessingFeedback,
+        QgsProcessingOutputLayerDefinition,
+        QgsProject,
+    )
+
+    project = QgsProject.instance()
+    context = QgsProcessingContext()
+    context.setProject(project)
+    errors = []
+
+    class Feedback(QgsProcessingFeedback):
+        def reportError(self, error, fatalError=False):  # noqa: N802, N803
+            errors.append(error)
+
+    feedback = Feedback()
+    out, confidence = tmp_path / "landcover.tif", tmp_path / "landcover_confidence.tif"
+    parameters = {**classify_parameters(trained, scene, out),
+                  "OUTPUT": QgsProcessingOutputLayerDefinition(str(out), project),
+                  "OUTPUT_CONFIDENCE": QgsProcessingOutputLayerDefinition(str(confidence), project),
+                  "OUTPUT_PROBABILITIES": QgsProcessingOutputLayerDefinition("", project)}
+    algorithm = QgsApplication.processingRegistry().createAlgorithmById("ncglf2:classify")
+    try:
+        results, ok = algorithm.run(parameters, context, feedback)
+        assert ok, errors
+        assert handleAlgorithmResults(algorithm, context, feedback, parameters=parameters), errors
+        assert not errors
+        by_source = {layer.source(): layer for layer in project.mapLayers().values()}
+        classes, conf = by_source[str(out)], by_source[str(confidence)]
+        assert (classes.name(), conf.name()) == ("landcover", "landcover_confidence")
+        assert isinstance(classes.renderer(), QgsPalettedRasterRenderer)
+        assert [label for label, _ in classes.legendSymbologyItems()] == ["class 1", "class 2", "class 3"]
+        enhancement = conf.renderer().contrastEnhancement()
+        assert (enhancement.minimumValue(), enhancement.maximumValue()) == (0.0, 1.0)
+        order = [node.layer().id() for node in project.layerTreeRoot().findLayers()]
+        assert order.index(conf.id()) == order.index(classes.id()) + 1
+    finally:
+        project.removeAllMapLayers()
