@@ -21,7 +21,7 @@ from qgis.core import (
     QgsRasterLayer,
 )
 from qgis.gui import QgsFileWidget
-from qgis.PyQt import uic
+from qgis.PyQt import sip, uic
 from qgis.PyQt.QtCore import QTimer, QUrl, pyqtSignal
 from qgis.PyQt.QtGui import QDesktopServices, QFontDatabase, QIcon
 from qgis.PyQt.QtWidgets import QDialog, QWidget
@@ -95,6 +95,10 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
         self.added_layers: list[QgsMapLayer] = []
         self.missing: list[str] = []
         self._fitted = False
+        self._touched: set = set()  # layer combos the user has chosen in: defaults leave them alone
+        self._auto_paths: dict = {}  # output widgets -> the path this dialog filled in
+        self._refreshing = False
+        self._failure_message = None  # the message bar item of the last failure, removed by the next run
         self.setWindowIcon(QIcon(resource_path("icon.png")))
         self._set_up_widgets()
         self._connect()
@@ -114,16 +118,17 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
             widget.setStorageMode(QgsFileWidget.GetFile)
         for widget in (self.modelOutputWidget, self.reportOutputWidget, self.classOutputWidget):
             widget.setStorageMode(QgsFileWidget.SaveFile)
-        self.modelOutputWidget.lineEdit().setPlaceholderText(self.tr("[Save to a temporary file]"))
-        self.reportOutputWidget.lineEdit().setPlaceholderText(self.tr("[Save to a temporary file]"))
-        self.classOutputWidget.lineEdit().setPlaceholderText(self.tr("[Save to a temporary file]"))
+        for widget in (self.modelOutputWidget, self.reportOutputWidget, self.classOutputWidget):
+            widget.lineEdit().setPlaceholderText(self.tr("[temporary file, deleted when QGIS closes]"))
         self.logEdit.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
         self.logEdit.setMaximumBlockCount(5000)
         self.messageLabel.setVisible(False)
         self._align_labels()
         self._apply_parameter_definitions(TRAIN, _TRAIN_SPINS)
         self._apply_parameter_definitions(IMPORT_REFERENCE, _IMPORT_SPINS)
+        self.labelsLayerCombo.setAllowEmptyLayer(True)
         self.refresh_lidar_layers()
+        self.apply_layer_defaults()
         self._labels_layer_changed(self.labelsLayerCombo.currentLayer())
         self._model_source_changed()
 
@@ -164,7 +169,51 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
             if definition.defaultValue() is not None:
                 spin.setValue(convert(definition.defaultValue()))
 
+    def apply_layer_defaults(self, *_args) -> None:
+        """Likely choices for the layer combos the user has not touched, and output files beside the data."""
+        from .defaults import pick_hsi, pick_labels, pick_lidar
+
+        layers = list(self.project.mapLayers().values())
+        if self.hsiLayerCombo not in self._touched:
+            self.hsiLayerCombo.setLayer(pick_hsi(layers))
+        hsi = self.hsiLayerCombo.currentLayer()
+        if self.labelsLayerCombo not in self._touched:
+            self.labelsLayerCombo.setLayer(pick_labels(layers, hsi))
+        if self.lidarLayersCombo not in self._touched and not self.lidar_layers():
+            self.set_lidar_layers(pick_lidar(layers, hsi))
+        self.fill_output_defaults()
+
+    def fill_output_defaults(self, *_args) -> None:
+        """Model, report and class map beside the project (or the HSI), under names not used yet.
+
+        A path the user typed stays; one this dialog filled in moves on to the
+        next free name, so a second run never replaces the first one's files.
+        """
+        from .defaults import output_folder, unused_path
+
+        hsi = self.hsiLayerCombo.currentLayer()
+        folder = output_folder(self.project.fileName(), hsi)
+        if folder is None or hsi is None:
+            return
+        stem = os.path.splitext(os.path.basename(hsi.source().split("|")[0]))[0]
+        model = unused_path(folder, f"{stem}_model", ".ncglf2")
+        wanted = {
+            self.modelOutputWidget: model,
+            self.reportOutputWidget: unused_path(folder, os.path.splitext(os.path.basename(model))[0] + "_training", ".html"),
+            self.classOutputWidget: unused_path(folder, f"{stem}_classes", ".tif"),
+        }
+        for widget, path in wanted.items():
+            current = widget.filePath().strip()
+            if not current or current == self._auto_paths.get(widget):
+                widget.setFilePath(path)
+                self._auto_paths[widget] = path
+
     def _connect(self) -> None:
+        for combo in (self.hsiLayerCombo, self.labelsLayerCombo):
+            combo.activated.connect(lambda _index, combo=combo: self._touched.add(combo))
+        self.lidarLayersCombo.checkedItemsChanged.connect(
+            lambda _items: self._touched.add(self.lidarLayersCombo) if not self._refreshing else None)
+        self.hsiLayerCombo.layerChanged.connect(self.fill_output_defaults)
         self.labelsLayerCombo.layerChanged.connect(self._labels_layer_changed)
         for radio in (self.trainRadio, self.loadRadio, self.importRadio):
             radio.toggled.connect(self._model_source_changed)
@@ -175,14 +224,17 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
         self.closeButton.clicked.connect(self.close)
         self.project.layersAdded.connect(self.refresh_lidar_layers)
         self.project.layersRemoved.connect(self.refresh_lidar_layers)
+        self.project.layersAdded.connect(self.apply_layer_defaults)
 
     def shutdown(self) -> None:
         """Stop a running job and let go of the project; called when the plugin unloads."""
         if self.run is not None and self.run.is_running():
             self.run.cancel()
-        for signal in (self.project.layersAdded, self.project.layersRemoved):
+        for signal, slot in ((self.project.layersAdded, self.refresh_lidar_layers),
+                             (self.project.layersRemoved, self.refresh_lidar_layers),
+                             (self.project.layersAdded, self.apply_layer_defaults)):
             try:
-                signal.disconnect(self.refresh_lidar_layers)
+                signal.disconnect(slot)
             except TypeError:
                 pass
 
@@ -201,11 +253,15 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
     def refresh_lidar_layers(self, *_args) -> None:
         """List the project's raster layers, keeping the ticks of those still there."""
         checked = set(self.lidarLayersCombo.checkedItemsData())
-        self.lidarLayersCombo.clear()
-        for layer in self.project.mapLayers().values():
-            if isinstance(layer, QgsRasterLayer):
-                state = 2 if layer.id() in checked else 0  # Qt.Checked / Qt.Unchecked
-                self.lidarLayersCombo.addItemWithCheckState(layer.name(), state, layer.id())
+        self._refreshing = True
+        try:
+            self.lidarLayersCombo.clear()
+            for layer in self.project.mapLayers().values():
+                if isinstance(layer, QgsRasterLayer):
+                    state = 2 if layer.id() in checked else 0  # Qt.Checked / Qt.Unchecked
+                    self.lidarLayersCombo.addItemWithCheckState(layer.name(), state, layer.id())
+        finally:
+            self._refreshing = False
 
     def lidar_layers(self) -> list[QgsRasterLayer]:
         layers = [self.project.mapLayer(layer_id) for layer_id in self.lidarLayersCombo.checkedItemsData()]
@@ -213,13 +269,21 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
 
     def set_lidar_layers(self, layers: list[QgsRasterLayer]) -> None:
         wanted = {layer.id() for layer in layers}
-        for index in range(self.lidarLayersCombo.count()):
-            state = 2 if self.lidarLayersCombo.itemData(index) in wanted else 0
-            self.lidarLayersCombo.setItemCheckState(index, state)
+        self._refreshing = True
+        try:
+            for index in range(self.lidarLayersCombo.count()):
+                state = 2 if self.lidarLayersCombo.itemData(index) in wanted else 0
+                self.lidarLayersCombo.setItemCheckState(index, state)
+        finally:
+            self._refreshing = False
 
     def _labels_layer_changed(self, layer) -> None:
+        from .defaults import pick_class_field
+
         vector = layer is not None and layer.type() == QgsMapLayer.VectorLayer
         self.classFieldCombo.setLayer(layer if vector else None)
+        if vector:
+            self.classFieldCombo.setField(pick_class_field(layer) or "")
         self.classFieldCombo.setEnabled(vector)
         self.classFieldLabel.setEnabled(vector)
 
@@ -394,6 +458,7 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
             self.show_message(str(problem), level="warning")
             return
         self.show_message("")
+        self._clear_failure_message()
         self.progressBar.setValue(0)
         self.logEdit.clear()
         self.run = ProcessingRun(steps, self.project)
@@ -451,6 +516,7 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
 
     def _on_run_finished(self, outcome: RunOutcome) -> None:
         if outcome.status == SUCCEEDED:
+            self.fill_output_defaults()  # the next run writes new files instead of replacing these
             self.progressBar.setValue(100)
             text = self.tr("Done in {:.1f} s.").format(outcome.seconds)
             self.show_message(text, level="success")
@@ -489,5 +555,18 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
         self.messageLabel.setVisible(bool(text))
 
     def _push_message(self, text: str, level) -> None:
-        if self.iface is not None:
-            self.iface.messageBar().pushMessage(MESSAGE_TITLE, text, level=level, duration=0 if level == Qgis.Critical else 5)
+        if self.iface is None:
+            return
+        bar = self.iface.messageBar()
+        item = bar.createMessage(MESSAGE_TITLE, text)
+        item.setLevel(level)
+        item.setDuration(0 if level == Qgis.Critical else 5)
+        bar.pushItem(item)
+        if level == Qgis.Critical:
+            self._failure_message = item
+
+    def _clear_failure_message(self) -> None:
+        """A failure stays in the message bar until the next run starts."""
+        item, self._failure_message = self._failure_message, None
+        if item is not None and self.iface is not None and not sip.isdeleted(item):
+            self.iface.messageBar().popWidget(item)

@@ -31,7 +31,10 @@ def plugin(qgis_app):
 
     import ncglf2
 
+    from qgis.gui import QgsMessageBar
+
     iface = get_iface()
+    iface.messageBar.return_value = QgsMessageBar(iface.mainWindow())  # a real bar: its items are checked
     plugin = ncglf2.classFactory(iface)
     plugin.initProcessing()
     plugin.initGui()
@@ -110,7 +113,10 @@ def test_plugin_adds_and_removes_its_menu_entry_and_button(qgis_app):
 
     import ncglf2
 
+    from qgis.gui import QgsMessageBar
+
     iface = get_iface()
+    iface.messageBar.return_value = QgsMessageBar(iface.mainWindow())  # a real bar: its items are checked
     plugin = ncglf2.classFactory(iface)
     plugin.initProcessing()
     plugin.initGui()
@@ -308,7 +314,7 @@ def test_cancel_stops_training_and_qgis_keeps_working(dialog, scene_layers, tmp_
     assert "epoch 500/500" not in dialog.logEdit.toPlainText()
     assert not model.exists() and not (tmp_path / "tiny_report.html").exists()
     assert "Cancelled" in dialog.messageLabel.text()
-    dialog.iface.messageBar().pushMessage.assert_called()
+    assert any("Cancelled" in item.text() for item in dialog.iface.messageBar().items())
 
     # QGIS keeps working: the next run of the same dialog succeeds.
     dialog.epochsSpin.setValue(1)
@@ -331,9 +337,18 @@ def test_engine_errors_are_shown_in_the_dialog_and_message_bar(dialog, scene_lay
     wait_until_idle(dialog, 30)
     assert [o.status for o in outcomes] == ["failed"]
     assert "patch size" in dialog.messageLabel.text().lower()
-    args, kwargs = dialog.iface.messageBar().pushMessage.call_args
-    assert "patch size" in args[1].lower() and kwargs["level"] == Qgis.Critical
+    bar = dialog.iface.messageBar()
+    failures = [item for item in bar.items() if item.level() == Qgis.Critical]
+    assert len(failures) == 1 and "patch size" in failures[0].text().lower()
     assert not (tmp_path / "tiny.ncglf2").exists()
+
+    # The red message goes away with the next run.
+    dialog.patchSizeSpin.setValue(5)
+    dialog.epochsSpin.setValue(1)
+    dialog.trainButton.click()
+    assert not [item for item in bar.items() if item.level() == Qgis.Critical]
+    wait_until_idle(dialog, 120)
+    assert outcomes[-1].status == "succeeded", dialog.logEdit.toPlainText()
 
 
 PROBE = textwrap.dedent(
@@ -440,3 +455,52 @@ def test_unloading_mid_run_cancels_it_safely(plugin, scene_layers, tmp_path):
     assert [o.status for o in outcomes] == ["cancelled"]
     assert not (tmp_path / "tiny.ncglf2").exists()
     plugin.initProcessing()  # the module's plugin registers the provider again for later tests
+
+
+def test_first_choices_are_the_likely_ones_and_outputs_are_kept(dialog, scene_layers, tmp_path):
+    """The cube as HSI (not the first raster by name), a vector as labels with its class field (never fid),
+    the DSM ticked, and outputs beside the data under names no run has used."""
+    from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer
+
+    layers, _ = scene_layers
+    project = QgsProject.instance()
+    confidence = QgsRasterLayer(layers["dsm"].source(), "Confidence")
+    points = QgsVectorLayer("Point?crs=EPSG:32632&field=fid:integer&field=id:integer&field=landcover:string",
+                            "field samples", "memory")
+    project.addMapLayers([confidence, points])
+    assert dialog.hsiLayerCombo.currentLayer() is layers["hsi"]
+    assert dialog.labelsLayerCombo.currentLayer() is points
+    assert dialog.classFieldCombo.currentField() == "landcover"
+    assert [layer.name() for layer in dialog.lidar_layers()] == ["dsm"]
+    folder = os.path.dirname(layers["hsi"].source())
+    assert dialog.modelOutputWidget.filePath() == os.path.join(folder, "hsi_model.ncglf2")
+    assert dialog.reportOutputWidget.filePath() == os.path.join(folder, "hsi_model_training.html")
+    assert dialog.classOutputWidget.filePath() == os.path.join(folder, "hsi_classes.tif")
+
+    # A choice the user made stays when layers are added.
+    dialog.labelsLayerCombo.setLayer(layers["labels"])
+    dialog.labelsLayerCombo.activated.emit(0)
+    project.addMapLayer(QgsVectorLayer("Polygon?crs=EPSG:32632&field=class:integer", "more", "memory"))
+    assert dialog.labelsLayerCombo.currentLayer() is layers["labels"]
+
+    # Once a file exists, the default moves on to the next free name; a typed path stays.
+    open(os.path.join(folder, "hsi_model.ncglf2"), "wb").close()
+    dialog.classOutputWidget.setFilePath(str(tmp_path / "mine.tif"))
+    dialog.fill_output_defaults()
+    assert dialog.modelOutputWidget.filePath() == os.path.join(folder, "hsi_model_2.ncglf2")
+    assert dialog.reportOutputWidget.filePath() == os.path.join(folder, "hsi_model_2_training.html")
+    assert dialog.classOutputWidget.filePath() == str(tmp_path / "mine.tif")
+
+
+def test_dialog_fits_a_1366_x_768_screen(dialog):
+    dialog.show()
+    from qgis.core import QgsApplication
+
+    QgsApplication.processEvents()
+    hint = dialog.sizeHint()
+    assert hint.width() <= 1366 and hint.height() <= 728, (hint.width(), hint.height())  # 40 px for a task bar
+    assert dialog.height() <= 728
+    dialog.advancedGroup.setCollapsed(False)  # with the advanced parameters open too
+    QgsApplication.processEvents()
+    assert dialog.sizeHint().height() <= 728, dialog.sizeHint().height()
+    dialog.hide()
