@@ -1,2 +1,2 @@
 """The software version, written into every model file and report."""
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -3,15 +3,30 @@
 Loading the plugin costs nothing heavy: the dialog module is imported when
 the menu entry is first used, and torch only when an algorithm runs.
 """
-from qgis.core import QgsApplication
-from qgis.PyQt.QtCore import QCoreApplication
+from pathlib import Path
+
+from qgis.core import QgsApplication, QgsSettings
+from qgis.PyQt.QtCore import QCoreApplication, QLocale, QTranslator
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
 
 from .provider import NCGLF2Provider
-from .resources import resource_path
+from .resources import TRANSLATIONS, resource_path
 
 MENU = "&NCGLF2"
+
+
+def install_translator(language: str | None = None, folder: Path = TRANSLATIONS) -> QTranslator | None:
+    """Load ``ncglf2_<language>.qm`` (QGIS's interface language by default) when one is shipped."""
+    if language is None:
+        locale = QgsSettings().value("locale/userLocale", "") or QLocale().name()
+        language = str(locale)[:2]
+    path = Path(folder) / f"ncglf2_{language}.qm"
+    translator = QTranslator()
+    if not path.is_file() or not translator.load(str(path)):
+        return None
+    QCoreApplication.installTranslator(translator)
+    return translator
 
 
 class NCGLF2Plugin:
@@ -22,6 +37,7 @@ class NCGLF2Plugin:
         self.provider: NCGLF2Provider | None = None
         self.action: QAction | None = None
         self.dialog = None
+        self.translator = install_translator()
 
     @staticmethod
     def tr(text: str) -> str:
@@ -71,3 +87,6 @@ class NCGLF2Plugin:
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None
+        if self.translator is not None:
+            QCoreApplication.removeTranslator(self.translator)
+            self.translator = None

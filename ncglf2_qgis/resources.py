@@ -1,8 +1,20 @@
-"""Paths of files shipped in ``resources/``."""
+"""Files shipped with the plugin: ``resources/``, ``i18n/`` and the fields of ``metadata.txt``."""
+import configparser
+from functools import lru_cache
 from pathlib import Path
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+PLUGIN_ROOT = Path(__file__).resolve().parent.parent
+RESOURCES = PLUGIN_ROOT / "resources"
+TRANSLATIONS = PLUGIN_ROOT / "i18n"
 
 
 def resource_path(name: str) -> str:
     return str(RESOURCES / name)
+
+
+@lru_cache(maxsize=None)
+def plugin_metadata(key: str) -> str:
+    """One field of ``metadata.txt`` (homepage, tracker, version...), the single place they are written."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(PLUGIN_ROOT / "metadata.txt", encoding="utf-8")
+    return parser.get("general", key, fallback="")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_NAME = "ncglf2"
-CONTENTS = ["__init__.py", "metadata.txt", "LICENSE", "README.md", "core", "ncglf2_qgis", "resources"]
+CONTENTS = ["__init__.py", "metadata.txt", "LICENSE", "README.md", "core", "ncglf2_qgis", "resources", "i18n"]
 SKIP = re.compile(r"(__pycache__|\.pyc$|\.pyo$|~$)")
 
 

@@ -27,6 +27,8 @@ class AssessAlgorithm(NCGLF2Algorithm):
 
     LABEL_CHOICES = ((REFERENCE, REFERENCE_RASTER, "reference labels"),)
 
+    TAGS = "accuracy,assessment,validation,confusion matrix,kappa,overall accuracy"
+
     SUMMARY = (
         "Measures how well a class map agrees with reference labels that were not used for training: "
         "overall accuracy (OA), average accuracy over the classes (AA), Cohen's kappa, the accuracy of "

@@ -26,8 +26,13 @@ from qgis.core import (
     QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import QCoreApplication
+from qgis.PyQt.QtGui import QIcon
 
 from ..dependencies import install_hint, missing_dependencies
+from ..resources import plugin_metadata, resource_path
+
+# The algorithms' help pages, rendered by the repository host.
+HELP_PAGE = "docs/algorithms.md"
 
 DEVICES = ["auto", "cpu", "cuda"]
 
@@ -71,6 +76,9 @@ class NCGLF2Algorithm(QgsProcessingAlgorithm):
     #: One paragraph that says what the algorithm does, in a GIS user's words.
     SUMMARY = ""
 
+    #: Search words for the toolbox and the locator, beyond the name (comma-separated, translated as one).
+    TAGS = ""
+
     #: (vector parameter, raster parameter, what they hold): labels come from exactly one of each pair.
     LABEL_CHOICES: tuple[tuple[str, str, str], ...] = ()
 
@@ -85,6 +93,20 @@ class NCGLF2Algorithm(QgsProcessingAlgorithm):
 
     def groupId(self) -> str:  # noqa: N802
         return "classification"
+
+    def tags(self) -> list[str]:
+        words = f"{self.tr(self.TAGS)},{self.tr('hyperspectral,lidar,land cover,deep learning,fusion')},ncglf2"
+        return [word.strip() for word in words.split(",") if word.strip()]
+
+    def icon(self) -> QIcon:
+        return QIcon(resource_path(f"algorithms/{self.name()}.svg"))
+
+    def svgIconPath(self) -> str:  # noqa: N802
+        return resource_path(f"algorithms/{self.name()}.svg")
+
+    def helpUrl(self) -> str:  # noqa: N802
+        """The algorithm's section of the help page in the repository (the Help button opens it)."""
+        return f"{plugin_metadata('repository')}/blob/main/{HELP_PAGE}#{self.name()}"
 
     def shortDescription(self) -> str:  # noqa: N802
         return self.tr(self.SUMMARY).split(". ")[0].rstrip(".") + "."

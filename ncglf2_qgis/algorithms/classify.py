@@ -28,6 +28,8 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
     OUTPUT_CONFIDENCE = "OUTPUT_CONFIDENCE"
     OUTPUT_PROBABILITIES = "OUTPUT_PROBABILITIES"
 
+    TAGS = "classify,classification,predict,inference,class map,map"
+
     SUMMARY = (
         "Classifies every pixel of a hyperspectral image and its LiDAR rasters with a trained NCGLF2 model "
         "(or an imported reference model). The rasters must have the band counts the model was trained "

@@ -20,6 +20,8 @@ class ImportReferenceAlgorithm(NCGLF2Algorithm):
     CLASS_CSV = "CLASS_CSV"
     OUTPUT_MODEL = "OUTPUT_MODEL"
 
+    TAGS = "import,checkpoint,pretrained,reference,model"
+
     SUMMARY = (
         "Turns a checkpoint of the authors' published NCGLF2 code (a PyTorch .pth or .pth.tar file) into "
         "a model file that 'Classify with a model' uses. The checkpoint holds only the network; its "

@@ -91,6 +91,8 @@ class TrainAlgorithm(NCGLF2Algorithm):
 
     LABEL_CHOICES = ((LABELS, LABELS_RASTER, "training labels"),)
 
+    TAGS = "train,training,supervised,neural network,model"
+
     SUMMARY = (
         "Trains the NCGLF2 fusion network to recognise land-cover classes from a hyperspectral image and "
         "LiDAR rasters. The labelled pixels come from a class raster (class ids, 0 = unlabelled) or from "
