@@ -213,7 +213,13 @@ def run_bench(quick: bool = False, device: str = "all") -> dict:
     flops = PUBLISHED_FLOPS
     seconds = 1.0 if quick else 4.0
     results = {}
-    print(f"NCGLF2 benchmark - torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    import datetime
+    import socket
+
+    stamp = datetime.datetime.now().astimezone().isoformat(timespec="minutes")
+    print(f"NCGLF2 benchmark - {stamp} on {socket.gethostname()}; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} CPU threads")
+    print("absolute figures hold for this host only; the ratios compare runs on it in this same run")
     print(
         f"network at P 11, 40 + 1 channels, 15 classes: {flops / 1e6:.0f} MFLOP per patch as published "
         f"(effective GFLOP/s below use it); this implementation executes {executed / 1e6:.0f} MFLOP"
@@ -231,12 +237,26 @@ def run_bench(quick: bool = False, device: str = "all") -> dict:
             batches = batches[:2]
         for precision in ("float32", "bfloat16"):
             rates = inference_rates(dev, precision, batches, seconds)
+            if precision == "float32":
+                rates32 = rates
             best = max(rates, key=rates.get)
             figures[f"inference_{precision}"] = rates[best]
             listing = ", ".join(f"{b}: {r:,.0f}" for b, r in rates.items())
             print(
                 f"inference {precision:8s}: {rates[best]:9,.0f} patches/s at batch {best} "
                 f"({rates[best] * flops / 1e9:,.0f} GFLOP/s effective)   [by batch: {listing}]"
+            )
+        if cpu:
+            from .native import torch_only
+
+            best32 = max(rates32, key=rates32.get)
+            with torch_only():
+                plain = inference_rates(dev, "float32", (best32,), seconds)[best32]
+            figures["inference_float32_plain_torch"] = plain
+            print(
+                f"inference float32 through plain PyTorch operators (no native kernels or fusions): {plain:,.0f} "
+                f"patches/s at batch {best32}; the native paths are {rates32[best32] / plain:.2f}x, bfloat16 "
+                f"{figures['inference_bfloat16'] / plain:.2f}x that"
             )
         for agreement, source in bf16_agreement(dev):
             figures.setdefault("bf16_agreement", agreement)

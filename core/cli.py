@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tile-size", type=int, default=None, help="tile side in pixels (default 256)")
     p.add_argument("--batch-size", type=int, default=None, help="patches per network call (default: automatic)")
     p.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
-                   help="bfloat16 is about 1.5 times faster on CPUs with AVX512-BF16 (more on GPUs); labels agree with float32 on >99.5 %% of pixels")
+                   help="bfloat16 is faster on CPUs with AVX512-BF16 and on recent GPUs (README, Speed); its labels agree with float32 on nearly every pixel")
     _device(p)
     _add_common(p)
 

@@ -241,7 +241,7 @@
     </message>
     <message>
       <location filename="ncglf2_qgis/algorithms/classify.py" />
-      <source>float32 reproduces the network exactly. bfloat16 is about 1.5 times faster on CPUs with AVX512-BF16 (and on recent GPUs); its labels agree with float32 on more than 99.5 % of pixels.</source>
+      <source>float32 reproduces the network exactly. bfloat16 is faster on CPUs with AVX512-BF16 and on recent GPUs; its labels agree with float32 on nearly every pixel.</source>
       <translation type="unfinished" />
     </message>
     <message>
@@ -942,7 +942,7 @@
     </message>
     <message>
       <location filename="resources/ncglf2_dialog.ui" />
-      <source>float32 reproduces the network exactly. bfloat16 is about 1.5 times faster on CPUs with AVX512-BF16 (and on recent GPUs); its labels agree with float32 on more than 99.5 % of pixels.</source>
+      <source>float32 reproduces the network exactly. bfloat16 is faster on CPUs with AVX512-BF16 and on recent GPUs; its labels agree with float32 on nearly every pixel.</source>
       <translation type="unfinished" />
     </message>
     <message>

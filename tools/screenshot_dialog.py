@@ -2,9 +2,11 @@
 
 The dialog is shown with the layers of a small generated demo scene (HSI,
 DSM, training polygons) after a short real "Train and classify" run, so the
-picture shows the log, the progress bar and the outcome; ``--idle`` skips the run.
+picture shows the log, the progress bar and the outcome; ``--idle`` skips the run;
+``--during`` trains first, then takes the picture while a classification is under way
+(docs/dialog_classifying.png by default).
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python tools/screenshot_dialog.py [--idle] [out.png]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tools/screenshot_dialog.py [--idle | --during] [out.png]
 """
 from __future__ import annotations
 
@@ -40,6 +42,29 @@ def run_and_wait(dialog, timeout: float = 300) -> None:
     QgsApplication.processEvents()
     if dialog.run.outcome.status != "succeeded":
         raise RuntimeError(dialog.run.outcome.error)
+
+
+def classify_and_catch(dialog, path: str, timeout: float = 300) -> int:
+    """Start Classify with the model just trained; picture the dialog once the bar is well under way."""
+    import time
+
+    from qgis.core import QgsApplication
+
+    dialog.classOutputWidget.setFilePath(dialog.classOutputWidget.filePath().replace(".tif", "_2.tif"))
+    dialog.classifyButton.click()
+    started, shot = time.monotonic(), None
+    while dialog.is_busy():
+        if time.monotonic() - started > timeout:
+            dialog.cancel()
+            raise TimeoutError("the classification took too long")
+        if shot is None and 30 <= dialog.progressBar.value() <= 80:
+            shot = dialog.progressBar.value()
+            save_screenshot(dialog, path)
+        QgsApplication.processEvents()
+        time.sleep(0.01)
+    if shot is None:
+        raise RuntimeError("the classification ended before the bar was under way")
+    return shot
 
 
 def prepare_dialog(dialog, folder: str, outputs: str) -> None:
@@ -78,9 +103,9 @@ def save_screenshot(dialog, path: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    idle = "--idle" in argv
-    paths = [a for a in argv[1:] if a != "--idle"]
-    out = paths[0] if paths else str(ROOT / "docs" / "dialog.png")
+    idle, during = "--idle" in argv, "--during" in argv
+    paths = [a for a in argv[1:] if a not in ("--idle", "--during")]
+    out = paths[0] if paths else str(ROOT / "docs" / ("dialog_classifying.png" if during else "dialog.png"))
     from qgis.core import QgsApplication, QgsProject
     from qgis.testing import start_app
     from qgis.testing.mocked import get_iface
@@ -104,7 +129,10 @@ def main(argv: list[str]) -> int:
         dialog.show()
         if not idle:
             run_and_wait(dialog)
-        save_screenshot(dialog, out)
+        if during:
+            print(f"caught at {classify_and_catch(dialog, out)} %")
+        else:
+            save_screenshot(dialog, out)
         dialog.shutdown()
         dialog.close()
         dialog.deleteLater()

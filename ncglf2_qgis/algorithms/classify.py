@@ -75,8 +75,8 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
         self.add(
             QgsProcessingParameterEnum(self.PRECISION, self.tr("Arithmetic precision"),
                                        options=["float32 (exact)", "bfloat16 (faster)"], defaultValue=0),
-            "float32 reproduces the network exactly. bfloat16 is about 1.5 times faster on CPUs with "
-            "AVX512-BF16 (and on recent GPUs); its labels agree with float32 on more than 99.5 % of pixels.",
+            "float32 reproduces the network exactly. bfloat16 is faster on CPUs with AVX512-BF16 and on recent "
+            "GPUs; its labels agree with float32 on nearly every pixel.",
             advanced=True,
         )
         self.add(
