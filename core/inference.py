@@ -201,7 +201,8 @@ class _TileOutputs:
 
     def __init__(self, classes: str, confidence: str | None, probabilities: str | None, grid, class_dtype: str, bundle: ModelBundle, origin: tuple[int, int]) -> None:
         self.origin = origin
-        self.classes = create_geotiff(classes, grid, 1, class_dtype, 0)
+        # The band's name heads the class list in QGIS's legend.
+        self.classes = create_geotiff(classes, grid, 1, class_dtype, 0, ["land-cover class"])
         set_class_table(self.classes, bundle.class_ids, bundle.class_names, bundle.class_colors)
         self.confidence = (
             create_geotiff(confidence, grid, 1, "float32", FLOAT_NODATA, ["confidence (max probability)"]) if confidence else None

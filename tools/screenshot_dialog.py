@@ -57,7 +57,8 @@ def classify_and_catch(dialog, path: str, timeout: float = 300) -> int:
         if time.monotonic() - started > timeout:
             dialog.cancel()
             raise TimeoutError("the classification took too long")
-        if shot is None and 30 <= dialog.progressBar.value() <= 80:
+        under_way = 30 <= dialog.progressBar.value() <= 90 and "pixels/s" in dialog.logEdit.toPlainText()
+        if shot is None and under_way:  # the bar moving and a rate line in the log
             shot = dialog.progressBar.value()
             save_screenshot(dialog, path)
         QgsApplication.processEvents()

@@ -22,20 +22,23 @@ from qgis.PyQt.QtCore import QTimer
 from qgis.utils import iface
 
 OUT = {out!r}
+PROJECT = {project!r}
 
 
 def grab():
     window = iface.mainWindow()
     window.resize(1400, 900)
     canvas = iface.mapCanvas()
+    QTimer.singleShot(60000, lambda: os._exit(5))  # never hang
+    if not iface.addProject(PROJECT):  # as File > Open Project does
+        os._exit(6)
 
     def save():
         status = 0 if window.grab().save(OUT) else 4
         os._exit(status)
 
-    canvas.mapCanvasRefreshed.connect(lambda: QTimer.singleShot(500, save))
+    canvas.mapCanvasRefreshed.connect(lambda: QTimer.singleShot(1500, save))
     canvas.refreshAllLayers()
-    QTimer.singleShot(60000, lambda: os._exit(5))  # never hang
 
 
 QTimer.singleShot(1500, grab)
@@ -50,9 +53,9 @@ def main(argv: list[str]) -> int:
     out = os.path.abspath(argv[2] if len(argv) > 2 else str(ROOT / "docs" / "demo_project.png"))
     with tempfile.TemporaryDirectory(prefix="ncglf2-shot-") as folder:
         script = Path(folder) / "grab.py"
-        script.write_text(GRAB.format(out=out), encoding="utf-8")
+        script.write_text(GRAB.format(out=out, project=project), encoding="utf-8")
         command = ["xvfb-run", "-a", "-s", "-screen 0 1400x900x24", "qgis", "--nologo", "--noversioncheck",
-                   "--noplugins", "--profiles-path", folder, "--code", str(script), "--project", project]
+                   "--profiles-path", folder, "--code", str(script)]
         done = subprocess.run(command, env={**os.environ, "QT_QPA_PLATFORM": "xcb"}, capture_output=True,
                               text=True, timeout=180)
     if done.returncode != 0 or not os.path.isfile(out):
