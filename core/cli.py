@@ -6,7 +6,19 @@ import sys
 import traceback
 
 from .errors import Cancelled, NCGLF2Error
+from .requests import (
+    DEFAULT_TILE_SIZE,
+    DEVICES,
+    PRECISIONS,
+    AssessRequest,
+    ClassifyRequest,
+    ImportRequest,
+    TrainingParameters,
+    TrainRequest,
+)
 from .version import __version__
+
+PAPER = TrainingParameters()  # the defaults the help texts show
 
 EPILOG = """examples:
   ncglf2 train --hsi hsi.tif --lidar dsm.tif --labels ground_truth.gpkg --class-field class --out landcover.ncglf2 --report training.html
@@ -31,7 +43,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def _device(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the network runs (default: auto = GPU when available)")
+    parser.add_argument("--device", default="auto", choices=DEVICES, help="where the network runs (default: auto = GPU when available)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,14 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validation", metavar="LABELS", help="separate validation labels (instead of a share of --labels)")
     p.add_argument("--out", required=True, metavar="MODEL.ncglf2", help="model file to write")
     p.add_argument("--report", metavar="REPORT.html", help="training report (curves, validation accuracy)")
-    p.add_argument("--epochs", type=int, default=80, help="training epochs (default 80)")
-    p.add_argument("--samples-per-class", default="20", metavar="N|all", help="training pixels per class, or 'all' (default 20)")
-    p.add_argument("--validation-fraction", type=float, default=0.15, help="share of the remaining labelled pixels used for validation (default 0.15)")
-    p.add_argument("--batch-size", type=int, default=64, help="training batch size (default 64)")
-    p.add_argument("--learning-rate", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
-    p.add_argument("--patch-size", type=int, default=11, help="patch side in pixels, odd (default 11)")
-    p.add_argument("--components", type=int, default=40, help="PCA components of the HSI (default 40)")
-    p.add_argument("--seed", type=int, default=0, help="random seed: the same seed repeats a run on CPU (default 0)")
+    p.add_argument("--epochs", type=int, default=PAPER.epochs, help=f"training epochs (default {PAPER.epochs})")
+    p.add_argument("--samples-per-class", default=str(PAPER.samples_per_class), metavar="N|all",
+                   help=f"training pixels per class, or 'all' (default {PAPER.samples_per_class})")
+    p.add_argument("--validation-fraction", type=float, default=PAPER.validation_fraction,
+                   help=f"share of the remaining labelled pixels used for validation (default {PAPER.validation_fraction})")
+    p.add_argument("--batch-size", type=int, default=PAPER.batch_size, help=f"training batch size (default {PAPER.batch_size})")
+    p.add_argument("--learning-rate", type=float, default=PAPER.learning_rate,
+                   help=f"Adam learning rate (default {PAPER.learning_rate:g})")
+    p.add_argument("--patch-size", type=int, default=PAPER.patch_size, help=f"patch side in pixels, odd (default {PAPER.patch_size})")
+    p.add_argument("--components", type=int, default=PAPER.pca_components,
+                   help=f"PCA components of the HSI (default {PAPER.pca_components})")
+    p.add_argument("--seed", type=int, default=PAPER.seed, help=f"random seed: the same seed repeats a run on CPU (default {PAPER.seed})")
     _device(p)
     _add_common(p)
 
@@ -75,9 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confidence", metavar="CONF.tif", help="also write the confidence (max class probability)")
     p.add_argument("--probabilities", metavar="PROBS.tif", help="also write one probability band per class")
     p.add_argument("--extent", nargs=4, type=float, metavar=("XMIN", "YMIN", "XMAX", "YMAX"), help="classify only this extent (HSI CRS)")
-    p.add_argument("--tile-size", type=int, default=None, help="tile side in pixels (default 256)")
+    p.add_argument("--tile-size", type=int, default=DEFAULT_TILE_SIZE, help=f"tile side in pixels (default {DEFAULT_TILE_SIZE})")
     p.add_argument("--batch-size", type=int, default=None, help="patches per network call (default: automatic)")
-    p.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
+    p.add_argument("--precision", default=PRECISIONS[0], choices=PRECISIONS,
                    help="bfloat16 is faster on CPUs with AVX512-BF16 and on recent GPUs (README, Speed); its labels agree with float32 on nearly every pixel")
     _device(p)
     _add_common(p)
@@ -96,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", metavar="CHECKPOINT")
     _add_inputs(p)
     p.add_argument("--classes", required=True, type=int, metavar="N", help="number of classes the checkpoint was trained on")
-    p.add_argument("--patch-size", type=int, default=11)
+    p.add_argument("--patch-size", type=int, default=PAPER.patch_size)
     p.add_argument("--class-csv", metavar="CSV", help="optional class names and colours")
     p.add_argument("--out", required=True, metavar="MODEL.ncglf2")
     _add_common(p)
@@ -104,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="build the demo scene, train, classify and assess it")
     p.add_argument("--out", default="demo_output", metavar="FOLDER")
     p.add_argument("--size", type=int, default=300, help="scene side in pixels (default 300)")
-    p.add_argument("--epochs", type=int, default=80)
+    p.add_argument("--epochs", type=int, default=PAPER.epochs)
     p.add_argument("--seed", type=int, default=0)
     _device(p)
     p.add_argument("--debug", action="store_true")
@@ -131,39 +147,43 @@ def run(args: argparse.Namespace) -> int:
 
     progress = ConsoleProgress()
     if args.command == "train":
-        from .training import TrainingParameters
-        from .workflow import TrainRequest, train
+        from .workflow import train
 
-        params = TrainingParameters(
-            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-            samples_per_class=_samples(args.samples_per_class), validation_fraction=args.validation_fraction,
-            patch_size=args.patch_size, pca_components=args.components, seed=args.seed, device=args.device,
-        )
-        outcome = train(
-            TrainRequest(args.hsi, args.lidar, args.labels, args.out, args.class_field, args.validation,
-                         args.class_csv, args.report, args.overwrite, params),
-            progress,
-        )
+        outcome = train(TrainRequest(
+            hsi=args.hsi, lidar=args.lidar, labels=args.labels, out=args.out, class_field=args.class_field,
+            validation=args.validation, class_csv=args.class_csv, report=args.report, overwrite=args.overwrite,
+            params=TrainingParameters(
+                epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                samples_per_class=_samples(args.samples_per_class), validation_fraction=args.validation_fraction,
+                patch_size=args.patch_size, pca_components=args.components, seed=args.seed, device=args.device,
+            ),
+        ), progress)
         if outcome.validation is not None:
             v = outcome.validation
             print(f"validation: OA {100 * v.oa:.2f} %  AA {100 * v.aa:.2f} %  kappa {v.kappa:.4f}")
     elif args.command == "classify":
         from .workflow import classify
 
-        classify(args.model, args.hsi, args.lidar, args.out, args.confidence, args.probabilities, args.device,
-                 tuple(args.extent) if args.extent else None, args.tile_size, args.batch_size, args.overwrite, progress,
-                 args.precision)
+        classify(ClassifyRequest(
+            model=args.model, hsi=args.hsi, lidar=args.lidar, out=args.out, confidence=args.confidence,
+            probabilities=args.probabilities, device=args.device, extent=tuple(args.extent) if args.extent else None,
+            tile_size=args.tile_size, batch_size=args.batch_size, precision=args.precision, overwrite=args.overwrite,
+        ), progress)
     elif args.command == "assess":
         from .workflow import assess
 
-        a = assess(args.classification, args.reference, args.out, args.json, args.csv, args.class_field,
-                   args.class_csv, args.overwrite, progress)
+        a = assess(AssessRequest(
+            classification=args.classification, reference=args.reference, out_html=args.out, json_path=args.json,
+            csv_path=args.csv, class_field=args.class_field, class_csv=args.class_csv, overwrite=args.overwrite,
+        ), progress)
         print(f"OA {100 * a.oa:.2f} %  AA {100 * a.aa:.2f} %  kappa {a.kappa:.4f}  ({a.n} pixels)")
     elif args.command == "import-reference":
         from .workflow import import_reference
 
-        import_reference(args.checkpoint, args.hsi, args.lidar, args.classes, args.out, args.patch_size,
-                         args.class_csv, overwrite=args.overwrite, progress=progress)
+        import_reference(ImportRequest(
+            checkpoint=args.checkpoint, hsi=args.hsi, lidar=args.lidar, num_classes=args.classes, out=args.out,
+            patch_size=args.patch_size, class_csv=args.class_csv, overwrite=args.overwrite,
+        ), progress)
     elif args.command == "demo":
         from .demo import run_demo
 

@@ -67,8 +67,8 @@ def run_demo(out_dir: str = "demo_output", size: int = 300, epochs: int = 80, se
     from .demo_scene import build_demo_scene
     from .qgis_project import write_qgis_project
     from .raster_io import raster_grid
-    from .training import TrainingParameters
-    from .workflow import TrainRequest, assess, classify, train
+    from .requests import AssessRequest, ClassifyRequest, TrainingParameters, TrainRequest
+    from .workflow import assess, classify, train
 
     progress = progress or SilentProgress()
     os.makedirs(out_dir, exist_ok=True)
@@ -84,7 +84,7 @@ def run_demo(out_dir: str = "demo_output", size: int = 300, epochs: int = 80, se
     params = TrainingParameters(epochs=epochs, seed=seed, device=device)
     outcome = train(
         TrainRequest(
-            scene.hsi_path, [scene.lidar_path], scene.train_labels_path, path("model.ncglf2"),
+            hsi=scene.hsi_path, lidar=(scene.lidar_path,), labels=scene.train_labels_path, out=path("model.ncglf2"),
             class_field="class", class_csv=scene.classes_csv, report=path("training_report.html"),
             overwrite=True, params=params,
         ),
@@ -94,14 +94,21 @@ def run_demo(out_dir: str = "demo_output", size: int = 300, epochs: int = 80, se
 
     started = time.perf_counter()
     result = classify(
-        path("model.ncglf2"), scene.hsi_path, [scene.lidar_path], path("classification.tif"),
-        confidence=path("confidence.tif"), device=device, overwrite=True, progress=SubProgress(progress, 60, 97),
+        ClassifyRequest(
+            model=path("model.ncglf2"), hsi=scene.hsi_path, lidar=(scene.lidar_path,), out=path("classification.tif"),
+            confidence=path("confidence.tif"), device=device, overwrite=True,
+        ),
+        SubProgress(progress, 60, 97),
     )
     timings["classify"] = time.perf_counter() - started
 
     assessment = assess(
-        path("classification.tif"), scene.test_labels_path, path("accuracy_report.html"), path("accuracy_report.json"),
-        path("accuracy_report.csv"), overwrite=True, progress=SubProgress(progress, 97, 99),
+        AssessRequest(
+            classification=path("classification.tif"), reference=scene.test_labels_path,
+            out_html=path("accuracy_report.html"), json_path=path("accuracy_report.json"),
+            csv_path=path("accuracy_report.csv"), overwrite=True,
+        ),
+        SubProgress(progress, 97, 99),
     )
     write_quicklook(
         scene.hsi_path, scene.lidar_path, path("classification.tif"), scene.test_labels_path,

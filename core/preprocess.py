@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
+from .requests import DEFAULT_MAX_FIT_PIXELS
 from .progress import Progress, SilentProgress, check_canceled
 
 __all__ = ["Preprocessing", "fit_preprocessing", "DEFAULT_MAX_FIT_PIXELS"]
 
-DEFAULT_MAX_FIT_PIXELS = 4_000_000
 
 
 @dataclass

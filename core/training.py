@@ -7,76 +7,20 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from .allocator import keep_freed_memory
+from .devices import resolve_device
 from .errors import InputError
 from .model import NCGLF2, NetworkConfig, focal_loss
-from .preprocess import DEFAULT_MAX_FIT_PIXELS
 from .progress import Progress, SilentProgress, check_canceled
+from .requests import TrainingParameters
 from .tiling import Tile, cut_patches, iter_batches, read_tile_features
 
-__all__ = ["TrainingParameters", "resolve_device", "gather_patches", "fit_network", "FitResult"]
-
-
-@dataclass
-class TrainingParameters:
-    """Defaults are the paper's."""
-
-    epochs: int = 80
-    batch_size: int = 64
-    learning_rate: float = 1e-4
-    lr_step_epochs: int | None = None  # None: epochs // 5
-    lr_gamma: float = 0.9
-    samples_per_class: int | None = 20  # None: all labelled pixels
-    validation_fraction: float = 0.15
-    focal_gamma: float = 2.0
-    focal_weight: float = 0.2
-    consistency_weight: float = 0.8
-    patch_size: int = 11
-    pca_components: int = 40
-    width: int = 64
-    depth: int = 2
-    heads: int = 4
-    seed: int = 0
-    device: str = "auto"
-    max_fit_pixels: int = DEFAULT_MAX_FIT_PIXELS
-
-    def check(self) -> None:
-        """Refuse impossible values with the parameter's name."""
-        rules = [
-            (self.epochs >= 1, "epochs must be at least 1"),
-            (self.batch_size >= 2, "batch size must be at least 2 (batch normalization needs two samples)"),
-            (self.learning_rate > 0, "learning rate must be positive"),
-            (self.lr_step_epochs is None or self.lr_step_epochs >= 1, "learning-rate step must be at least 1 epoch"),
-            (0 < self.lr_gamma <= 1, "learning-rate decay must be in (0, 1]"),
-            (self.samples_per_class is None or self.samples_per_class >= 1, "samples per class must be at least 1"),
-            (0 <= self.validation_fraction < 1, "validation fraction must be in [0, 1)"),
-            (self.patch_size >= 3 and self.patch_size % 2 == 1, "patch size must be odd and at least 3"),
-            (self.pca_components >= 1, "PCA components must be at least 1"),
-            (self.width >= 4 and self.width % self.heads == 0 and self.width % 2 == 0, "width must be even and divisible by the heads"),
-            (self.depth >= 1, "depth must be at least 1"),
-            (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"), "device must be auto, cpu or cuda"),
-            (self.max_fit_pixels >= 1000, "the PCA fitting cap must be at least 1000 pixels"),
-        ]
-        for ok, message in rules:
-            if not ok:
-                raise InputError(message)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when present; asking for CUDA without it is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("CUDA was asked for but torch sees no CUDA device; use device auto or cpu")
-    return torch.device(name)
+__all__ = ["TrainingParameters", "gather_patches", "fit_network", "FitResult"]
 
 
 def gather_patches(

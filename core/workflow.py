@@ -10,7 +10,7 @@ import datetime as _dt
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -21,11 +21,23 @@ from .model_file import MODEL_SUFFIX, ModelBundle, load_model, save_model
 from .outputs import atomic_path, check_outputs
 from .preprocess import fit_preprocessing
 from .progress import Progress, SilentProgress, SubProgress
+from .requests import (
+    REFERENCE_PCA_COMPONENTS,
+    AssessRequest,
+    ClassifyRequest,
+    ImportRequest,
+    TrainingParameters,
+    TrainRequest,
+)
 from .sampling import split_samples
-from .training import TrainingParameters, fit_network, gather_patches
+from .training import fit_network, gather_patches
 
 __all__ = [
     "TrainRequest",
+    "ClassifyRequest",
+    "AssessRequest",
+    "ImportRequest",
+    "TrainingParameters",
     "TrainOutcome",
     "train",
     "import_reference",
@@ -39,22 +51,6 @@ def report_paths(html: str) -> dict[str, str]:
     """Files written beside an HTML report."""
     stem = os.path.splitext(html)[0]
     return {"html": html, "png": stem + "_curves.png", "json": stem + ".json"}
-
-
-@dataclass
-class TrainRequest:
-    hsi: str
-    lidar: list[str]
-    labels: str
-    out: str
-    class_field: str | None = None
-    validation: str | None = None
-    class_csv: str | None = None
-    report: str | None = None
-    overwrite: bool = False
-    params: TrainingParameters = field(default_factory=TrainingParameters)
-    labels_layer: str | None = None  # the vector layer, when the labels file has several
-    validation_layer: str | None = None
 
 
 @dataclass
@@ -101,9 +97,6 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
     progress = progress or SilentProgress()
     started = time.perf_counter()
     params = request.params
-    params.check()
-    if not request.lidar:
-        raise InputError("at least one LiDAR raster is needed")
     outputs = [("model", request.out)]
     if request.report:
         outputs += [(f"report {k}", p) for k, p in report_paths(request.report).items()]
@@ -111,7 +104,7 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
     if not request.out.endswith(MODEL_SUFFIX):
         progress.info(f"note: model files usually end in {MODEL_SUFFIX}")
 
-    with open_inputs(request.hsi, request.lidar, log=progress.info) as stack:
+    with open_inputs(request.hsi, list(request.lidar), log=progress.info) as stack:
         labels = read_labels(
             request.labels, stack.grid, request.class_field, request.class_csv, layer=request.labels_layer, log=progress.info
         )
@@ -234,19 +227,7 @@ def _write_training_report(request: TrainRequest, history: dict, validation, pro
         json.dump({"history": record.to_dict(), "validation": provenance["validation"], "context": context}, out, indent=1, default=str)
 
 
-def import_reference(
-    checkpoint: str,
-    hsi: str,
-    lidar: list[str],
-    num_classes: int,
-    out: str,
-    patch_size: int = 11,
-    class_csv: str | None = None,
-    max_fit_pixels: int | None = None,
-    seed: int = 0,
-    overwrite: bool = False,
-    progress: Progress | None = None,
-) -> str:
+def import_reference(request: ImportRequest, progress: Progress | None = None) -> str:
     """Turn a checkpoint of the published implementation into a model file.
 
     The preprocessing is fitted on the given HSI/LiDAR pair as the reference
@@ -254,24 +235,26 @@ def import_reference(
     """
     from .checkpoint import load_reference_checkpoint
     from .labels import DEFAULT_PALETTE, read_class_csv
-    from .preprocess import DEFAULT_MAX_FIT_PIXELS
     from .raster_io import open_inputs
 
     progress = progress or SilentProgress()
-    check_outputs([("model", out)], overwrite, inputs=[checkpoint, hsi, *lidar])
+    checkpoint, hsi, lidar, num_classes, out = (
+        request.checkpoint, request.hsi, list(request.lidar), request.num_classes, request.out)
+    check_outputs([("model", out)], request.overwrite, inputs=[checkpoint, hsi, *lidar])
     with open_inputs(hsi, lidar, log=progress.info) as stack:
-        network = load_reference_checkpoint(checkpoint, num_classes, patch_size, 40, stack.lidar_bands)
+        network = load_reference_checkpoint(
+            checkpoint, num_classes, request.patch_size, REFERENCE_PCA_COMPONENTS, stack.lidar_bands)
         ids = list(range(1, num_classes + 1))
         names = [f"class {i}" for i in ids]
         colors = [tuple(DEFAULT_PALETTE[(i - 1) % len(DEFAULT_PALETTE)]) for i in ids]
-        if class_csv:
-            table = read_class_csv(class_csv)
+        if request.class_csv:
+            table = read_class_csv(request.class_csv)
             for i, cid in enumerate(ids):
                 if cid in table:
                     names[i] = table[cid][0] or names[i]
                     colors[i] = tuple(table[cid][1]) if table[cid][1] else colors[i]
-        progress.info("fitting the PCA (40 whitened components) and standardization")
-        preprocessing = fit_preprocessing(stack, 40, max_fit_pixels or DEFAULT_MAX_FIT_PIXELS, seed, progress)
+        progress.info(f"fitting the PCA ({REFERENCE_PCA_COMPONENTS} whitened components) and standardization")
+        preprocessing = fit_preprocessing(stack, REFERENCE_PCA_COMPONENTS, request.max_fit_pixels, request.seed, progress)
         provenance = {
             "kind": "reference import",
             "inputs": {"checkpoint": os.path.basename(checkpoint), "hsi": os.path.basename(hsi), "lidar": [os.path.basename(p) for p in lidar]},
@@ -282,49 +265,25 @@ def import_reference(
     return out
 
 
-def classify(
-    model: str,
-    hsi: str,
-    lidar: list[str],
-    out: str,
-    confidence: str | None = None,
-    probabilities: str | None = None,
-    device: str = "auto",
-    extent: tuple[float, float, float, float] | None = None,
-    tile_size: int | None = None,
-    batch_size: int | None = None,
-    overwrite: bool = False,
-    progress: Progress | None = None,
-    precision: str = "float32",
-):
+def classify(request: ClassifyRequest, progress: Progress | None = None):
     """Load a model file and classify an HSI/LiDAR pair (optionally a map extent of it)."""
-    from .inference import DEFAULT_TILE_SIZE, classify_raster
+    from .inference import classify_raster
     from .raster_io import open_inputs
 
     progress = progress or SilentProgress()
-    bundle = load_model(model)
-    with open_inputs(hsi, lidar, log=progress.info) as stack:
-        window = stack.grid.window_from_extent(*extent) if extent else None
+    bundle = load_model(request.model)
+    with open_inputs(request.hsi, list(request.lidar), log=progress.info) as stack:
+        window = stack.grid.window_from_extent(*request.extent) if request.extent else None
         result = classify_raster(
-            bundle, stack, out, confidence, probabilities, device, window,
-            tile_size or DEFAULT_TILE_SIZE, batch_size, overwrite, progress, precision,
+            bundle, stack, request.out, confidence=request.confidence, probabilities=request.probabilities,
+            device=request.device, window=window, tile_size=request.tile_size, batch_size=request.batch_size,
+            overwrite=request.overwrite, progress=progress, precision=request.precision,
         )
     progress.info(f"classified {result.pixels} pixels in {result.seconds:.1f} s ({result.pixels / max(result.seconds, 1e-9):.0f} pixels/s)")
     return result
 
 
-def assess(
-    classification: str,
-    reference: str,
-    out_html: str,
-    json_path: str | None = None,
-    csv_path: str | None = None,
-    class_field: str | None = None,
-    class_csv: str | None = None,
-    overwrite: bool = False,
-    progress: Progress | None = None,
-    reference_layer: str | None = None,
-):
+def assess(request: AssessRequest, progress: Progress | None = None):
     """Compare a class map with reference labels (raster or vector) and write the reports."""
     from .labels import read_labels
     from .metrics import ConfusionAccumulator
@@ -332,13 +291,15 @@ def assess(
     from .report import write_accuracy_report
 
     progress = progress or SilentProgress()
+    classification, reference, class_field = request.classification, request.reference, request.class_field
     check_outputs(
-        [("HTML report", out_html), ("JSON report", json_path or ""), ("CSV report", csv_path or "")],
-        overwrite, inputs=[classification, reference],
+        [("HTML report", request.out_html), ("JSON report", request.json_path or ""),
+         ("CSV report", request.csv_path or "")],
+        request.overwrite, inputs=[classification, reference],
     )
     grid = raster_grid(classification)
     map_ids, map_names, map_colors = read_class_map_info(classification)
-    labels = read_labels(reference, grid, class_field, class_csv, layer=reference_layer, log=progress.info)
+    labels = read_labels(reference, grid, class_field, request.class_csv, layer=request.reference_layer, log=progress.info)
     # Reference classes given by name (a text field) are matched to the map's category names.
     by_name = {name: cid for cid, name in zip(map_ids, map_names)}
     ref_ids = labels.class_ids.astype(np.int64)
@@ -374,7 +335,7 @@ def assess(
         "date": _dt.datetime.now().isoformat(timespec="seconds"),
         "colors": colors,
     }
-    write_accuracy_report(assessment, out_html, json_path, csv_path, context=context)
+    write_accuracy_report(assessment, request.out_html, request.json_path, request.csv_path, context=context)
     progress.info(
         f"OA {100 * assessment.oa:.2f} % (95 % CI {100 * assessment.oa_ci95[0]:.2f}-{100 * assessment.oa_ci95[1]:.2f}), "
         f"AA {100 * assessment.aa:.2f} %, kappa {assessment.kappa:.4f} on {assessment.n} pixels"

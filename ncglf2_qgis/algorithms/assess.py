@@ -8,6 +8,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
+from ...core.requests import AssessRequest
 from .base import FeedbackProgress, NCGLF2Algorithm, load_engine
 from .train import CLASS_CSV_FILTER, HTML_FILTER, add_labels
 
@@ -94,18 +95,17 @@ class AssessAlgorithm(NCGLF2Algorithm):
         out_html = self.parameterAsFileOutput(parameters, self.OUTPUT_HTML, context)
         out_json = self.optional_output(parameters, self.OUTPUT_JSON, context)
         out_csv = self.optional_output(parameters, self.OUTPUT_CSV, context)
-        assessment = self.run_engine(lambda: workflow.assess(
-            classification,
-            reference,
-            out_html,
+        assessment = self.run_engine(lambda: workflow.assess(AssessRequest(
+            classification=classification,
+            reference=reference,
+            out_html=out_html,
             json_path=out_json,
             csv_path=out_csv,
             class_field=self.parameterAsString(parameters, self.CLASS_FIELD, context) or None,
             class_csv=self.parameterAsFile(parameters, self.CLASS_CSV, context) or None,
-            overwrite=True,  # Processing already asked before replacing a destination
-            progress=FeedbackProgress(feedback),
             reference_layer=reference_layer,
-        ))
+            overwrite=True,  # Processing already asked before replacing a destination
+        ), FeedbackProgress(feedback)))
         return {
             self.OUTPUT_HTML: out_html,
             self.OUTPUT_JSON: out_json,

@@ -28,13 +28,13 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
+from ...core.requests import DEVICES
 from ..dependencies import install_hint, missing_dependencies
 from ..resources import plugin_metadata, resource_path
 
 # The algorithms' help pages, rendered by the repository host.
 HELP_PAGE = "docs/algorithms.md"
 
-DEVICES = ["auto", "cpu", "cuda"]
 
 
 class FeedbackProgress:

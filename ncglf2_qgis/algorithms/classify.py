@@ -10,6 +10,7 @@ from qgis.core import (
 )
 
 from ..styling import confidence_when_loaded, result_layer_name, skip_empty_outputs, style_when_loaded
+from ...core.requests import DEFAULT_TILE_SIZE, PRECISIONS, ClassifyRequest
 from .base import FeedbackProgress, NCGLF2Algorithm, load_engine
 from .train import add_device, add_inputs
 
@@ -23,7 +24,6 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
     TILE_SIZE = "TILE_SIZE"
     BATCH_SIZE = "BATCH_SIZE"
     PRECISION = "PRECISION"
-    PRECISIONS = ("float32", "bfloat16")
     OUTPUT = "OUTPUT"
     OUTPUT_CONFIDENCE = "OUTPUT_CONFIDENCE"
     OUTPUT_PROBABILITIES = "OUTPUT_PROBABILITIES"
@@ -74,7 +74,7 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
         )
         self.add(
             QgsProcessingParameterEnum(self.PRECISION, self.tr("Arithmetic precision"),
-                                       options=["float32 (exact)", "bfloat16 (faster)"], defaultValue=0),
+                                       options=[f"{PRECISIONS[0]} (exact)", f"{PRECISIONS[1]} (faster)"], defaultValue=0),
             "float32 reproduces the network exactly. bfloat16 is faster on CPUs with AVX512-BF16 and on recent "
             "GPUs; its labels agree with float32 on nearly every pixel.",
             advanced=True,
@@ -109,21 +109,20 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         confidence = self.parameterAsOutputLayer(parameters, self.OUTPUT_CONFIDENCE, context) or None
         probabilities = self.parameterAsOutputLayer(parameters, self.OUTPUT_PROBABILITIES, context) or None
-        result = self.run_engine(lambda: workflow.classify(
-            model,
-            hsi,
-            lidar,
-            out,
+        result = self.run_engine(lambda: workflow.classify(ClassifyRequest(
+            model=model,
+            hsi=hsi,
+            lidar=lidar,
+            out=out,
             confidence=confidence,
             probabilities=probabilities,
             device=self.device(parameters, self.DEVICE, context),
             extent=extent,
-            tile_size=self.optional_int(parameters, self.TILE_SIZE, context),
+            tile_size=self.optional_int(parameters, self.TILE_SIZE, context) or DEFAULT_TILE_SIZE,
             batch_size=self.optional_int(parameters, self.BATCH_SIZE, context),
+            precision=PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
             overwrite=True,  # Processing already asked before replacing a destination
-            progress=FeedbackProgress(feedback),
-            precision=self.PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
-        ))
+        ), FeedbackProgress(feedback)))
         skip_empty_outputs(context)
         style_when_loaded(context, result.classes, result_layer_name(result.classes, model, "classes"))
         if result.confidence:

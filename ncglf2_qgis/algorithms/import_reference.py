@@ -7,6 +7,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
 )
 
+from ...core.requests import ImportRequest
 from .base import FeedbackProgress, NCGLF2Algorithm, load_engine
 from .train import CLASS_CSV_FILTER, MODEL_FILTER, add_inputs
 
@@ -69,15 +70,14 @@ class ImportReferenceAlgorithm(NCGLF2Algorithm):
         hsi = self.raster_path(self.parameterAsRasterLayer(parameters, self.HSI, context), "HSI")
         lidar = self.raster_paths(self.parameterAsLayerList(parameters, self.LIDAR, context), "LiDAR")
         out = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
-        model = self.run_engine(lambda: workflow.import_reference(
-            self.parameterAsFile(parameters, self.CHECKPOINT, context),
-            hsi,
-            lidar,
-            self.parameterAsInt(parameters, self.CLASSES, context),
-            out,
+        model = self.run_engine(lambda: workflow.import_reference(ImportRequest(
+            checkpoint=self.parameterAsFile(parameters, self.CHECKPOINT, context),
+            hsi=hsi,
+            lidar=lidar,
+            num_classes=self.parameterAsInt(parameters, self.CLASSES, context),
+            out=out,
             patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context),
             class_csv=self.parameterAsFile(parameters, self.CLASS_CSV, context) or None,
             overwrite=True,  # Processing already asked before replacing a destination
-            progress=FeedbackProgress(feedback),
-        ))
+        ), FeedbackProgress(feedback)))
         return {self.OUTPUT_MODEL: model}

@@ -15,9 +15,11 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from .base import DEVICES, FeedbackProgress, NCGLF2Algorithm, load_engine
+from ...core.requests import DEVICES, TrainingParameters, TrainRequest
+from .base import FeedbackProgress, NCGLF2Algorithm, load_engine
 
 MODEL_FILTER = "NCGLF2 model (*.ncglf2)"
+PAPER = TrainingParameters()  # the published protocol: every default below
 CLASS_CSV_FILTER = "Class table (*.csv)"
 HTML_FILTER = "HTML report (*.html)"
 
@@ -137,19 +139,19 @@ class TrainAlgorithm(NCGLF2Algorithm):
         )
         self.add(
             QgsProcessingParameterNumber(self.EPOCHS, self.tr("Epochs"), QgsProcessingParameterNumber.Integer,
-                                         defaultValue=80, minValue=1, maxValue=10000),
+                                         defaultValue=PAPER.epochs, minValue=1, maxValue=10000),
             "How many times the network sees every training sample. More epochs take longer; the best "
             "epoch on the validation samples is kept.",
         )
         self.add(
             QgsProcessingParameterNumber(self.SAMPLES_PER_CLASS, self.tr("Training samples per class (0 = all)"),
-                                         QgsProcessingParameterNumber.Integer, defaultValue=20, minValue=0),
+                                         QgsProcessingParameterNumber.Integer, defaultValue=PAPER.samples_per_class, minValue=0),
             "How many labelled pixels of each class are used for training (the published protocol uses "
             "20). 0 uses all labelled pixels that are not kept for validation.",
         )
         self.add(
             QgsProcessingParameterNumber(self.VALIDATION_FRACTION, self.tr("Validation share of the labels"),
-                                         QgsProcessingParameterNumber.Double, defaultValue=0.15,
+                                         QgsProcessingParameterNumber.Double, defaultValue=PAPER.validation_fraction,
                                          minValue=0.0, maxValue=0.9),
             "The share of each class's labelled pixels kept aside to validate the network after every "
             "epoch (ignored when separate validation labels are given).",
@@ -157,31 +159,31 @@ class TrainAlgorithm(NCGLF2Algorithm):
         )
         self.add(
             QgsProcessingParameterNumber(self.BATCH_SIZE, self.tr("Batch size"), QgsProcessingParameterNumber.Integer,
-                                         defaultValue=64, minValue=2, maxValue=65536),
+                                         defaultValue=PAPER.batch_size, minValue=2, maxValue=65536),
             "Samples per training step.",
             advanced=True,
         )
         rate = QgsProcessingParameterNumber(self.LEARNING_RATE, self.tr("Learning rate"),
-                                            QgsProcessingParameterNumber.Double, defaultValue=1e-4,
+                                            QgsProcessingParameterNumber.Double, defaultValue=PAPER.learning_rate,
                                             minValue=1e-7, maxValue=1.0)
         rate.setMetadata({"widget_wrapper": {"decimals": 7}})
         self.add(rate, "The step size of the Adam optimiser; it decays by 10 % every fifth of the epochs.",
                  advanced=True)
         self.add(
             QgsProcessingParameterNumber(self.PATCH_SIZE, self.tr("Patch size (pixels, odd)"),
-                                         QgsProcessingParameterNumber.Integer, defaultValue=11, minValue=3, maxValue=63),
+                                         QgsProcessingParameterNumber.Integer, defaultValue=PAPER.patch_size, minValue=3, maxValue=63),
             "The side of the square neighbourhood the network sees around each pixel; must be odd.",
             advanced=True,
         )
         self.add(
             QgsProcessingParameterNumber(self.PCA_COMPONENTS, self.tr("PCA components"),
-                                         QgsProcessingParameterNumber.Integer, defaultValue=40, minValue=1, maxValue=1000),
+                                         QgsProcessingParameterNumber.Integer, defaultValue=PAPER.pca_components, minValue=1, maxValue=1000),
             "How many principal components of the hyperspectral bands the network uses.",
             advanced=True,
         )
         self.add(
             QgsProcessingParameterNumber(self.SEED, self.tr("Random seed"), QgsProcessingParameterNumber.Integer,
-                                         defaultValue=0, minValue=0),
+                                         defaultValue=PAPER.seed, minValue=0),
             "Fixes the choice of samples and the initial weights, so that a run can be repeated.",
         )
         add_device(self, self.DEVICE)
@@ -200,10 +202,8 @@ class TrainAlgorithm(NCGLF2Algorithm):
                             (self.VALIDATION_KAPPA, "Validation kappa")):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(title)))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        workflow = load_engine()
-        from ...core.training import TrainingParameters
-
+    def request(self, parameters, context, feedback) -> TrainRequest:
+        """The engine's request from the parameters (layers turned into files)."""
         hsi = self.raster_path(self.parameterAsRasterLayer(parameters, self.HSI, context), "HSI")
         lidar = self.raster_paths(self.parameterAsLayerList(parameters, self.LIDAR, context), "LiDAR")
         labels, labels_layer = self.labels_source(
@@ -224,7 +224,7 @@ class TrainAlgorithm(NCGLF2Algorithm):
             seed=self.parameterAsInt(parameters, self.SEED, context),
             device=self.device(parameters, self.DEVICE, context),
         )
-        request = workflow.TrainRequest(
+        request = TrainRequest(
             hsi=hsi,
             lidar=lidar,
             labels=labels,
@@ -238,6 +238,11 @@ class TrainAlgorithm(NCGLF2Algorithm):
             labels_layer=labels_layer,
             validation_layer=validation_layer,
         )
+        return request
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        workflow = load_engine()
+        request = self.run_engine(lambda: self.request(parameters, context, feedback))
         outcome = self.run_engine(lambda: workflow.train(request, FeedbackProgress(feedback)))
         validation_result = outcome.validation
         return {

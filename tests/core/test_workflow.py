@@ -11,7 +11,8 @@ from scenes import build_tiny_scene, tiny_parameters
 from ncglf2.core import InputError, ModelFileError
 from ncglf2.core.model_file import load_model
 from ncglf2.core.raster_io import read_class_map_info
-from ncglf2.core.workflow import TrainRequest, assess, classify, train
+from ncglf2.core.requests import AssessRequest, ClassifyRequest, ImportRequest, TrainRequest
+from ncglf2.core.workflow import assess, classify, import_reference, train
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,7 @@ def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("scene")
     scene = build_tiny_scene(folder)
     model = str(folder / "model.ncglf2")
-    outcome = train(TrainRequest(scene.hsi, [scene.dsm], scene.labels, model, report=str(folder / "train.html"), params=tiny_parameters()))
+    outcome = train(TrainRequest(hsi=scene.hsi, lidar=[scene.dsm], labels=scene.labels, out=model, report=str(folder / "train.html"), params=tiny_parameters()))
     return scene, model, outcome, folder
 
 
@@ -38,7 +39,7 @@ def test_training_outcome(trained):
 def test_classification_is_correct_and_styled(trained, tmp_path):
     scene, model, _, _ = trained
     out = str(tmp_path / "classes.tif")
-    result = classify(model, scene.hsi, [scene.dsm], out, confidence=str(tmp_path / "conf.tif"), probabilities=str(tmp_path / "probs.tif"), tile_size=16)
+    result = classify(ClassifyRequest(model=model, hsi=scene.hsi, lidar=[scene.dsm], out=out, confidence=str(tmp_path / "conf.tif"), probabilities=str(tmp_path / "probs.tif"), tile_size=16))
     ds = gdal.Open(out)
     classes = ds.GetRasterBand(1).ReadAsArray()
     hsi = gdal.Open(scene.hsi)
@@ -67,7 +68,7 @@ def test_tile_size_does_not_change_the_map(trained, tmp_path):
     maps = []
     for tile in (7, 64):
         out = str(tmp_path / f"classes_{tile}.tif")
-        classify(model, scene.hsi, [scene.dsm], out, probabilities=str(tmp_path / f"p_{tile}.tif"), tile_size=tile)
+        classify(ClassifyRequest(model=model, hsi=scene.hsi, lidar=[scene.dsm], out=out, probabilities=str(tmp_path / f"p_{tile}.tif"), tile_size=tile))
         maps.append((gdal.Open(out).ReadAsArray(), gdal.Open(str(tmp_path / f"p_{tile}.tif")).ReadAsArray()))
     np.testing.assert_array_equal(maps[0][0], maps[1][0])
     np.testing.assert_allclose(maps[0][1], maps[1][1], atol=1e-5)
@@ -77,10 +78,10 @@ def test_extent_classifies_a_window(trained, tmp_path):
     scene, model, _, _ = trained
     full = str(tmp_path / "full.tif")
     part = str(tmp_path / "part.tif")
-    classify(model, scene.hsi, [scene.dsm], full)
+    classify(ClassifyRequest(model=model, hsi=scene.hsi, lidar=[scene.dsm], out=full))
     gt = gdal.Open(scene.hsi).GetGeoTransform()
     extent = (gt[0] + 10, gt[3] - 30, gt[0] + 30, gt[3] - 5)  # columns 10-30, rows 5-30
-    classify(model, scene.hsi, [scene.dsm], part, extent=extent)
+    classify(ClassifyRequest(model=model, hsi=scene.hsi, lidar=[scene.dsm], out=part, extent=extent))
     window = gdal.Open(part)
     assert (window.RasterXSize, window.RasterYSize) == (20, 25)
     assert window.GetGeoTransform()[0] == gt[0] + 10
@@ -92,7 +93,7 @@ def test_existing_output_is_kept(trained, tmp_path):
     out = tmp_path / "classes.tif"
     out.write_bytes(b"precious")
     with pytest.raises(InputError, match="already exists"):
-        classify(model, scene.hsi, [scene.dsm], str(out))
+        classify(ClassifyRequest(model=model, hsi=scene.hsi, lidar=[scene.dsm], out=str(out)))
     assert out.read_bytes() == b"precious"
 
 
@@ -100,15 +101,16 @@ def test_wrong_band_count_is_refused_before_work(trained, tmp_path):
     scene, model, _, folder = trained
     other = build_tiny_scene(tmp_path, bands=6)
     with pytest.raises(InputError, match="expects an HSI with 8 bands.*has 6"):
-        classify(model, other.hsi, [other.dsm], str(tmp_path / "x.tif"))
+        classify(ClassifyRequest(model=model, hsi=other.hsi, lidar=[other.dsm], out=str(tmp_path / "x.tif")))
     assert not (tmp_path / "x.tif").exists()
 
 
 def test_assessment_against_labels(trained, tmp_path):
     scene, model, _, _ = trained
     out = str(tmp_path / "classes.tif")
-    classify(model, scene.hsi, [scene.dsm], out)
-    a = assess(out, scene.labels, str(tmp_path / "acc.html"), str(tmp_path / "acc.json"), str(tmp_path / "acc.csv"))
+    classify(ClassifyRequest(model=model, hsi=scene.hsi, lidar=[scene.dsm], out=out))
+    a = assess(AssessRequest(classification=out, reference=scene.labels, out_html=str(tmp_path / "acc.html"),
+                             json_path=str(tmp_path / "acc.json"), csv_path=str(tmp_path / "acc.csv")))
     report = json.loads((tmp_path / "acc.json").read_text())
     labels = gdal.Open(scene.labels).ReadAsArray()
     classes = gdal.Open(out).ReadAsArray()
@@ -147,26 +149,25 @@ def test_same_seed_same_model(tmp_path):
     weights = []
     for name in ("a", "b"):
         out = str(tmp_path / f"{name}.ncglf2")
-        train(TrainRequest(scene.hsi, [scene.dsm], scene.labels, out, params=tiny_parameters(epochs=2)))
+        train(TrainRequest(hsi=scene.hsi, lidar=[scene.dsm], labels=scene.labels, out=out, params=tiny_parameters(epochs=2)))
         weights.append(load_model(out).network.state_dict())
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
 def test_import_reference_matches_checkpoint(reference_files, tmp_path):
     from ncglf2.core import load_reference_checkpoint
-    from ncglf2.core.workflow import import_reference
 
     checkpoint, _ = reference_files
     scene = build_tiny_scene(tmp_path, bands=48)
     out = str(tmp_path / "trento.ncglf2")
-    import_reference(str(checkpoint), scene.hsi, [scene.dsm], 6, out)
+    import_reference(ImportRequest(checkpoint=str(checkpoint), hsi=scene.hsi, lidar=[scene.dsm], num_classes=6, out=out))
     bundle = load_model(out)
     assert bundle.preprocessing.n_components == 40 and bundle.class_ids == [1, 2, 3, 4, 5, 6]
     direct = load_reference_checkpoint(checkpoint, 6)
     x = torch.randn(4, 41, 11, 11)
     with torch.no_grad():
         torch.testing.assert_close(bundle.network(x)[0], direct(x)[0], rtol=0, atol=0)
-    classify(out, scene.hsi, [scene.dsm], str(tmp_path / "trento.tif"))
+    classify(ClassifyRequest(model=out, hsi=scene.hsi, lidar=[scene.dsm], out=str(tmp_path / "trento.tif")))
     ids, names, _ = read_class_map_info(str(tmp_path / "trento.tif"))
     assert ids == [1, 2, 3, 4, 5, 6] and names[0] == "class 1"
 
@@ -177,7 +178,7 @@ def test_labels_that_miss_the_raster(tmp_path):
     scene = build_tiny_scene(tmp_path)
     far = write_raster(tmp_path / "far.tif", np.ones((10, 10), np.uint8), gt=geotransform(origin=(100000.0, 200000.0)))
     with pytest.raises(InputError, match="overlap"):
-        train(TrainRequest(scene.hsi, [scene.dsm], far, str(tmp_path / "m.ncglf2"), params=tiny_parameters()))
+        train(TrainRequest(hsi=scene.hsi, lidar=[scene.dsm], labels=far, out=str(tmp_path / "m.ncglf2"), params=tiny_parameters()))
     assert not (tmp_path / "m.ncglf2").exists()
 
 
@@ -218,8 +219,7 @@ def test_classify_reports_progress_per_batch_within_a_tile(trained, tmp_path):
     """One tile holds the whole scene: the bar still moves with every batch, up to 100 %."""
     scene, model, _, _ = trained
     progress = _Recorder()
-    classify(model, scene.hsi, [scene.dsm], str(tmp_path / "c.tif"), device="cpu", tile_size=4096, batch_size=64,
-             progress=progress)
+    classify(ClassifyRequest(model=model, hsi=scene.hsi, lidar=[scene.dsm], out=str(tmp_path / "c.tif"), device="cpu", tile_size=4096, batch_size=64), progress)
     valid = 36 * 42 - 36  # the tiny scene's nodata corner is 6 x 6
     assert len(progress.percents) >= valid // 64
     assert progress.percents[0] == 0.0 and progress.percents[-1] == pytest.approx(100.0)

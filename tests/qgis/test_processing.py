@@ -73,10 +73,11 @@ def trained(provider, scene, tmp_path_factory):
 @pytest.fixture(scope="module")
 def core_map(trained, scene, tmp_path_factory):
     """The class map core's workflow makes with the same model: what every Processing run must equal."""
+    from ncglf2.core.requests import ClassifyRequest
     from ncglf2.core.workflow import classify
 
     out = str(tmp_path_factory.mktemp("core_map") / "core.tif")
-    classify(str(trained[1] / "model.ncglf2"), scene.hsi, [scene.dsm], out, device="cpu")
+    classify(ClassifyRequest(model=str(trained[1] / "model.ncglf2"), hsi=scene.hsi, lidar=[scene.dsm], out=out, device="cpu"))
     return read(out)
 
 
@@ -247,6 +248,7 @@ def test_model_train_then_classify(provider, scene, tmp_path):
         QgsProcessingParameterRasterLayer,
     )
 
+    from ncglf2.core.requests import ClassifyRequest
     from ncglf2.core.workflow import classify
 
     model = QgsProcessingModelAlgorithm("Train and classify", "NCGLF2 tests")
@@ -290,7 +292,7 @@ def test_model_train_then_classify(provider, scene, tmp_path):
     trained_model = results["CHILD_RESULTS"]["train"]["OUTPUT_MODEL"]
     assert trained_model.endswith(".ncglf2") and os.path.isfile(trained_model)
     core = str(tmp_path / "core.tif")
-    classify(trained_model, scene.hsi, [scene.dsm], core, device="cpu")
+    classify(ClassifyRequest(model=trained_model, hsi=scene.hsi, lidar=[scene.dsm], out=core, device="cpu"))
     np.testing.assert_array_equal(read(out), read(core))
     assert set(np.unique(read(out))) == {0, 1, 2, 3}
 
@@ -426,13 +428,14 @@ def test_engine_errors_become_processing_exceptions(provider, trained, tmp_path)
     from qgis.core import QgsProcessingException
 
     from ncglf2.core import InputError
+    from ncglf2.core.requests import ClassifyRequest
     from ncglf2.core.workflow import classify
 
     (tmp_path / "six_bands").mkdir()
     other = build_tiny_scene(tmp_path / "six_bands", bands=6)
     model = str(trained[1] / "model.ncglf2")
     with pytest.raises(InputError) as engine:
-        classify(model, other.hsi, [other.dsm], str(tmp_path / "core.tif"))
+        classify(ClassifyRequest(model=model, hsi=other.hsi, lidar=[other.dsm], out=str(tmp_path / "core.tif")))
     assert "expects an HSI with 8 bands" in str(engine.value)
     with pytest.raises(QgsProcessingException) as raised:
         processing.run("ncglf2:classify", classify_parameters(trained, other, tmp_path / "map.tif"))
@@ -467,12 +470,13 @@ def test_an_existing_output_is_replaced_because_processing_asked(provider, train
     import processing
 
     from ncglf2.core import InputError
+    from ncglf2.core.requests import ClassifyRequest
     from ncglf2.core.workflow import classify
 
     out = tmp_path / "classes.tif"
     out.write_bytes(b"an older file")
     with pytest.raises(InputError, match="already exists"):
-        classify(str(trained[1] / "model.ncglf2"), scene.hsi, [scene.dsm], str(out))
+        classify(ClassifyRequest(model=str(trained[1] / "model.ncglf2"), hsi=scene.hsi, lidar=[scene.dsm], out=str(out)))
     assert out.read_bytes() == b"an older file"
     processing.run("ncglf2:classify", classify_parameters(trained, scene, out))
     np.testing.assert_array_equal(read(out), core_map)
