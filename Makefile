@@ -37,7 +37,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
-	$(PY) -m ncglf2.core.native
+	$(PY) -m ncglf2.core.nn.native
 	@touch $@
 
 test: setup

@@ -19,7 +19,7 @@ __all__ = [
     "Cancelled",
 ]
 
-_TORCH_NAMES = {"NCGLF2": ".model", "NetworkConfig": ".model", "load_reference_checkpoint": ".checkpoint"}
+_TORCH_NAMES = {"NCGLF2": ".nn.model", "NetworkConfig": ".nn.model", "load_reference_checkpoint": ".nn.checkpoint"}
 
 
 def __getattr__(name: str):

@@ -12,6 +12,13 @@ from typing import Protocol, runtime_checkable
 
 from .errors import Cancelled
 
+#: Where one-line messages go (``print``, ``progress.info``...).
+Log = Callable[[str], None]
+
+
+def no_log(message: str) -> None:
+    """A log that drops everything."""
+
 
 @runtime_checkable
 class Progress(Protocol):

@@ -30,7 +30,7 @@ __all__ = ["class_map_renderer", "apply_class_style", "apply_confidence_style", 
 def class_map_renderer(layer: QgsRasterLayer) -> QgsPalettedRasterRenderer | None:
     """A paletted renderer from the class map's category names and colour table, if it has them."""
     from ..core.errors import NCGLF2Error
-    from ..core.raster_io import read_class_map_info
+    from ..core.io.reading import read_class_map_info
 
     try:
         ids, names, colors = read_class_map_info(layer.source())

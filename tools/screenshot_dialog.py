@@ -72,7 +72,7 @@ def prepare_dialog(dialog, folder: str, outputs: str) -> None:
     """Fill the dialog with the demo scene's layers and sensible outputs."""
     from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer
 
-    from ncglf2.core.demo_scene import build_demo_scene
+    from ncglf2.core.apps.demo_scene import build_demo_scene
 
     scene = build_demo_scene(folder, size=96)
     project = QgsProject.instance()

@@ -85,7 +85,7 @@ class AssessAlgorithm(NCGLF2Algorithm):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(title)))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        workflow = load_engine()
+        jobs = load_engine()
         classification = self.raster_path(self.parameterAsRasterLayer(parameters, self.CLASSIFICATION, context),
                                           "classification")
         reference, reference_layer = self.labels_source(
@@ -95,7 +95,7 @@ class AssessAlgorithm(NCGLF2Algorithm):
         out_html = self.parameterAsFileOutput(parameters, self.OUTPUT_HTML, context)
         out_json = self.optional_output(parameters, self.OUTPUT_JSON, context)
         out_csv = self.optional_output(parameters, self.OUTPUT_CSV, context)
-        assessment = self.run_engine(lambda: workflow.assess(AssessRequest(
+        assessment = self.run_engine(lambda: jobs.assess(AssessRequest(
             classification=classification,
             reference=reference,
             out_html=out_html,

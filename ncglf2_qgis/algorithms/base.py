@@ -1,7 +1,7 @@
 """What every NCGLF2 Processing algorithm shares.
 
 An algorithm turns its parameters into file paths and plain values, calls one
-job of ``core.workflow`` with the feedback as progress, and turns engine
+job of ``core.jobs`` with the feedback as progress, and turns engine
 errors into ``QgsProcessingException``. torch and the engine load inside
 ``processAlgorithm``, so the plugin loads where torch is missing.
 """
@@ -56,18 +56,18 @@ class FeedbackProgress:
 
 
 def load_engine():
-    """The engine's ``workflow`` module, or a QgsProcessingException that says what to install."""
+    """The engine's ``jobs`` module, or a QgsProcessingException that says what to install."""
     missing = missing_dependencies()
     if missing:
         raise QgsProcessingException(install_hint(missing))
     try:
-        from ...core import workflow
+        from ...core import jobs
     except ImportError as error:
         # Found but not importable, e.g. a torch build that does not fit this Python.
         raise QgsProcessingException(
             f"the NCGLF2 engine cannot start: {error}\n{install_hint([error.name or 'torch'])}"
         ) from None
-    return workflow
+    return jobs
 
 
 class NCGLF2Algorithm(QgsProcessingAlgorithm):

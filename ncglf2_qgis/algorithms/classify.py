@@ -96,7 +96,7 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
         )
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        workflow = load_engine()
+        jobs = load_engine()
         model = self.parameterAsFile(parameters, self.MODEL, context)
         hsi_layer = self.parameterAsRasterLayer(parameters, self.HSI, context)
         hsi = self.raster_path(hsi_layer, "HSI")
@@ -109,7 +109,7 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         confidence = self.parameterAsOutputLayer(parameters, self.OUTPUT_CONFIDENCE, context) or None
         probabilities = self.parameterAsOutputLayer(parameters, self.OUTPUT_PROBABILITIES, context) or None
-        result = self.run_engine(lambda: workflow.classify(ClassifyRequest(
+        result = self.run_engine(lambda: jobs.classify(ClassifyRequest(
             model=model,
             hsi=hsi,
             lidar=lidar,

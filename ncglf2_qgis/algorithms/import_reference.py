@@ -66,11 +66,11 @@ class ImportReferenceAlgorithm(NCGLF2Algorithm):
         )
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        workflow = load_engine()
+        jobs = load_engine()
         hsi = self.raster_path(self.parameterAsRasterLayer(parameters, self.HSI, context), "HSI")
         lidar = self.raster_paths(self.parameterAsLayerList(parameters, self.LIDAR, context), "LiDAR")
         out = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
-        model = self.run_engine(lambda: workflow.import_reference(ImportRequest(
+        model = self.run_engine(lambda: jobs.import_reference(ImportRequest(
             checkpoint=self.parameterAsFile(parameters, self.CHECKPOINT, context),
             hsi=hsi,
             lidar=lidar,

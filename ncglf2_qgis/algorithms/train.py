@@ -241,9 +241,9 @@ class TrainAlgorithm(NCGLF2Algorithm):
         return request
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        workflow = load_engine()
+        jobs = load_engine()
         request = self.run_engine(lambda: self.request(parameters, context, feedback))
-        outcome = self.run_engine(lambda: workflow.train(request, FeedbackProgress(feedback)))
+        outcome = self.run_engine(lambda: jobs.train(request, FeedbackProgress(feedback)))
         validation_result = outcome.validation
         return {
             self.OUTPUT_MODEL: outcome.model,

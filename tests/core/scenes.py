@@ -12,7 +12,7 @@ import numpy as np
 
 from rasters import write_raster
 
-from ncglf2.core.training import TrainingParameters
+from ncglf2.core.pipeline.training import TrainingParameters
 
 
 @dataclass

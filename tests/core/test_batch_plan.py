@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from ncglf2.core.inference import BatchPlan
+from ncglf2.core.pipeline.inference import BatchPlan
 from ncglf2.core.progress import SilentProgress
 
 

@@ -1,7 +1,7 @@
 """The benchmark's measuring pieces give sane figures (speed itself is measured by make bench)."""
 import torch
 
-from ncglf2.core import bench
+from ncglf2.core.apps import bench
 
 
 def test_flop_count_is_that_of_the_network():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ncglf2.core import ModelFileError, load_reference_checkpoint
-from ncglf2.core.checkpoint import read_reference_state
+from ncglf2.core.nn.checkpoint import read_reference_state
 
 
 def test_loads_in_eval_on_cpu(reference_files):

@@ -9,7 +9,7 @@ from osgeo import gdal
 
 from scenes import build_tiny_scene
 
-NCGLF2 = [str(Path(sys.executable).parent / "ncglf2")] if (Path(sys.executable).parent / "ncglf2").exists() else [sys.executable, "-m", "ncglf2.core.cli"]
+NCGLF2 = [str(Path(sys.executable).parent / "ncglf2")] if (Path(sys.executable).parent / "ncglf2").exists() else [sys.executable, "-m", "ncglf2.core.apps.cli"]
 
 
 def run(*args, check=True):

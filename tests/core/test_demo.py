@@ -2,7 +2,7 @@
 import json
 import zipfile
 
-from ncglf2.core.demo import run_demo
+from ncglf2.core.apps.demo import run_demo
 
 
 def test_demo_writes_everything(tmp_path):

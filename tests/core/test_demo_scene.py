@@ -8,7 +8,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from osgeo import gdal, ogr, osr
 from paths import ROOT, SHARED
 
-from ncglf2.core.demo_scene import SPECTRA_CSV, build_demo_scene, read_spectra_table
+from ncglf2.core.apps.demo_scene import SPECTRA_CSV, build_demo_scene, read_spectra_table
 
 ALIKE = [("grass", "tree"), ("building roof", "sidewalk"), ("asphalt road", "dark roof")]
 ELEVATED = ["building roof", "dark roof", "tree"]

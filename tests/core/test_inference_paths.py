@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ncglf2.core.model import NCGLF2, NetworkConfig, ScaleAggregation, conv_activation
-from ncglf2.core.native import torch_only
+from ncglf2.core.nn.model import NCGLF2, NetworkConfig, ScaleAggregation, conv_activation
+from ncglf2.core.nn.native import torch_only
 
 
 def randomised(network: torch.nn.Module) -> torch.nn.Module:

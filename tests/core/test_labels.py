@@ -16,8 +16,8 @@ from rasters import (
 )
 
 from ncglf2.core.errors import InputError
-from ncglf2.core.labels import DEFAULT_PALETTE, ClassTable, LabeledPixels, read_class_csv, read_labels
-from ncglf2.core.raster_io import Grid
+from ncglf2.core.io.labels import DEFAULT_PALETTE, ClassTable, LabeledPixels, read_class_csv, read_labels
+from ncglf2.core.io.grid import Grid
 
 H, W = 30, 40
 
@@ -256,7 +256,7 @@ def test_class_table_round_trips_through_json():
 
 
 def test_raster_labels_read_in_small_blocks_keep_their_offsets(tmp_path, grid, monkeypatch):
-    import ncglf2.core.labels as labels_module
+    import ncglf2.core.io.labels as labels_module
 
     monkeypatch.setattr(labels_module, "_READ_BLOCK", 7)
     data = np.zeros((H, W), np.uint16)
@@ -271,7 +271,7 @@ def test_raster_labels_read_in_small_blocks_keep_their_offsets(tmp_path, grid, m
 
 
 def test_big_polygon_windows_are_rasterized_through_a_temporary_geotiff(tmp_path, grid, monkeypatch):
-    import ncglf2.core.labels as labels_module
+    import ncglf2.core.io.labels as labels_module
 
     monkeypatch.setattr(labels_module, "_MEM_RASTERIZE_PIXELS", 10)
     monkeypatch.setattr(labels_module, "_READ_BLOCK", 4)

@@ -12,11 +12,11 @@ SCRIPT = textwrap.dedent(
     """
     import json, resource, sys
     import numpy as np, torch
-    from ncglf2.core.model import NCGLF2, NetworkConfig
-    from ncglf2.core.model_file import ModelBundle
-    from ncglf2.core.preprocess import fit_preprocessing
-    from ncglf2.core.raster_io import open_inputs
-    from ncglf2.core.inference import classify_raster
+    from ncglf2.core.nn.model import NCGLF2, NetworkConfig
+    from ncglf2.core.io.model_file import ModelBundle
+    from ncglf2.core.pipeline.preprocess import fit_preprocessing
+    from ncglf2.core.io.stack import open_inputs
+    from ncglf2.core.pipeline.inference import classify_raster
 
     hsi, dsm, out = sys.argv[1:4]
     torch.manual_seed(0)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from ncglf2.core.errors import InputError
-from ncglf2.core.metrics import ConfusionAccumulator, assess, confusion_matrix
+from ncglf2.core.pipeline.metrics import ConfusionAccumulator, assess, confusion_matrix
 
 # Non-contiguous ids on purpose: rows/columns follow the order given, not the id values.
 IDS = [7, 2, 5]

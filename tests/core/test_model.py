@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ncglf2.core import NCGLF2, NetworkConfig, load_reference_checkpoint
-from ncglf2.core.model import StructureTransformer, focal_loss
+from ncglf2.core.nn.model import StructureTransformer, focal_loss
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ncglf2.core.model import NCGLF2, NetworkConfig
-from ncglf2.core.native import dropout, fused_attention, kernel_status, layer_norm, load_kernel, torch_only
+from ncglf2.core.nn.model import NCGLF2, NetworkConfig
+from ncglf2.core.nn.native import dropout, fused_attention, kernel_status, layer_norm, load_kernel, torch_only
 
 # The rest of the suite also runs with the kernels switched off (NCGLF2_NATIVE=0): then these stand aside.
 pytestmark = pytest.mark.skipif(os.environ.get("NCGLF2_NATIVE") == "0", reason="native kernels switched off")
@@ -186,7 +186,7 @@ def test_dropout_off_outside_training():
 
 
 def _status_in_subprocess(**env: str) -> str:
-    script = "from ncglf2.core.native import kernel_status; print(kernel_status())"
+    script = "from ncglf2.core.nn.native import kernel_status; print(kernel_status())"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ, **env}, timeout=300)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
@@ -228,7 +228,7 @@ def test_portable_build_without_native_instructions_is_exact(tmp_path, openmp):
     wrapper.chmod(0o755)
     script = """
 import torch, torch.nn.functional as F
-from ncglf2.core.native import fused_attention, kernel_status, layer_norm
+from ncglf2.core.nn.native import fused_attention, kernel_status, layer_norm
 torch.manual_seed(0)
 qkv, bias = torch.randn(6, 122, 192), torch.randn(192)
 context, row = fused_attention(qkv, 4, 0.25, bias)

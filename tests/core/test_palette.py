@@ -1,7 +1,7 @@
 """Class colours without a class table: land-cover families by name, else distinct qualitative colours."""
 import colorsys
 
-from ncglf2.core.palette import QUALITATIVE, class_colors
+from ncglf2.core.io.palette import QUALITATIVE, class_colors
 
 
 def _hue_family(color):

@@ -5,8 +5,8 @@ import pytest
 from rasters import write_raster
 
 from ncglf2.core import InputError
-from ncglf2.core.preprocess import fit_preprocessing
-from ncglf2.core.raster_io import open_inputs
+from ncglf2.core.pipeline.preprocess import fit_preprocessing
+from ncglf2.core.io.stack import open_inputs
 
 
 @pytest.fixture()

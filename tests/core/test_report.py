@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from ncglf2.core.errors import InputError
-from ncglf2.core.metrics import assess
-from ncglf2.core.report import (
+from ncglf2.core.pipeline.metrics import assess
+from ncglf2.core.pipeline.report import (
     TrainingHistory,
     _atomic_write,
     plot_training_curves,

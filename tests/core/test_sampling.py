@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from ncglf2.core import InputError
-from ncglf2.core.labels import ClassTable, LabeledPixels
-from ncglf2.core.sampling import split_samples
+from ncglf2.core.io.labels import ClassTable, LabeledPixels
+from ncglf2.core.pipeline.sampling import split_samples
 
 
 def labels_with(counts: dict[int, int]) -> LabeledPixels:

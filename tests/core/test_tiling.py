@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from ncglf2.core.tiling import cut_patches, tile_windows
+from ncglf2.core.pipeline.tiling import cut_patches, tile_windows
 
 
 @pytest.mark.parametrize("window,tile,block", [((0, 0, 100, 70), 32, (16, 16)), ((5, 7, 50, 41), 20, (256, 1)), ((3, 0, 9, 9), 64, (1, 1))])

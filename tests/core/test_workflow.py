@@ -9,10 +9,10 @@ from osgeo import gdal
 from scenes import build_tiny_scene, tiny_parameters
 
 from ncglf2.core import InputError, ModelFileError
-from ncglf2.core.model_file import load_model
-from ncglf2.core.raster_io import read_class_map_info
+from ncglf2.core.io.model_file import load_model
+from ncglf2.core.io.reading import read_class_map_info
 from ncglf2.core.requests import AssessRequest, ClassifyRequest, ImportRequest, TrainRequest
-from ncglf2.core.workflow import assess, classify, import_reference, train
+from ncglf2.core.jobs import assess, classify, import_reference, train
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +183,7 @@ def test_labels_that_miss_the_raster(tmp_path):
 
 
 def test_model_file_round_trip(trained, tmp_path):
-    from ncglf2.core.model_file import save_model
+    from ncglf2.core.io.model_file import save_model
 
     _, model, _, _ = trained
     first = load_model(model)

@@ -74,7 +74,7 @@ def trained(provider, scene, tmp_path_factory):
 def core_map(trained, scene, tmp_path_factory):
     """The class map core's workflow makes with the same model: what every Processing run must equal."""
     from ncglf2.core.requests import ClassifyRequest
-    from ncglf2.core.workflow import classify
+    from ncglf2.core.jobs import classify
 
     out = str(tmp_path_factory.mktemp("core_map") / "core.tif")
     classify(ClassifyRequest(model=str(trained[1] / "model.ncglf2"), hsi=scene.hsi, lidar=[scene.dsm], out=out, device="cpu"))
@@ -132,7 +132,7 @@ def test_provider_offers_the_algorithms_with_help(provider):
 
 
 def test_train_writes_the_model_and_report_with_the_given_parameters(trained):
-    from ncglf2.core.model_file import load_model
+    from ncglf2.core.io.model_file import load_model
 
     results, folder = trained
     assert results["OUTPUT_MODEL"] == str(folder / "model.ncglf2")
@@ -154,7 +154,7 @@ def test_train_writes_the_model_and_report_with_the_given_parameters(trained):
 def test_classify_matches_core_and_loads_styled_then_assess(provider, trained, scene, core_map, tmp_path):
     import processing
 
-    from ncglf2.core.raster_io import read_class_map_info
+    from ncglf2.core.io.reading import read_class_map_info
 
     out = tmp_path / "classes.tif"
     results = processing.runAndLoadResults(
@@ -249,7 +249,7 @@ def test_model_train_then_classify(provider, scene, tmp_path):
     )
 
     from ncglf2.core.requests import ClassifyRequest
-    from ncglf2.core.workflow import classify
+    from ncglf2.core.jobs import classify
 
     model = QgsProcessingModelAlgorithm("Train and classify", "NCGLF2 tests")
     for definition in (QgsProcessingParameterRasterLayer("hsi", "HSI"),
@@ -401,7 +401,7 @@ def test_import_reference_names_the_classes_and_keeps_the_weights(provider, refe
     import torch
 
     from ncglf2.core import load_reference_checkpoint
-    from ncglf2.core.model_file import load_model
+    from ncglf2.core.io.model_file import load_model
 
     checkpoint, _ = reference_files
     scene = build_tiny_scene(tmp_path, bands=48)
@@ -429,7 +429,7 @@ def test_engine_errors_become_processing_exceptions(provider, trained, tmp_path)
 
     from ncglf2.core import InputError
     from ncglf2.core.requests import ClassifyRequest
-    from ncglf2.core.workflow import classify
+    from ncglf2.core.jobs import classify
 
     (tmp_path / "six_bands").mkdir()
     other = build_tiny_scene(tmp_path / "six_bands", bands=6)
@@ -471,7 +471,7 @@ def test_an_existing_output_is_replaced_because_processing_asked(provider, train
 
     from ncglf2.core import InputError
     from ncglf2.core.requests import ClassifyRequest
-    from ncglf2.core.workflow import classify
+    from ncglf2.core.jobs import classify
 
     out = tmp_path / "classes.tif"
     out.write_bytes(b"an older file")
@@ -498,7 +498,7 @@ def test_a_layer_without_a_file_is_refused_with_a_clear_message(provider, traine
 def test_the_styler_falls_back_to_the_qml_beside_the_map(qgis_app, tmp_path):
     from qgis.core import QgsPalettedRasterRenderer, QgsRasterLayer
 
-    from ncglf2.core.raster_io import write_paletted_qml
+    from ncglf2.core.io.writers import write_paletted_qml
     from ncglf2.ncglf2_qgis.styling import apply_class_style
 
     path = tmp_path / "plain.tif"
@@ -560,7 +560,7 @@ def test_make_zip_holds_the_plugin_only():
         names = archive.namelist()
         metadata = archive.read("ncglf2/metadata.txt").decode()
     assert all(n.startswith("ncglf2/") for n in names)
-    for required in ["__init__.py", "metadata.txt", "LICENSE", "resources/icon.png", "core/workflow.py",
+    for required in ["__init__.py", "metadata.txt", "LICENSE", "resources/icon.png", "core/jobs.py",
                      "ncglf2_qgis/provider.py", "ncglf2_qgis/algorithms/classify.py", "ncglf2_qgis/styling.py"]:
         assert f"ncglf2/{required}" in names
     unwanted = ("tests/", "__pycache__", ".pyc", ".venv", "demo_output", "dist/", ".pytest_cache", "test-artifacts",
@@ -586,7 +586,6 @@ def test_classify_progress_moves_within_a_tile(provider, trained, scene, tmp_pat
 
 def test_loaded_outputs_are_named_styled_and_none_is_reported_missing(provider, trained, scene, tmp_path):
     """As the batch dialog runs a row: outputs as layer definitions (optional ones empty), then Processing loads them."""
-    import processing
     from processing.gui.Postprocessing import handleAlgorithmResults
     from qgis.core import (
         QgsApplication,

@@ -4,8 +4,8 @@ import zipfile
 import pytest
 from osgeo import gdal
 
-from ncglf2.core.demo_scene import build_demo_scene
-from ncglf2.core.qgis_project import ProjectLayer, write_qgis_project
+from ncglf2.core.apps.demo_scene import build_demo_scene
+from ncglf2.core.io.qgis_project import ProjectLayer, write_qgis_project
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_project_opens_with_styled_layers(qgis_app, scene, tmp_path):
 
 
 def test_sources_are_relative_to_the_project(qgis_app, scene, tmp_path):
-    from ncglf2.core.qgis_project import ProjectLayer, write_qgis_project
+    from ncglf2.core.io.qgis_project import ProjectLayer, write_qgis_project
 
     path = tmp_path / "beside.qgs"
     hsi_copy = tmp_path / "hsi.tif"
@@ -107,7 +107,7 @@ def test_demo_project_opens_on_the_class_map_in_full(qgis_app, scene, tmp_path):
     from qgis.core import QgsProject, QgsRectangle
     from qgis.gui import QgsMapCanvas
 
-    from ncglf2.core.demo import demo_project_layers
+    from ncglf2.core.apps.demo import demo_project_layers
 
     confidence = tmp_path / "confidence.tif"
     gdal.Translate(str(confidence), scene.lidar_path)

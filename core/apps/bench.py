@@ -17,7 +17,7 @@ import time
 import numpy as np
 import torch
 
-from .model import NCGLF2, NetworkConfig, focal_loss
+from ..nn.model import NCGLF2, NetworkConfig, focal_loss
 
 __all__ = ["run_bench", "count_flops", "hardware_description"]
 
@@ -44,7 +44,7 @@ def count_flops(config: NetworkConfig = PAPER) -> float:
     """FLOPs of one patch's forward pass (multiply-add = 2), counted by torch."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from .native import torch_only
+    from ..nn.native import torch_only
 
     network = NCGLF2(config).eval()
     x = torch.randn(4, config.in_channels, config.patch_size, config.patch_size)
@@ -70,7 +70,7 @@ def _rate(fn, items: int, seconds: float) -> float:
 
 
 def inference_rates(device: torch.device, precision: str, batch_sizes, seconds: float) -> dict[int, float]:
-    from .inference import predict_patches, prepare_network
+    from ..pipeline.inference import predict_patches, prepare_network
 
     torch.manual_seed(0)
     network = prepare_network(NCGLF2(PAPER), device, precision)
@@ -82,17 +82,23 @@ def inference_rates(device: torch.device, precision: str, batch_sizes, seconds: 
     return rates
 
 
+def shared_folder() -> str:
+    """The project's shared files (reference checkpoint): ``$NCGLF2_SHARED``, else ``shared/`` beside the checkout."""
+    plugin_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return os.environ.get("NCGLF2_SHARED") or os.path.join(os.path.dirname(plugin_root), "shared")
+
+
 def bf16_agreement(device: torch.device, demo_dir: str = "demo_output") -> list[tuple[float, str]]:
     """Share of float32 labels that bfloat16 keeps: on the demo's trained model and scene
     (when ``make demo`` has run) and on the reference checkpoint's own inputs (when present)."""
-    from .inference import predict_patches, prepare_network
+    from ..pipeline.inference import predict_patches, prepare_network
 
     results = []
     model_path = os.path.join(demo_dir, "model.ncglf2")
     if os.path.isfile(model_path) and os.path.isfile(os.path.join(demo_dir, "hsi.tif")):
-        from .model_file import load_model
-        from .raster_io import open_inputs
-        from .tiling import Tile, cut_patches, read_tile_features
+        from ..io.model_file import load_model
+        from ..io.stack import open_inputs
+        from ..pipeline.tiling import Tile, cut_patches, read_tile_features
 
         bundle = load_model(model_path)
         p = bundle.config.patch_size
@@ -107,11 +113,11 @@ def bf16_agreement(device: torch.device, demo_dir: str = "demo_output") -> list[
             with torch.inference_mode():
                 labels.append(torch.cat([predict_patches(network, x[i : i + 256].to(device)).argmax(1).cpu() for i in range(0, len(x), 256)]))
         results.append((float((labels[0] == labels[1]).float().mean()), f"demo model on {len(x)} demo-scene pixels"))
-    reference = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "reference")
+    reference = os.path.join(shared_folder(), "reference")
     checkpoint = os.path.join(reference, "upstream_trento_best_model.pth.tar")
     vectors = os.path.join(reference, "ref_trento_checkpoint.npz")
     if os.path.isfile(checkpoint) and os.path.isfile(vectors):
-        from .checkpoint import load_reference_checkpoint
+        from ..nn.checkpoint import load_reference_checkpoint
 
         network = load_reference_checkpoint(checkpoint, 6)
         data = np.load(vectors)
@@ -152,10 +158,10 @@ def end_to_end(device: torch.device, size: tuple[int, int], bands: int, precisio
     """(pixels/s, seconds, peak RSS in MB, its growth over the start) of classifying a generated scene from files to files."""
     from osgeo import gdal
 
-    from .inference import classify_raster
-    from .model_file import ModelBundle
-    from .preprocess import fit_preprocessing
-    from .raster_io import open_inputs
+    from ..pipeline.inference import classify_raster
+    from ..io.model_file import ModelBundle
+    from ..pipeline.preprocess import fit_preprocessing
+    from ..io.stack import open_inputs
 
     height, width = size
     rng = np.random.default_rng(0)
@@ -229,7 +235,7 @@ def run_bench(quick: bool = False, device: str = "all") -> dict:
         figures = {}
         cpu = dev.type == "cpu"
         if cpu:
-            from .native import kernel_status
+            from ..nn.native import kernel_status
 
             print(f"CPU kernels: {kernel_status()}")
         batches = (32, 64, 128, 256) if cpu else (1024, 4096, 8192, 16384)
@@ -247,7 +253,7 @@ def run_bench(quick: bool = False, device: str = "all") -> dict:
                 f"({rates[best] * flops / 1e9:,.0f} GFLOP/s effective)   [by batch: {listing}]"
             )
         if cpu:
-            from .native import torch_only
+            from ..nn.native import torch_only
 
             best32 = max(rates32, key=rates32.get)
             with torch_only():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["resolve_device"]
 

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 
 from .errors import InputError
-from .model import NetworkConfig
-from .model_file import MODEL_SUFFIX, ModelBundle, load_model, save_model
-from .outputs import atomic_path, check_outputs
-from .preprocess import fit_preprocessing
+from .nn.model import NetworkConfig
+from .io.model_file import MODEL_SUFFIX, ModelBundle, load_model, save_model
+from .io.outputs import atomic_path, check_outputs
+from .pipeline.preprocess import fit_preprocessing
 from .progress import Progress, SilentProgress, SubProgress
 from .requests import (
     REFERENCE_PCA_COMPONENTS,
@@ -29,8 +29,8 @@ from .requests import (
     TrainingParameters,
     TrainRequest,
 )
-from .sampling import split_samples
-from .training import fit_network, gather_patches
+from .pipeline.sampling import split_samples
+from .pipeline.training import fit_network, gather_patches
 
 __all__ = [
     "TrainRequest",
@@ -68,7 +68,7 @@ class TrainOutcome:
 
 def _align_validation(validation, classes, source: str):
     """Give a separate validation layer the training layer's class ids (matched by name, else by id)."""
-    from .labels import LabeledPixels
+    from .io.labels import LabeledPixels
 
     by_name = {name: cid for cid, name in zip(classes.ids, classes.names)}
     mapping = {}
@@ -90,9 +90,9 @@ def _align_validation(validation, classes, source: str):
 
 def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutcome:
     """Fit the preprocessing, sample, train, save the model and write the report."""
-    from .labels import read_labels
-    from .metrics import assess as assess_arrays
-    from .raster_io import open_inputs
+    from .io.labels import read_labels
+    from .pipeline.metrics import assess as assess_arrays
+    from .io.stack import open_inputs
 
     progress = progress or SilentProgress()
     started = time.perf_counter()
@@ -202,7 +202,7 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
 
 
 def _write_training_report(request: TrainRequest, history: dict, validation, provenance: dict, colors, ids) -> None:
-    from .report import TrainingHistory, write_training_report
+    from .pipeline.report import TrainingHistory, write_training_report
 
     paths = report_paths(request.report)
     record = TrainingHistory(
@@ -233,9 +233,9 @@ def import_reference(request: ImportRequest, progress: Progress | None = None) -
     The preprocessing is fitted on the given HSI/LiDAR pair as the reference
     does (40 whitened PCA components + LiDAR, standardized over all pixels).
     """
-    from .checkpoint import load_reference_checkpoint
-    from .labels import DEFAULT_PALETTE, read_class_csv
-    from .raster_io import open_inputs
+    from .nn.checkpoint import load_reference_checkpoint
+    from .io.labels import DEFAULT_PALETTE, read_class_csv
+    from .io.stack import open_inputs
 
     progress = progress or SilentProgress()
     checkpoint, hsi, lidar, num_classes, out = (
@@ -267,8 +267,8 @@ def import_reference(request: ImportRequest, progress: Progress | None = None) -
 
 def classify(request: ClassifyRequest, progress: Progress | None = None):
     """Load a model file and classify an HSI/LiDAR pair (optionally a map extent of it)."""
-    from .inference import classify_raster
-    from .raster_io import open_inputs
+    from .pipeline.inference import classify_raster
+    from .io.stack import open_inputs
 
     progress = progress or SilentProgress()
     bundle = load_model(request.model)
@@ -285,10 +285,12 @@ def classify(request: ClassifyRequest, progress: Progress | None = None):
 
 def assess(request: AssessRequest, progress: Progress | None = None):
     """Compare a class map with reference labels (raster or vector) and write the reports."""
-    from .labels import read_labels
-    from .metrics import ConfusionAccumulator
-    from .raster_io import gdal_errors, open_raster, raster_grid, read_class_map_info
-    from .report import write_accuracy_report
+    from .io.labels import read_labels
+    from .pipeline.metrics import ConfusionAccumulator
+    from .io.crs import gdal_errors
+    from .io.grid import open_raster, raster_grid
+    from .io.reading import read_class_map_info
+    from .pipeline.report import write_accuracy_report
 
     progress = progress or SilentProgress()
     classification, reference, class_field = request.classification, request.reference, request.class_field

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from .progress import Progress, SilentProgress, SubProgress
+from ..progress import Progress, SilentProgress, SubProgress
 
 __all__ = ["run_demo", "write_quicklook", "demo_project_layers"]
 
@@ -24,8 +24,9 @@ def write_quicklook(hsi_path: str, dsm_path: str, classes_path: str, reference_p
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
-    from .outputs import atomic_path
-    from .raster_io import read_raster_window, raster_grid
+    from ..io.outputs import atomic_path
+    from ..io.reading import read_raster_window
+    from ..io.grid import raster_grid
 
     grid = raster_grid(hsi_path)
     bands = _true_colour_bands(hsi_path)
@@ -65,10 +66,10 @@ def write_quicklook(hsi_path: str, dsm_path: str, classes_path: str, reference_p
 def run_demo(out_dir: str = "demo_output", size: int = 300, epochs: int = 80, seed: int = 0, device: str = "auto", progress: Progress | None = None) -> dict:
     """Build the scene, train with the paper protocol, classify it all, assess on held-out pixels."""
     from .demo_scene import build_demo_scene
-    from .qgis_project import write_qgis_project
-    from .raster_io import raster_grid
-    from .requests import AssessRequest, ClassifyRequest, TrainingParameters, TrainRequest
-    from .workflow import assess, classify, train
+    from ..io.qgis_project import write_qgis_project
+    from ..io.grid import raster_grid
+    from ..requests import AssessRequest, ClassifyRequest, TrainingParameters, TrainRequest
+    from ..jobs import assess, classify, train
 
     progress = progress or SilentProgress()
     os.makedirs(out_dir, exist_ok=True)
@@ -135,7 +136,7 @@ def run_demo(out_dir: str = "demo_output", size: int = 300, epochs: int = 80, se
 
 def demo_project_layers(scene, classification: str, confidence: str) -> list:
     """The demo project's layers, bottom to top: the class map opens on top of the true-colour image."""
-    from .qgis_project import ProjectLayer
+    from ..io.qgis_project import ProjectLayer
 
     classes = [(cid, name, tuple(color)) for cid, name, color in zip(scene.class_ids, scene.class_names, scene.class_colors)]
     return [
@@ -149,7 +150,7 @@ def demo_project_layers(scene, classification: str, confidence: str) -> list:
 
 
 def _true_colour_bands(hsi_path: str) -> tuple[int, int, int]:
-    from .raster_io import raster_band_centres
+    from ..io.reading import raster_band_centres
 
     centres = raster_band_centres(hsi_path)
     if centres is None:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import ModelFileError
+from ..errors import ModelFileError
 from .model import NCGLF2, NetworkConfig
 
 __all__ = ["load_reference_checkpoint", "read_reference_state", "map_reference_state"]

@@ -20,17 +20,11 @@ from typing import Any
 import numpy as np
 from osgeo import gdal, ogr, osr
 
-from .errors import InputError
+from ..errors import InputError
 from .palette import QUALITATIVE, class_colors
-from .raster_io import (
-    Grid,
-    _format_bounds,
-    _same_crs,
-    _srs,
-    align_to_grid,
-    describe_crs,
-    gdal_errors,
-)
+from .grid import Grid
+from .crs import describe_crs, format_bounds, gdal_errors, same_crs, srs_from_wkt
+from .warp import align_to_grid
 
 __all__ = ["ClassTable", "LabeledPixels", "read_labels", "read_class_csv", "DEFAULT_PALETTE"]
 
@@ -224,10 +218,10 @@ def _open_any(source: str, prefer_vector: bool) -> gdal.Dataset:
 
 
 def _no_overlap(source: str, raster_name: str, grid: Grid, extent: Sequence[float] | None) -> InputError:
-    where = f"extent {_format_bounds(extent)}" if extent is not None else "extent unknown"
+    where = f"extent {format_bounds(extent)}" if extent is not None else "extent unknown"
     return InputError(
         f"labels {source} do not overlap the {raster_name}: no labelled pixel falls on it (labels {where}, "
-        f"raster extent {_format_bounds(grid.bounds)}, both in {describe_crs(grid.crs_wkt)})"
+        f"raster extent {format_bounds(grid.bounds)}, both in {describe_crs(grid.crs_wkt)})"
     )
 
 
@@ -285,10 +279,10 @@ def _raster_labels(dataset: gdal.Dataset, source: str, grid: Grid, csv_classes, 
 
 
 def _extent_in_grid_crs(extent: Sequence[float], wkt: str, grid: Grid) -> tuple[float, ...]:
-    if not wkt or not grid.crs_wkt or _same_crs(wkt, grid.crs_wkt):
+    if not wkt or not grid.crs_wkt or same_crs(wkt, grid.crs_wkt):
         return tuple(extent)
     try:
-        transform = osr.CoordinateTransformation(_srs(wkt), _srs(grid.crs_wkt))
+        transform = osr.CoordinateTransformation(srs_from_wkt(wkt), srs_from_wkt(grid.crs_wkt))
         with gdal_errors():
             return tuple(transform.TransformBounds(*extent, 21))
     except RuntimeError:
@@ -331,8 +325,8 @@ def _vector_labels(dataset: gdal.Dataset, source: str, grid: Grid, class_field: 
     transform = None
     layer_srs = layer.GetSpatialRef()
     layer_wkt = layer_srs.ExportToWkt() if layer_srs is not None else ""
-    if layer_wkt and grid.crs_wkt and not _same_crs(layer_wkt, grid.crs_wkt):
-        transform = osr.CoordinateTransformation(_srs(layer_wkt), _srs(grid.crs_wkt))
+    if layer_wkt and grid.crs_wkt and not same_crs(layer_wkt, grid.crs_wkt):
+        transform = osr.CoordinateTransformation(srs_from_wkt(layer_wkt), srs_from_wkt(grid.crs_wkt))
         log(f"labels {os.path.basename(source)} are reprojected from {describe_crs(layer_wkt)} "
             f"to {describe_crs(grid.crs_wkt)}")
     elif bool(layer_wkt) != bool(grid.crs_wkt):
@@ -346,7 +340,7 @@ def _vector_labels(dataset: gdal.Dataset, source: str, grid: Grid, class_field: 
     point_y: list[float] = []
     point_order: list[int] = []
     memory = gdal.GetDriverByName("Memory").Create("labels", 0, 0, 0, gdal.GDT_Unknown)
-    shapes = memory.CreateLayer("shapes", srs=_srs(grid.crs_wkt), geom_type=ogr.wkbUnknown)
+    shapes = memory.CreateLayer("shapes", srs=srs_from_wkt(grid.crs_wkt), geom_type=ogr.wkbUnknown)
     shapes.CreateField(ogr.FieldDefn("position", ogr.OFTInteger))
     skipped = 0
     try:

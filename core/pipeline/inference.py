@@ -19,13 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .allocator import keep_freed_memory
-from .devices import resolve_device
-from .errors import InputError
-from .model_file import ModelBundle
-from .outputs import atomic_path, check_outputs
-from .progress import Progress, SilentProgress, Throughput, check_canceled
-from .raster_io import create_geotiff, set_class_table, write_paletted_qml
+from ..nn.allocator import keep_freed_memory
+from ..nn.devices import resolve_device
+from ..errors import InputError
+from ..io.model_file import ModelBundle
+from ..io.outputs import atomic_path, check_outputs
+from ..progress import Progress, SilentProgress, Throughput, check_canceled
+from ..io.writers import create_geotiff, set_class_table, write_paletted_qml
 from .tiling import Tile, cut_patches, read_tile_features, tile_windows
 
 __all__ = ["classify_raster", "ClassifyResult", "check_model_fits", "default_batch_size", "predict_patches"]

@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .allocator import keep_freed_memory
-from .devices import resolve_device
-from .errors import InputError
-from .model import NCGLF2, NetworkConfig, focal_loss
-from .progress import Progress, SilentProgress, check_canceled
-from .requests import TrainingParameters
+from ..nn.allocator import keep_freed_memory
+from ..nn.devices import resolve_device
+from ..nn.model import NCGLF2, NetworkConfig, focal_loss
+from ..progress import Progress, SilentProgress, check_canceled
+from ..requests import TrainingParameters
 from .tiling import Tile, cut_patches, iter_batches, read_tile_features
 
 __all__ = ["TrainingParameters", "gather_patches", "fit_network", "FitResult"]

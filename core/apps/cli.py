@@ -5,8 +5,8 @@ import argparse
 import sys
 import traceback
 
-from .errors import Cancelled, NCGLF2Error
-from .requests import (
+from ..errors import Cancelled, NCGLF2Error
+from ..requests import (
     DEFAULT_TILE_SIZE,
     DEVICES,
     PRECISIONS,
@@ -16,7 +16,7 @@ from .requests import (
     TrainingParameters,
     TrainRequest,
 )
-from .version import __version__
+from ..version import __version__
 
 PAPER = TrainingParameters()  # the defaults the help texts show
 
@@ -143,11 +143,11 @@ def _samples(value: str) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .progress import ConsoleProgress
+    from ..progress import ConsoleProgress
 
     progress = ConsoleProgress()
     if args.command == "train":
-        from .workflow import train
+        from ..jobs import train
 
         outcome = train(TrainRequest(
             hsi=args.hsi, lidar=args.lidar, labels=args.labels, out=args.out, class_field=args.class_field,
@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
             v = outcome.validation
             print(f"validation: OA {100 * v.oa:.2f} %  AA {100 * v.aa:.2f} %  kappa {v.kappa:.4f}")
     elif args.command == "classify":
-        from .workflow import classify
+        from ..jobs import classify
 
         classify(ClassifyRequest(
             model=args.model, hsi=args.hsi, lidar=args.lidar, out=args.out, confidence=args.confidence,
@@ -170,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
             tile_size=args.tile_size, batch_size=args.batch_size, precision=args.precision, overwrite=args.overwrite,
         ), progress)
     elif args.command == "assess":
-        from .workflow import assess
+        from ..jobs import assess
 
         a = assess(AssessRequest(
             classification=args.classification, reference=args.reference, out_html=args.out, json_path=args.json,
@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
         ), progress)
         print(f"OA {100 * a.oa:.2f} %  AA {100 * a.aa:.2f} %  kappa {a.kappa:.4f}  ({a.n} pixels)")
     elif args.command == "import-reference":
-        from .workflow import import_reference
+        from ..jobs import import_reference
 
         import_reference(ImportRequest(
             checkpoint=args.checkpoint, hsi=args.hsi, lidar=args.lidar, num_classes=args.classes, out=args.out,

@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 from osgeo import gdal, ogr, osr
 
-from .errors import InputError
-from .outputs import atomic_path
-from .raster_io import gdal_errors
+from ..errors import InputError
+from ..io.outputs import atomic_path
+from ..io.crs import gdal_errors
 
 __all__ = ["DemoScene", "DemoClass", "DEMO_CLASSES", "build_demo_scene", "read_spectra_table", "SPECTRA_CSV"]
 
-SPECTRA_CSV = Path(__file__).parent / "data" / "spectra.csv"
+SPECTRA_CSV = Path(__file__).resolve().parent.parent / "data" / "spectra.csv"
 
 EPSG = 32616  # UTM zone 16N, where the MUUFL Gulfport campus lies
 ORIGIN = (294800.0, 3361000.0)  # upper-left corner, near Gulfport, Mississippi
@@ -467,7 +467,7 @@ def _polygon_ring(rng: np.random.Generator, row: int, col: int, radius: int) -> 
 # Writers
 
 
-def _srs() -> osr.SpatialReference:
+def srs_from_wkt() -> osr.SpatialReference:
     srs = osr.SpatialReference()
     srs.ImportFromEPSG(EPSG)
     srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
@@ -481,7 +481,7 @@ def _create_tiff(path: str, size: int, bands: int, data_type: int) -> gdal.Datas
         options.append("INTERLEAVE=PIXEL")
     ds = gdal.GetDriverByName("GTiff").Create(path, size, size, bands, data_type, options)
     ds.SetGeoTransform((ORIGIN[0], 1.0, 0.0, ORIGIN[1], 0.0, -1.0))
-    ds.SetProjection(_srs().ExportToWkt())
+    ds.SetProjection(srs_from_wkt().ExportToWkt())
     return ds
 
 
@@ -531,7 +531,7 @@ def _write_labels_raster(path: str, labels: np.ndarray) -> None:
 def _write_polygons(path: str, polygons: list[tuple[str, list[tuple[float, float]]]]) -> None:
     with atomic_path(path) as tmp:
         ds = ogr.GetDriverByName("GPKG").CreateDataSource(tmp)
-        layer = ds.CreateLayer("train_labels", _srs(), ogr.wkbPolygon)
+        layer = ds.CreateLayer("train_labels", srs_from_wkt(), ogr.wkbPolygon)
         layer.CreateField(ogr.FieldDefn("class", ogr.OFTString))
         for name, ring_xy in polygons:
             ring = ogr.Geometry(ogr.wkbLinearRing)

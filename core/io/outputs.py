@@ -6,7 +6,7 @@ import os
 import tempfile
 from collections.abc import Iterator, Sequence
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["check_outputs", "atomic_path", "sidecar_paths"]
 

@@ -26,7 +26,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["Assessment", "ConfusionAccumulator", "assess", "confusion_matrix"]
 

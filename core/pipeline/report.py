@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 from .metrics import Assessment
 
 __all__ = [

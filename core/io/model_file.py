@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .errors import ModelFileError
-from .model import NCGLF2, NetworkConfig
+from ..errors import ModelFileError
+from ..nn.model import NCGLF2, NetworkConfig
 from .outputs import atomic_path
-from .preprocess import Preprocessing
-from .version import __version__
+from ..nn.preprocessing import Preprocessing
+from ..version import __version__
 
 __all__ = ["ModelBundle", "save_model", "load_model", "FORMAT_VERSION", "MODEL_SUFFIX"]
 

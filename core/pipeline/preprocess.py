@@ -1,94 +1,12 @@
-"""Spectral preprocessing fitted like the reference: whitened PCA, then standardization.
-
-The HSI is reduced to ``n`` principal components, each divided by the square
-root of its explained variance; the LiDAR channels are appended and every
-channel is standardized. All of it is one affine map per pixel, stored in the
-model so inference applies exactly the statistics training used.
-
-Statistics come from a single streaming pass (mean and scatter matrix in
-float64), so they are exact for any raster with no more valid pixels than
-the cap; larger rasters are fitted on a seeded uniform sample of whole lines.
-"""
+"""Fitting the input transform (PCA + standardization) on the rasters, streamed in windows."""
 from __future__ import annotations
-
-from dataclasses import dataclass
-
 import numpy as np
+from ..errors import InputError
+from ..requests import DEFAULT_MAX_FIT_PIXELS
+from ..progress import Progress, SilentProgress, check_canceled
+from ..nn.preprocessing import Preprocessing
 
-from .errors import InputError
-from .requests import DEFAULT_MAX_FIT_PIXELS
-from .progress import Progress, SilentProgress, check_canceled
-
-__all__ = ["Preprocessing", "fit_preprocessing", "DEFAULT_MAX_FIT_PIXELS"]
-
-
-
-@dataclass
-class Preprocessing:
-    """Fitted statistics; ``apply`` maps raw bands to network channels."""
-
-    hsi_mean: np.ndarray  # (B,)
-    components: np.ndarray  # (k, B), rows are PCA axes
-    explained_variance: np.ndarray  # (k,), ddof = 1
-    channel_mean: np.ndarray  # (k + L,) of the whitened PCA + LiDAR channels
-    channel_std: np.ndarray  # (k + L,), ddof = 0
-    pixel_count: int
-    sampled: bool = False
-
-    @property
-    def hsi_bands(self) -> int:
-        return self.hsi_mean.shape[0]
-
-    @property
-    def n_components(self) -> int:
-        return self.components.shape[0]
-
-    @property
-    def lidar_channels(self) -> int:
-        return self.channel_mean.shape[0] - self.n_components
-
-    @property
-    def out_channels(self) -> int:
-        return self.channel_mean.shape[0]
-
-    def affine(self) -> tuple[np.ndarray, np.ndarray]:
-        """(W, b) with ``channels = W @ concat(hsi, lidar) + b`` per pixel, float64.
-
-        W is block diagonal: whitened PCA for the HSI, scaling for LiDAR.
-        """
-        k, bands, lidar = self.n_components, self.hsi_bands, self.lidar_channels
-        scale = 1.0 / self.channel_std
-        weight = np.zeros((k + lidar, bands + lidar))
-        pca = self.components / np.sqrt(self.explained_variance)[:, None]
-        weight[:k, :bands] = pca * scale[:k, None]
-        weight[k:, bands:] = np.diag(scale[k:])
-        offset = -self.channel_mean * scale
-        offset[:k] -= weight[:k, :bands] @ self.hsi_mean
-        return weight, offset
-
-    def apply(self, hsi: np.ndarray, lidar: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-        """(B, h, w) + (L, h, w) raw bands -> (k + L, h, w) float32; invalid pixels become 0."""
-        weight, offset = self.affine()
-        h, w = hsi.shape[1:]
-        raw = np.concatenate((hsi.reshape(hsi.shape[0], -1), lidar.reshape(lidar.shape[0], -1)), axis=0)
-        raw = np.where(np.isfinite(raw), raw, 0).astype(np.float32, copy=False)
-        out = weight.astype(np.float32) @ raw + offset.astype(np.float32)[:, None]
-        if valid is not None:
-            out[:, ~valid.reshape(-1)] = 0.0
-        return out.reshape(-1, h, w)
-
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        return {
-            "hsi_mean": self.hsi_mean,
-            "components": self.components,
-            "explained_variance": self.explained_variance,
-            "channel_mean": self.channel_mean,
-            "channel_std": self.channel_std,
-        }
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], pixel_count: int, sampled: bool) -> "Preprocessing":
-        return cls(**{k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}, pixel_count=pixel_count, sampled=sampled)
+__all__ = ['fit_preprocessing']
 
 
 class _Moments:
@@ -117,6 +35,7 @@ class _Moments:
         self.scatter += x @ x.T
         self.lidar_sum += y.sum(axis=1)
         self.lidar_sq += (y * y).sum(axis=1)
+
 
 
 def fit_preprocessing(

@@ -268,5 +268,5 @@ def dropout(x: Tensor, p: float, training: bool) -> Tensor:
     return x * scale.to(x.dtype)
 
 
-if __name__ == "__main__":  # `python -m ncglf2.core.native`: build now, say how it went
+if __name__ == "__main__":  # `python -m ncglf2.core.nn.native`: build now, say how it went
     print(kernel_status())

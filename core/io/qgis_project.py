@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 from osgeo import gdal, ogr, osr
 
-from .errors import InputError
+from ..errors import InputError
 from .outputs import atomic_path
-from .raster_io import gdal_errors
+from .crs import gdal_errors
 
 __all__ = ["ProjectLayer", "write_qgis_project"]
 

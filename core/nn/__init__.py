@@ -1,0 +1,1 @@
+"""The network: NCGLF2, its native CPU kernels, the fitted input transform, the reference checkpoint."""

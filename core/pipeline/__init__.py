@@ -1,0 +1,1 @@
+"""The computation: preprocessing fits, sampling, tiling, training, inference, metrics."""
