@@ -16,10 +16,12 @@ import numpy as np
 import torch
 
 from .errors import InputError
-from .nn.model import NetworkConfig
 from .io.model_file import MODEL_SUFFIX, ModelBundle, load_model, save_model
 from .io.outputs import atomic_path, check_outputs
+from .nn.model import NetworkConfig
 from .pipeline.preprocess import fit_preprocessing
+from .pipeline.sampling import split_samples
+from .pipeline.training import fit_network, gather_patches
 from .progress import Progress, SilentProgress, SubProgress
 from .requests import (
     REFERENCE_PCA_COMPONENTS,
@@ -29,8 +31,6 @@ from .requests import (
     TrainingParameters,
     TrainRequest,
 )
-from .pipeline.sampling import split_samples
-from .pipeline.training import fit_network, gather_patches
 
 __all__ = [
     "TrainRequest",
@@ -91,8 +91,8 @@ def _align_validation(validation, classes, source: str):
 def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutcome:
     """Fit the preprocessing, sample, train, save the model and write the report."""
     from .io.labels import read_labels
-    from .pipeline.metrics import assess as assess_arrays
     from .io.stack import open_inputs
+    from .pipeline.metrics import assess as assess_arrays
 
     progress = progress or SilentProgress()
     started = time.perf_counter()
@@ -233,9 +233,9 @@ def import_reference(request: ImportRequest, progress: Progress | None = None) -
     The preprocessing is fitted on the given HSI/LiDAR pair as the reference
     does (40 whitened PCA components + LiDAR, standardized over all pixels).
     """
-    from .nn.checkpoint import load_reference_checkpoint
     from .io.labels import DEFAULT_PALETTE, read_class_csv
     from .io.stack import open_inputs
+    from .nn.checkpoint import load_reference_checkpoint
 
     progress = progress or SilentProgress()
     checkpoint, hsi, lidar, num_classes, out = (
@@ -267,8 +267,8 @@ def import_reference(request: ImportRequest, progress: Progress | None = None) -
 
 def classify(request: ClassifyRequest, progress: Progress | None = None):
     """Load a model file and classify an HSI/LiDAR pair (optionally a map extent of it)."""
-    from .pipeline.inference import classify_raster
     from .io.stack import open_inputs
+    from .pipeline.inference import classify_raster
 
     progress = progress or SilentProgress()
     bundle = load_model(request.model)
@@ -285,11 +285,11 @@ def classify(request: ClassifyRequest, progress: Progress | None = None):
 
 def assess(request: AssessRequest, progress: Progress | None = None):
     """Compare a class map with reference labels (raster or vector) and write the reports."""
-    from .io.labels import read_labels
-    from .pipeline.metrics import ConfusionAccumulator
     from .io.crs import gdal_errors
     from .io.grid import open_raster, raster_grid
+    from .io.labels import read_labels
     from .io.reading import read_class_map_info
+    from .pipeline.metrics import ConfusionAccumulator
     from .pipeline.report import write_accuracy_report
 
     progress = progress or SilentProgress()

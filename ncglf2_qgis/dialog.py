@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from qgis.core import (
     Qgis,

@@ -1,6 +1,6 @@
 """Files shipped with the plugin: ``resources/``, ``i18n/`` and the fields of ``metadata.txt``."""
 import configparser
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 PLUGIN_ROOT = Path(__file__).resolve().parent.parent
@@ -12,7 +12,7 @@ def resource_path(name: str) -> str:
     return str(RESOURCES / name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def plugin_metadata(key: str) -> str:
     """One field of ``metadata.txt`` (homepage, tracker, version...), the single place they are written."""
     parser = configparser.ConfigParser(interpolation=None)

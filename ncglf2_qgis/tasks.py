@@ -9,8 +9,8 @@ on the main thread, so whoever listens may touch layers, the project and widgets
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Union
 
 from qgis.core import (
     QgsApplication,
@@ -27,7 +27,7 @@ CANCELLED = "cancelled"
 
 # A step's parameters, or a function building them from the results of the
 # steps before it (keyed by algorithm id), e.g. classify using train's model.
-Parameters = Union[dict, Callable[[dict], dict]]
+Parameters = dict | Callable[[dict], dict]
 
 # Runs between start and end. A task holds its context and feedback by
 # reference only, so a run must outlive whoever started it (a dialog closed

@@ -78,7 +78,7 @@ def inference_rates(device: torch.device, precision: str, batch_sizes, seconds: 
     for batch in batch_sizes:
         x = torch.randn(batch, PAPER.in_channels, 11, 11, device=device)
         with torch.inference_mode():
-            rates[batch] = _rate(lambda: predict_patches(network, x), batch, seconds)
+            rates[batch] = _rate(lambda x=x: predict_patches(network, x), batch, seconds)
     return rates
 
 
@@ -158,10 +158,10 @@ def end_to_end(device: torch.device, size: tuple[int, int], bands: int, precisio
     """(pixels/s, seconds, peak RSS in MB, its growth over the start) of classifying a generated scene from files to files."""
     from osgeo import gdal
 
-    from ..pipeline.inference import classify_raster
     from ..io.model_file import ModelBundle
-    from ..pipeline.preprocess import fit_preprocessing
     from ..io.stack import open_inputs
+    from ..pipeline.inference import classify_raster
+    from ..pipeline.preprocess import fit_preprocessing
 
     height, width = size
     rng = np.random.default_rng(0)

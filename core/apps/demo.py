@@ -24,9 +24,9 @@ def write_quicklook(hsi_path: str, dsm_path: str, classes_path: str, reference_p
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
+    from ..io.grid import raster_grid
     from ..io.outputs import atomic_path
     from ..io.reading import read_raster_window
-    from ..io.grid import raster_grid
 
     grid = raster_grid(hsi_path)
     bands = _true_colour_bands(hsi_path)
@@ -65,11 +65,11 @@ def write_quicklook(hsi_path: str, dsm_path: str, classes_path: str, reference_p
 
 def run_demo(out_dir: str = "demo_output", size: int = 300, epochs: int = 80, seed: int = 0, device: str = "auto", progress: Progress | None = None) -> dict:
     """Build the scene, train with the paper protocol, classify it all, assess on held-out pixels."""
-    from .demo_scene import build_demo_scene
-    from ..io.qgis_project import write_qgis_project
     from ..io.grid import raster_grid
-    from ..requests import AssessRequest, ClassifyRequest, TrainingParameters, TrainRequest
+    from ..io.qgis_project import write_qgis_project
     from ..jobs import assess, classify, train
+    from ..requests import AssessRequest, ClassifyRequest, TrainingParameters, TrainRequest
+    from .demo_scene import build_demo_scene
 
     progress = progress or SilentProgress()
     os.makedirs(out_dir, exist_ok=True)

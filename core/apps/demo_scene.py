@@ -20,8 +20,8 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from ..errors import InputError
-from ..io.outputs import atomic_path
 from ..io.crs import gdal_errors
+from ..io.outputs import atomic_path
 
 __all__ = ["DemoScene", "DemoClass", "DEMO_CLASSES", "build_demo_scene", "read_spectra_table", "SPECTRA_CSV"]
 

@@ -3,8 +3,10 @@
 QGIS and other plugins share the process and expect GDAL's default error handling,
 so exceptions are switched on only inside ``gdal_errors``."""
 from __future__ import annotations
+
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+
 from osgeo import gdal, ogr, osr
 
 __all__ = ['gdal_errors', 'srs_from_wkt', 'describe_crs', 'same_crs', 'format_bounds']

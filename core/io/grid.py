@@ -1,10 +1,13 @@
 """The pixel grid of a raster (size, georeferencing, blocks) and opening a raster with a clear error."""
 from __future__ import annotations
+
 import math
 import os
 from dataclasses import dataclass
+
 import numpy as np
 from osgeo import gdal
+
 from ..errors import InputError
 from .crs import format_bounds, gdal_errors, same_crs
 

@@ -21,9 +21,9 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from ..errors import InputError
-from .palette import QUALITATIVE, class_colors
-from .grid import Grid
 from .crs import describe_crs, format_bounds, gdal_errors, same_crs, srs_from_wkt
+from .grid import Grid
+from .palette import QUALITATIVE, class_colors
 from .warp import align_to_grid
 
 __all__ = ["ClassTable", "LabeledPixels", "read_labels", "read_class_csv", "DEFAULT_PALETTE"]

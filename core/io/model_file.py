@@ -17,9 +17,9 @@ import torch
 
 from ..errors import ModelFileError
 from ..nn.model import NCGLF2, NetworkConfig
-from .outputs import atomic_path
 from ..nn.preprocessing import Preprocessing
 from ..version import __version__
+from .outputs import atomic_path
 
 __all__ = ["ModelBundle", "save_model", "load_model", "FORMAT_VERSION", "MODEL_SUFFIX"]
 
@@ -50,7 +50,7 @@ class ModelBundle:
             "format": "ncglf2-model",
             "format_version": FORMAT_VERSION,
             "software_version": __version__,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "network": self.config.to_dict(),
             "bands": {"hsi": self.preprocessing.hsi_bands, "lidar": self.preprocessing.lidar_channels},
             "preprocessing": {

@@ -22,8 +22,8 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from ..errors import InputError
-from .outputs import atomic_path
 from .crs import gdal_errors
+from .outputs import atomic_path
 
 __all__ = ["ProjectLayer", "write_qgis_project"]
 
@@ -333,7 +333,7 @@ def write_qgis_project(path: str, layers: list[ProjectLayer], crs_wkt: str, titl
     except RuntimeError as error:
         raise InputError(f"cannot read a layer for the project {path}: {error}") from error
     # The layer tree lists the top layer first.
-    for layer, layer_id, (element, source, provider) in reversed(list(zip(layers, ids, written))):
+    for layer, layer_id, (_, source, provider) in reversed(list(zip(layers, ids, written))):
         node = _sub(tree, "layer-tree-layer", id=layer_id, name=layer.name, source=source, providerKey=provider,
                     checked="Qt::Checked" if layer.visible else "Qt::Unchecked", expanded="1",
                     legend_exp="", legend_split_behavior="0", patch_size="-1,-1")

@@ -1,7 +1,10 @@
 """Reading single rasters: windows, band wavelengths, a class map's classes."""
 from __future__ import annotations
+
 import re
+
 import numpy as np
+
 from ..errors import InputError
 from .crs import gdal_errors
 from .grid import open_raster

@@ -1,15 +1,18 @@
 """The HSI and its LiDAR rasters read together, window by window, on the HSI grid."""
 from __future__ import annotations
+
 import math
 import os
 from collections.abc import Sequence
+
 import numpy as np
 from osgeo import gdal, gdal_array
+
 from ..errors import InputError
+from ..progress import Log, no_log
 from .crs import gdal_errors
 from .grid import Grid, open_raster
 from .warp import align_to_grid
-from ..progress import Log, no_log
 
 __all__ = ['RasterStack', 'open_inputs']
 

@@ -1,13 +1,16 @@
 """Putting a raster on another grid: a lazy warped VRT, so reads stay window-sized."""
 from __future__ import annotations
+
 import math
 import os
 from collections.abc import Sequence
+
 from osgeo import gdal, osr
+
 from ..errors import InputError
+from ..progress import Log, no_log
 from .crs import describe_crs, format_bounds, gdal_errors, same_crs, srs_from_wkt
 from .grid import Grid, grids_match
-from ..progress import Log, no_log
 
 __all__ = ['align_to_grid']
 

@@ -1,13 +1,16 @@
 """Writing class maps and float rasters: tiled GeoTIFFs, class tables, QGIS styles."""
 from __future__ import annotations
+
 import os
 from collections.abc import Sequence
 from xml.etree import ElementTree as ET
+
 from osgeo import gdal
+
 from ..errors import InputError
-from .outputs import atomic_path
 from .crs import gdal_errors
 from .grid import Grid
+from .outputs import atomic_path
 
 __all__ = ['create_geotiff', 'set_class_table', 'write_paletted_qml']
 

@@ -19,16 +19,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..nn.allocator import keep_freed_memory
-from ..nn.devices import resolve_device
 from ..errors import InputError
 from ..io.model_file import ModelBundle
 from ..io.outputs import atomic_path, check_outputs
-from ..progress import Progress, SilentProgress, Throughput, check_canceled
 from ..io.writers import create_geotiff, set_class_table, write_paletted_qml
+from ..nn.allocator import keep_freed_memory
+from ..nn.devices import resolve_device
+from ..progress import Progress, SilentProgress, Throughput, check_canceled
 from .tiling import Tile, cut_patches, read_tile_features, tile_windows
 
-__all__ = ["classify_raster", "ClassifyResult", "check_model_fits", "default_batch_size", "predict_patches"]
+__all__ = ["classify_raster", "classify_tile", "TileResult", "ClassifyResult", "check_model_fits", "default_batch_size", "predict_patches"]
 
 FLOAT_NODATA = -1.0
 DEFAULT_TILE_SIZE = 256
@@ -229,6 +229,70 @@ class _TileOutputs:
             setattr(self, name, None)
 
 
+@dataclass
+class TileResult:
+    """One tile's outputs: class ids (0 where no data), and optionally confidence and class probabilities."""
+
+    classes: np.ndarray  # (H, W)
+    confidence: np.ndarray | None  # (H, W), FLOAT_NODATA where no data
+    probabilities: np.ndarray | None  # (K, H, W)
+    pixels: int  # pixels classified
+
+
+def classify_tile(
+    network: torch.nn.Module,
+    features: np.ndarray,
+    valid: np.ndarray,
+    lookup: torch.Tensor,
+    patch_size: int,
+    plan: BatchPlan,
+    class_dtype: str,
+    confidence: bool = False,
+    probabilities: bool = False,
+    on_batch: Callable[[float], None] | None = None,
+) -> TileResult:
+    """Classify the valid pixels of one tile from its preprocessed features (with their P//2 halo).
+
+    ``features`` is (C, H + 2 halo, W + 2 halo), ``valid`` (H, W); ``lookup``
+    maps the network's class index to the class id, on the network's device.
+    ``on_batch`` hears the share of the tile done after every batch.
+    """
+    height, width = valid.shape
+    rows_np, cols_np = np.nonzero(valid)
+    classes = np.zeros((height, width), dtype=class_dtype)
+    conf = np.full((height, width), FLOAT_NODATA, np.float32) if confidence else None
+    probs = np.full((int(lookup.numel()), height, width), FLOAT_NODATA, np.float32) if probabilities else None
+    count = rows_np.size
+    if count == 0:
+        return TileResult(classes, conf, probs, 0)
+    device = lookup.device
+    feature_tensor = torch.from_numpy(features).to(device, non_blocking=True)
+    rows = torch.from_numpy(rows_np).to(device)
+    cols = torch.from_numpy(cols_np).to(device)
+    labels: list[torch.Tensor] = []
+    maxima: list[torch.Tensor] = []
+    all_probs: list[torch.Tensor] = []
+
+    def step(batch: slice) -> None:
+        patches = cut_patches(feature_tensor, rows[batch], cols[batch], patch_size)
+        p = predict_patches(network, patches)
+        best, index = p.max(dim=1)
+        labels.append(lookup[index])
+        maxima.append(best)
+        if probabilities:
+            all_probs.append(p)
+        if on_batch is not None:
+            on_batch(batch.stop / count)
+
+    plan.run(count, step)
+    classes[rows_np, cols_np] = torch.cat(labels).cpu().numpy().astype(class_dtype)
+    if conf is not None:
+        conf[rows_np, cols_np] = torch.cat(maxima).cpu().numpy()
+    if probs is not None:
+        probs[:, rows_np, cols_np] = torch.cat(all_probs).cpu().numpy().T
+    return TileResult(classes, conf, probs, count)
+
+
 def classify_raster(
     bundle: ModelBundle,
     stack,
@@ -273,7 +337,6 @@ def classify_raster(
     class_dtype = "uint8" if ids.max() <= 255 else "uint16"
     lookup = torch.from_numpy(ids.astype(np.int64)).to(torch_device)
     tiles = tile_windows(window, tile_size, grid.block_size)
-    n_classes = len(ids)
 
     with ExitStack() as cleanup:
         outputs = _TileOutputs(
@@ -292,36 +355,17 @@ def classify_raster(
             with torch.inference_mode():
                 for tile, features, valid in reads:
                     check_canceled(progress)
-                    rows_np, cols_np = np.nonzero(valid)
-                    class_map = np.zeros((tile.height, tile.width), dtype=class_dtype)
-                    conf = np.full((tile.height, tile.width), FLOAT_NODATA, np.float32) if conf_ds is not None else None
-                    probs = np.full((n_classes, tile.height, tile.width), FLOAT_NODATA, np.float32) if prob_ds is not None else None
-                    if rows_np.size:
-                        feature_tensor = torch.from_numpy(features).to(torch_device, non_blocking=True)
-                        rows = torch.from_numpy(rows_np).to(torch_device)
-                        cols = torch.from_numpy(cols_np).to(torch_device)
-                        labels, maxima, all_probs = [], [], []
+                    done_before = pixels_before  # bound now: the callback runs within this tile
 
-                        tile_pixels, valid_count = tile.width * tile.height, rows_np.size
+                    def advance(fraction: float, before: int = done_before, size: int = tile.width * tile.height) -> None:
+                        meter.update(before + size * fraction)
 
-                        def step(batch: slice) -> None:
-                            patches = cut_patches(feature_tensor, rows[batch], cols[batch], patch_size)
-                            p = predict_patches(network, patches)
-                            best, index = p.max(dim=1)
-                            labels.append(lookup[index])
-                            maxima.append(best)
-                            if probs is not None:
-                                all_probs.append(p)
-                            meter.update(pixels_before + tile_pixels * batch.stop / valid_count)
-
-                        plan.run(rows_np.size, step)
-                        class_map[rows_np, cols_np] = torch.cat(labels).cpu().numpy().astype(class_dtype)
-                        if conf is not None:
-                            conf[rows_np, cols_np] = torch.cat(maxima).cpu().numpy()
-                        if probs is not None:
-                            probs[:, rows_np, cols_np] = torch.cat(all_probs).cpu().numpy().T
-                        classified += rows_np.size
-                    writer.put(tile, class_map, conf, probs)
+                    result = classify_tile(
+                        network, features, valid, lookup, patch_size, plan, class_dtype,
+                        confidence=conf_ds is not None, probabilities=prob_ds is not None, on_batch=advance,
+                    )
+                    writer.put(tile, result.classes, result.confidence, result.probabilities)
+                    classified += result.pixels
                     pixels_before += tile.width * tile.height
                     meter.update(pixels_before)
         finally:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +89,7 @@ def confusion_matrix(reference: np.ndarray, predicted: np.ndarray, class_ids: Se
     return _count_pairs(reference, predicted, ids)[:, :-1].copy()
 
 
-def _nan_to_none(value: float) -> Optional[float]:
+def _nan_to_none(value: float) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
 

@@ -1,10 +1,12 @@
 """Fitting the input transform (PCA + standardization) on the rasters, streamed in windows."""
 from __future__ import annotations
+
 import numpy as np
+
 from ..errors import InputError
-from ..requests import DEFAULT_MAX_FIT_PIXELS
-from ..progress import Progress, SilentProgress, check_canceled
 from ..nn.preprocessing import Preprocessing
+from ..progress import Progress, SilentProgress, check_canceled
+from ..requests import DEFAULT_MAX_FIT_PIXELS
 
 __all__ = ['fit_preprocessing']
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Optional
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 import numpy as np
@@ -84,7 +84,7 @@ def _esc(value: Any) -> str:
 _HEX = re.compile(r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 
 
-def _css_color(value: Any) -> Optional[str]:
+def _css_color(value: Any) -> str | None:
     """A safe CSS colour from '#rrggbb[aa]' or (r, g, b[, a]) 0-255, else None."""
     if isinstance(value, str):
         return value.lower() if _HEX.match(value) else None
@@ -266,7 +266,7 @@ def _context_value_html(value: Any) -> str:
     return _esc("" if value is None else value)
 
 
-def _context_html(context: Optional[Mapping[str, Any]], heading: str) -> str:
+def _context_html(context: Mapping[str, Any] | None, heading: str) -> str:
     """Key/value table of what the run was about (inputs, model, date...)."""
     items = [(k, v) for k, v in (context or {}).items() if k != "colors"]
     if not items:
@@ -348,7 +348,7 @@ def write_accuracy_report(
 # ---------------------------------------------------------------- training report
 
 
-def _floats(values: Optional[Sequence[Any]]) -> list[float]:
+def _floats(values: Sequence[Any] | None) -> list[float]:
     return [math.nan if v is None else float(v) for v in (values or [])]
 
 
@@ -385,7 +385,7 @@ class TrainingHistory:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TrainingHistory":
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainingHistory:
         """Inverse of :meth:`to_dict`; missing series are empty, ``None`` is NaN."""
         try:
             return cls(

@@ -9,8 +9,8 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
 )
 
-from ..styling import confidence_when_loaded, result_layer_name, skip_empty_outputs, style_when_loaded
 from ...core.requests import DEFAULT_TILE_SIZE, PRECISIONS, ClassifyRequest
+from ..styling import confidence_when_loaded, result_layer_name, skip_empty_outputs, style_when_loaded
 from .base import FeedbackProgress, NCGLF2Algorithm, load_engine
 from .train import add_device, add_inputs
 

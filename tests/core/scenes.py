@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from rasters import write_raster
 
 from ncglf2.core.pipeline.training import TrainingParameters

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 from osgeo import gdal
-
 from scenes import build_tiny_scene
 
 NCGLF2 = [str(Path(sys.executable).parent / "ncglf2")] if (Path(sys.executable).parent / "ncglf2").exists() else [sys.executable, "-m", "ncglf2.core.apps.cli"]

@@ -16,8 +16,8 @@ from rasters import (
 )
 
 from ncglf2.core.errors import InputError
-from ncglf2.core.io.labels import DEFAULT_PALETTE, ClassTable, LabeledPixels, read_class_csv, read_labels
 from ncglf2.core.io.grid import Grid
+from ncglf2.core.io.labels import DEFAULT_PALETTE, ClassTable, LabeledPixels, read_class_csv, read_labels
 
 H, W = 30, 40
 
@@ -98,7 +98,7 @@ def test_points_take_the_pixel_that_holds_them(tmp_path, grid, driver, name):
     features = [
         (point_wkt(3.5, 2.5), {"class": 2}),                      # centre of pixel (row 2, col 3)
         (point_wkt(10.01, 7.99), {"class": 5}),                   # near a corner: row 7, col 10
-        ("MULTIPOINT ((%s %s), (%s %s))" % (*pixel_centre(0, 0), *pixel_centre(39, 29)), {"class": 2}),
+        ("MULTIPOINT (({} {}), ({} {}))".format(*pixel_centre(0, 0), *pixel_centre(39, 29)), {"class": 2}),
         (point_wkt(-3, 4), {"class": 9}),                         # west of the raster
     ]
     if epsg == 4326:
@@ -128,7 +128,7 @@ def test_polygons_burn_pixels_whose_centre_is_inside(tmp_path, grid):
     features = [
         (box_wkt(2.4, 1.6, 5.6, 3.6), {"class": 1}),   # centres of cols 2-5, rows 2-3
         (box_wkt(30.6, 20.6, 31.4, 21.4), {"class": 3}),  # holds no pixel centre
-        ("MULTIPOLYGON (((%s)), ((%s)))" % (box_wkt(10, 10, 11, 12)[10:-2], box_wkt(20, 0, 21, 1)[10:-2]),
+        (f"MULTIPOLYGON ((({box_wkt(10, 10, 11, 12)[10:-2]})), (({box_wkt(20, 0, 21, 1)[10:-2]})))",
          {"class": 3}),
     ]
     path = write_vector(tmp_path / "polygons.gpkg", features)

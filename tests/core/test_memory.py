@@ -5,7 +5,6 @@ import sys
 import textwrap
 
 import numpy as np
-
 from rasters import write_raster
 
 SCRIPT = textwrap.dedent(

@@ -1,12 +1,11 @@
 """Whitened PCA + standardization: exact against a direct computation."""
 import numpy as np
 import pytest
-
 from rasters import write_raster
 
 from ncglf2.core import InputError
-from ncglf2.core.pipeline.preprocess import fit_preprocessing
 from ncglf2.core.io.stack import open_inputs
+from ncglf2.core.pipeline.preprocess import fit_preprocessing
 
 
 @pytest.fixture()

@@ -17,10 +17,10 @@ from rasters import (
 )
 
 from ncglf2.core.errors import InputError
-from ncglf2.core.io.grid import Grid
-from ncglf2.core.io.writers import create_geotiff, set_class_table, write_paletted_qml
 from ncglf2.core.io.crs import gdal_errors
+from ncglf2.core.io.grid import Grid
 from ncglf2.core.io.stack import open_inputs
+from ncglf2.core.io.writers import create_geotiff, set_class_table, write_paletted_qml
 
 H, W = 30, 40
 

@@ -2,17 +2,16 @@
 import json
 
 import numpy as np
-import torch
 import pytest
+import torch
 from osgeo import gdal
-
 from scenes import build_tiny_scene, tiny_parameters
 
 from ncglf2.core import InputError, ModelFileError
 from ncglf2.core.io.model_file import load_model
 from ncglf2.core.io.reading import read_class_map_info
-from ncglf2.core.requests import AssessRequest, ClassifyRequest, ImportRequest, TrainRequest
 from ncglf2.core.jobs import assess, classify, import_reference, train
+from ncglf2.core.requests import AssessRequest, ClassifyRequest, ImportRequest, TrainRequest
 
 
 @pytest.fixture(scope="module")

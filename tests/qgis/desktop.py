@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-
 import sysconfig
 import textwrap
 from dataclasses import dataclass

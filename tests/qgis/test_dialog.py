@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from paths import ROOT
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "core"))
@@ -27,11 +26,10 @@ CLASSES = [(1, "meadow", "#2e7d32"), (2, "hedge", "#8bc34a"), (3, "gravel", "#9e
 @pytest.fixture(scope="module")
 def plugin(qgis_app):
     """The plugin as QGIS loads it (provider, menu entry, toolbar button)."""
+    from qgis.gui import QgsMessageBar
     from qgis.testing.mocked import get_iface
 
     import ncglf2
-
-    from qgis.gui import QgsMessageBar
 
     iface = get_iface()
     iface.messageBar.return_value = QgsMessageBar(iface.mainWindow())  # a real bar: its items are checked
@@ -109,11 +107,10 @@ def fill(dialog, layers, csv, tmp_path, epochs: int) -> None:
 
 def test_plugin_adds_and_removes_its_menu_entry_and_button(qgis_app):
     from qgis.core import QgsApplication
+    from qgis.gui import QgsMessageBar
     from qgis.testing.mocked import get_iface
 
     import ncglf2
-
-    from qgis.gui import QgsMessageBar
 
     iface = get_iface()
     iface.messageBar.return_value = QgsMessageBar(iface.mainWindow())  # a real bar: its items are checked
@@ -404,7 +401,7 @@ def _probe(tmp_path, block_torch: bool) -> dict:
         env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
     completed = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=60)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    line = [l for l in completed.stdout.splitlines() if l.startswith("RESULT ")]
+    line = [text for text in completed.stdout.splitlines() if text.startswith("RESULT ")]
     assert line, completed.stdout[-2000:] + completed.stderr[-2000:]
     return json.loads(line[-1][len("RESULT "):])
 

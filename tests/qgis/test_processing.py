@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from osgeo import gdal
-
 from paths import ROOT
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "core"))
@@ -73,8 +72,8 @@ def trained(provider, scene, tmp_path_factory):
 @pytest.fixture(scope="module")
 def core_map(trained, scene, tmp_path_factory):
     """The class map core's workflow makes with the same model: what every Processing run must equal."""
-    from ncglf2.core.requests import ClassifyRequest
     from ncglf2.core.jobs import classify
+    from ncglf2.core.requests import ClassifyRequest
 
     out = str(tmp_path_factory.mktemp("core_map") / "core.tif")
     classify(ClassifyRequest(model=str(trained[1] / "model.ncglf2"), hsi=scene.hsi, lidar=[scene.dsm], out=out, device="cpu"))
@@ -248,8 +247,8 @@ def test_model_train_then_classify(provider, scene, tmp_path):
         QgsProcessingParameterRasterLayer,
     )
 
-    from ncglf2.core.requests import ClassifyRequest
     from ncglf2.core.jobs import classify
+    from ncglf2.core.requests import ClassifyRequest
 
     model = QgsProcessingModelAlgorithm("Train and classify", "NCGLF2 tests")
     for definition in (QgsProcessingParameterRasterLayer("hsi", "HSI"),
@@ -428,8 +427,8 @@ def test_engine_errors_become_processing_exceptions(provider, trained, tmp_path)
     from qgis.core import QgsProcessingException
 
     from ncglf2.core import InputError
-    from ncglf2.core.requests import ClassifyRequest
     from ncglf2.core.jobs import classify
+    from ncglf2.core.requests import ClassifyRequest
 
     (tmp_path / "six_bands").mkdir()
     other = build_tiny_scene(tmp_path / "six_bands", bands=6)
@@ -470,8 +469,8 @@ def test_an_existing_output_is_replaced_because_processing_asked(provider, train
     import processing
 
     from ncglf2.core import InputError
-    from ncglf2.core.requests import ClassifyRequest
     from ncglf2.core.jobs import classify
+    from ncglf2.core.requests import ClassifyRequest
 
     out = tmp_path / "classes.tif"
     out.write_bytes(b"an older file")
