@@ -10,7 +10,7 @@ PLUGIN_NAME := ncglf2
 QGIS_PLUGINS_DIR ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/default/python/plugins
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup system-packages test test-core test-qgis demo bench deploy zip clean
+.PHONY: help setup system-packages test lint test-core test-qgis demo bench deploy zip clean
 
 help:
 	@echo "make setup   install what is missing (Debian packages, .venv, Python requirements)"
@@ -40,8 +40,14 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m ncglf2.core.nn.native
 	@touch $@
 
-test: setup
+test: setup lint
 	$(PY) -m pytest -q tests
+	@echo "again with the native kernels switched off (torch's operators only):"
+	NCGLF2_NATIVE=0 $(PY) -m pytest -q tests/core -m "not slow"
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 test-core: setup
 	$(PY) -m pytest -q tests/core

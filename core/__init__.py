@@ -7,6 +7,7 @@ Public API::
 The names that need torch load on first access, so that the torch-free parts
 (errors, raster I/O, the version) can be imported where torch is missing.
 """
+
 from .errors import Cancelled, InputError, ModelFileError, NCGLF2Error
 
 __all__ = [

@@ -3,6 +3,7 @@
 Everything user-facing (CLI, Processing, dialog) shows ``str(error)`` as is,
 so messages name the file, the value and what was expected.
 """
+
 from __future__ import annotations
 
 

@@ -4,6 +4,7 @@ One implementation of each, shared by the CLI, the Processing algorithms and
 the dialog. Every job checks all of its inputs and outputs before it starts
 working, and reports through the progress protocol.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -80,7 +81,9 @@ def _align_validation(validation, classes, source: str):
     present = set(np.unique(validation.class_ids).tolist())
     unknown = [n for c, n in zip(validation.classes.ids, validation.classes.names) if c not in mapping and c in present]
     if unknown:
-        raise InputError(f"the validation labels {source} have classes the training labels lack: {', '.join(map(repr, unknown))}")
+        raise InputError(
+            f"the validation labels {source} have classes the training labels lack: {', '.join(map(repr, unknown))}"
+        )
     lookup_from = np.array(list(mapping), dtype=np.int64)
     lookup_to = np.array([mapping[k] for k in lookup_from], dtype=np.int64)
     order = np.argsort(lookup_from)
@@ -106,17 +109,30 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
 
     with open_inputs(request.hsi, list(request.lidar), log=progress.info) as stack:
         labels = read_labels(
-            request.labels, stack.grid, request.class_field, request.class_csv, layer=request.labels_layer, log=progress.info
+            request.labels,
+            stack.grid,
+            request.class_field,
+            request.class_csv,
+            layer=request.labels_layer,
+            log=progress.info,
         )
         validation_labels = None
         if request.validation:
             raw = read_labels(
-                request.validation, stack.grid, request.class_field, request.class_csv,
-                layer=request.validation_layer, log=progress.info,
+                request.validation,
+                stack.grid,
+                request.class_field,
+                request.class_csv,
+                layer=request.validation_layer,
+                log=progress.info,
             )
             validation_labels = _align_validation(raw, labels.classes, request.validation)
         split = split_samples(
-            labels, params.samples_per_class, params.validation_fraction, params.seed, separate_validation=validation_labels is not None
+            labels,
+            params.samples_per_class,
+            params.validation_fraction,
+            params.seed,
+            separate_validation=validation_labels is not None,
         )
         train_ids = labels.class_ids[split.train]
         model_ids = [cid for cid in labels.classes.ids if np.any(train_ids == cid)]
@@ -129,7 +145,11 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
             keep = np.isin(val_ids, model_ids)
             val_rows, val_cols, val_ids = val_rows[keep], val_cols[keep], val_ids[keep]
         else:
-            val_rows, val_cols, val_ids = (labels.rows[split.validation], labels.cols[split.validation], labels.class_ids[split.validation])
+            val_rows, val_cols, val_ids = (
+                labels.rows[split.validation],
+                labels.cols[split.validation],
+                labels.class_ids[split.validation],
+            )
         progress.info(
             f"{len(model_ids)} classes; {split.train.size} training pixels ({counts}); "
             f"{val_ids.size} validation pixels; {split.test.size} held out"
@@ -138,9 +158,20 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
         preprocessing = fit_preprocessing(
             stack, params.pca_components, params.max_fit_pixels, params.seed, SubProgress(progress, 0, 8)
         )
-        progress.info(f"fitted on {preprocessing.pixel_count} valid pixels{' (sampled)' if preprocessing.sampled else ''}")
-        train_x = gather_patches(stack, preprocessing, labels.rows[split.train], labels.cols[split.train], params.patch_size, SubProgress(progress, 8, 12))
-        val_x = gather_patches(stack, preprocessing, val_rows, val_cols, params.patch_size, SubProgress(progress, 12, 15))
+        progress.info(
+            f"fitted on {preprocessing.pixel_count} valid pixels{' (sampled)' if preprocessing.sampled else ''}"
+        )
+        train_x = gather_patches(
+            stack,
+            preprocessing,
+            labels.rows[split.train],
+            labels.cols[split.train],
+            params.patch_size,
+            SubProgress(progress, 8, 12),
+        )
+        val_x = gather_patches(
+            stack, preprocessing, val_rows, val_cols, params.patch_size, SubProgress(progress, 12, 15)
+        )
         hsi_names = (stack.hsi_path, list(stack.lidar_paths))
 
     index_of = np.full(int(max(model_ids)) + 1, -1, dtype=np.int64)
@@ -196,8 +227,15 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
         progress.info(f"training report written to {request.report}")
     progress.set_progress(100)
     return TrainOutcome(
-        request.out, request.report, validation, fit.history, names,
-        int(split.train.size), int(val_ids.size), int(split.test.size), time.perf_counter() - started,
+        request.out,
+        request.report,
+        validation,
+        fit.history,
+        names,
+        int(split.train.size),
+        int(val_ids.size),
+        int(split.test.size),
+        time.perf_counter() - started,
     )
 
 
@@ -224,7 +262,12 @@ def _write_training_report(request: TrainRequest, history: dict, validation, pro
     }
     write_training_report(record, paths["html"], paths["png"], validation=validation, context=context)
     with atomic_path(paths["json"]) as temporary, open(temporary, "w", encoding="utf-8") as out:
-        json.dump({"history": record.to_dict(), "validation": provenance["validation"], "context": context}, out, indent=1, default=str)
+        json.dump(
+            {"history": record.to_dict(), "validation": provenance["validation"], "context": context},
+            out,
+            indent=1,
+            default=str,
+        )
 
 
 def import_reference(request: ImportRequest, progress: Progress | None = None) -> str:
@@ -239,11 +282,17 @@ def import_reference(request: ImportRequest, progress: Progress | None = None) -
 
     progress = progress or SilentProgress()
     checkpoint, hsi, lidar, num_classes, out = (
-        request.checkpoint, request.hsi, list(request.lidar), request.num_classes, request.out)
+        request.checkpoint,
+        request.hsi,
+        list(request.lidar),
+        request.num_classes,
+        request.out,
+    )
     check_outputs([("model", out)], request.overwrite, inputs=[checkpoint, hsi, *lidar])
     with open_inputs(hsi, lidar, log=progress.info) as stack:
         network = load_reference_checkpoint(
-            checkpoint, num_classes, request.patch_size, REFERENCE_PCA_COMPONENTS, stack.lidar_bands)
+            checkpoint, num_classes, request.patch_size, REFERENCE_PCA_COMPONENTS, stack.lidar_bands
+        )
         ids = list(range(1, num_classes + 1))
         names = [f"class {i}" for i in ids]
         colors = [tuple(DEFAULT_PALETTE[(i - 1) % len(DEFAULT_PALETTE)]) for i in ids]
@@ -254,10 +303,16 @@ def import_reference(request: ImportRequest, progress: Progress | None = None) -
                     names[i] = table[cid][0] or names[i]
                     colors[i] = tuple(table[cid][1]) if table[cid][1] else colors[i]
         progress.info(f"fitting the PCA ({REFERENCE_PCA_COMPONENTS} whitened components) and standardization")
-        preprocessing = fit_preprocessing(stack, REFERENCE_PCA_COMPONENTS, request.max_fit_pixels, request.seed, progress)
+        preprocessing = fit_preprocessing(
+            stack, REFERENCE_PCA_COMPONENTS, request.max_fit_pixels, request.seed, progress
+        )
         provenance = {
             "kind": "reference import",
-            "inputs": {"checkpoint": os.path.basename(checkpoint), "hsi": os.path.basename(hsi), "lidar": [os.path.basename(p) for p in lidar]},
+            "inputs": {
+                "checkpoint": os.path.basename(checkpoint),
+                "hsi": os.path.basename(hsi),
+                "lidar": [os.path.basename(p) for p in lidar],
+            },
             "torch_version": torch.__version__,
         }
     save_model(out, ModelBundle(network, preprocessing, ids, names, colors, provenance))
@@ -275,11 +330,22 @@ def classify(request: ClassifyRequest, progress: Progress | None = None):
     with open_inputs(request.hsi, list(request.lidar), log=progress.info) as stack:
         window = stack.grid.window_from_extent(*request.extent) if request.extent else None
         result = classify_raster(
-            bundle, stack, request.out, confidence=request.confidence, probabilities=request.probabilities,
-            device=request.device, window=window, tile_size=request.tile_size, batch_size=request.batch_size,
-            overwrite=request.overwrite, progress=progress, precision=request.precision,
+            bundle,
+            stack,
+            request.out,
+            confidence=request.confidence,
+            probabilities=request.probabilities,
+            device=request.device,
+            window=window,
+            tile_size=request.tile_size,
+            batch_size=request.batch_size,
+            overwrite=request.overwrite,
+            progress=progress,
+            precision=request.precision,
         )
-    progress.info(f"classified {result.pixels} pixels in {result.seconds:.1f} s ({result.pixels / max(result.seconds, 1e-9):.0f} pixels/s)")
+    progress.info(
+        f"classified {result.pixels} pixels in {result.seconds:.1f} s ({result.pixels / max(result.seconds, 1e-9):.0f} pixels/s)"
+    )
     return result
 
 
@@ -295,13 +361,19 @@ def assess(request: AssessRequest, progress: Progress | None = None):
     progress = progress or SilentProgress()
     classification, reference, class_field = request.classification, request.reference, request.class_field
     check_outputs(
-        [("HTML report", request.out_html), ("JSON report", request.json_path or ""),
-         ("CSV report", request.csv_path or "")],
-        request.overwrite, inputs=[classification, reference],
+        [
+            ("HTML report", request.out_html),
+            ("JSON report", request.json_path or ""),
+            ("CSV report", request.csv_path or ""),
+        ],
+        request.overwrite,
+        inputs=[classification, reference],
     )
     grid = raster_grid(classification)
     map_ids, map_names, map_colors = read_class_map_info(classification)
-    labels = read_labels(reference, grid, class_field, request.class_csv, layer=request.reference_layer, log=progress.info)
+    labels = read_labels(
+        reference, grid, class_field, request.class_csv, layer=request.reference_layer, log=progress.info
+    )
     # Reference classes given by name (a text field) are matched to the map's category names.
     by_name = {name: cid for cid, name in zip(map_ids, map_names)}
     ref_ids = labels.class_ids.astype(np.int64)

@@ -3,6 +3,7 @@
 The CLI prints a bar, Processing forwards to ``QgsProcessingFeedback``, the
 dialog to its task; the engine only ever sees this protocol.
 """
+
 from __future__ import annotations
 
 import sys
@@ -103,8 +104,14 @@ class Throughput:
     ``every`` seconds, so the user sees life without being flooded.
     """
 
-    def __init__(self, progress: Progress, total: int, unit: str, every: float = 5.0,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self,
+        progress: Progress,
+        total: int,
+        unit: str,
+        every: float = 5.0,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.progress, self.total, self.unit, self.every, self.clock = progress, max(1, int(total)), unit, every, clock
         self.started = clock()
         self._next_log = self.started + every
@@ -124,8 +131,10 @@ class Throughput:
         elapsed = max((self.clock() if now is None else now) - self.started, 1e-9)
         rate = self.done / elapsed
         left = (self.total - self.done) / rate if rate > 0 else float("inf")
-        return (f"{self.done:,.0f} of {self.total:,} {self.unit} ({100 * self.done / self.total:.1f} %), "
-                f"{rate:,.0f} {self.unit}/s, about {format_duration(left)} left")
+        return (
+            f"{self.done:,.0f} of {self.total:,} {self.unit} ({100 * self.done / self.total:.1f} %), "
+            f"{rate:,.0f} {self.unit}/s, about {format_duration(left)} left"
+        )
 
 
 def format_duration(seconds: float) -> str:

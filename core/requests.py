@@ -5,6 +5,7 @@ engine process and Dask workers receive them as JSON. Nothing here imports
 torch or GDAL, so the QGIS side and the command line can use it freely, and a
 bad value is refused with the parameter's name before any work starts.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -61,13 +62,18 @@ def _check_device(device: Any) -> None:
 
 def _check_paths(**paths: Any) -> None:
     for name, value in paths.items():
-        _require(isinstance(value, str) and value.strip() != "", f"{name.replace('_', ' ')} must be a file path (got {value!r})")
+        _require(
+            isinstance(value, str) and value.strip() != "",
+            f"{name.replace('_', ' ')} must be a file path (got {value!r})",
+        )
 
 
 def _check_optional_paths(**paths: Any) -> None:
     for name, value in paths.items():
-        _require(value is None or (isinstance(value, str) and value.strip() != ""),
-                 f"{name.replace('_', ' ')} must be a file path or left out (got {value!r})")
+        _require(
+            value is None or (isinstance(value, str) and value.strip() != ""),
+            f"{name.replace('_', ' ')} must be a file path or left out (got {value!r})",
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,30 +104,55 @@ class TrainingParameters:
 
     def check(self) -> None:
         """Refuse impossible values with the parameter's name."""
-        for name in ("epochs", "batch_size", "patch_size", "pca_components", "width", "depth", "heads", "seed",
-                     "max_fit_pixels"):
+        for name in (
+            "epochs",
+            "batch_size",
+            "patch_size",
+            "pca_components",
+            "width",
+            "depth",
+            "heads",
+            "seed",
+            "max_fit_pixels",
+        ):
             _require(_is_int(getattr(self, name)), f"{name.replace('_', ' ')} must be a whole number")
-        for name in ("learning_rate", "lr_gamma", "validation_fraction", "focal_gamma", "focal_weight",
-                     "consistency_weight"):
+        for name in (
+            "learning_rate",
+            "lr_gamma",
+            "validation_fraction",
+            "focal_gamma",
+            "focal_weight",
+            "consistency_weight",
+        ):
             value = getattr(self, name)
-            _require(isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
-                     f"{name.replace('_', ' ')} must be a finite number (got {value!r})")
+            _require(
+                isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
+                f"{name.replace('_', ' ')} must be a finite number (got {value!r})",
+            )
         rules = [
             (self.epochs >= 1, "epochs must be at least 1"),
             (self.batch_size >= 2, "batch size must be at least 2 (batch normalization needs two samples)"),
             (self.learning_rate > 0, "learning rate must be positive"),
-            (self.lr_step_epochs is None or (_is_int(self.lr_step_epochs) and self.lr_step_epochs >= 1),
-             "learning-rate step must be at least 1 epoch"),
+            (
+                self.lr_step_epochs is None or (_is_int(self.lr_step_epochs) and self.lr_step_epochs >= 1),
+                "learning-rate step must be at least 1 epoch",
+            ),
             (0 < self.lr_gamma <= 1, "learning-rate decay must be in (0, 1]"),
-            (self.samples_per_class is None or (_is_int(self.samples_per_class) and self.samples_per_class >= 1),
-             "samples per class must be at least 1"),
+            (
+                self.samples_per_class is None or (_is_int(self.samples_per_class) and self.samples_per_class >= 1),
+                "samples per class must be at least 1",
+            ),
             (0 <= self.validation_fraction < 1, "validation fraction must be in [0, 1)"),
-            (self.focal_gamma >= 0 and self.focal_weight >= 0 and self.consistency_weight >= 0,
-             "the loss weights and the focal gamma must not be negative"),
+            (
+                self.focal_gamma >= 0 and self.focal_weight >= 0 and self.consistency_weight >= 0,
+                "the loss weights and the focal gamma must not be negative",
+            ),
             (self.patch_size >= 3 and self.patch_size % 2 == 1, "patch size must be odd and at least 3"),
             (self.pca_components >= 1, "PCA components must be at least 1"),
-            (self.heads >= 1 and self.width >= 4 and self.width % self.heads == 0 and self.width % 2 == 0,
-             "width must be even and divisible by the heads"),
+            (
+                self.heads >= 1 and self.width >= 4 and self.width % self.heads == 0 and self.width % 2 == 0,
+                "width must be even and divisible by the heads",
+            ),
             (self.depth >= 1, "depth must be at least 1"),
             (0 <= self.seed <= _MAX_SEED, "seed must be between 0 and 2^63 - 1"),
             (self.max_fit_pixels >= 1000, "the PCA fitting cap must be at least 1000 pixels"),
@@ -240,11 +271,17 @@ class ClassifyRequest(_Request):
         _check_paths(**{f"LiDAR raster {i + 1}": p for i, p in enumerate(self.lidar)})
         _check_optional_paths(confidence_output=self.confidence, probability_output=self.probabilities)
         _check_device(self.device)
-        _require(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})")
-        _require(_is_int(self.tile_size) and 1 <= self.tile_size <= _MAX_TILE_SIZE,
-                 f"tile size must be a whole number from 1 to {_MAX_TILE_SIZE:,} pixels (got {self.tile_size!r})")
-        _require(self.batch_size is None or (_is_int(self.batch_size) and 1 <= self.batch_size <= _MAX_BATCH_SIZE),
-                 f"batch size must be a whole number from 1 to {_MAX_BATCH_SIZE:,} (got {self.batch_size!r})")
+        _require(
+            self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})"
+        )
+        _require(
+            _is_int(self.tile_size) and 1 <= self.tile_size <= _MAX_TILE_SIZE,
+            f"tile size must be a whole number from 1 to {_MAX_TILE_SIZE:,} pixels (got {self.tile_size!r})",
+        )
+        _require(
+            self.batch_size is None or (_is_int(self.batch_size) and 1 <= self.batch_size <= _MAX_BATCH_SIZE),
+            f"batch size must be a whole number from 1 to {_MAX_BATCH_SIZE:,} (got {self.batch_size!r})",
+        )
         if self.extent is not None:
             ok = len(self.extent) == 4 and all(isinstance(v, (int, float)) and math.isfinite(v) for v in self.extent)
             _require(ok, f"the extent must be four finite numbers xmin, ymin, xmax, ymax (got {self.extent!r})")
@@ -298,12 +335,18 @@ class ImportRequest(_Request):
         _require(len(self.lidar) >= 1, "at least one LiDAR raster is needed")
         _check_paths(**{f"LiDAR raster {i + 1}": p for i, p in enumerate(self.lidar)})
         _check_optional_paths(class_table=self.class_csv)
-        _require(_is_int(self.num_classes) and 2 <= self.num_classes <= 65535,
-                 f"the number of classes must be a whole number from 2 to 65535 (got {self.num_classes!r})")
-        _require(_is_int(self.patch_size) and self.patch_size >= 3 and self.patch_size % 2 == 1,
-                 f"patch size must be odd and at least 3 (got {self.patch_size!r})")
-        _require(_is_int(self.max_fit_pixels) and self.max_fit_pixels >= 1000,
-                 "the PCA fitting cap must be at least 1000 pixels")
+        _require(
+            _is_int(self.num_classes) and 2 <= self.num_classes <= 65535,
+            f"the number of classes must be a whole number from 2 to 65535 (got {self.num_classes!r})",
+        )
+        _require(
+            _is_int(self.patch_size) and self.patch_size >= 3 and self.patch_size % 2 == 1,
+            f"patch size must be odd and at least 3 (got {self.patch_size!r})",
+        )
+        _require(
+            _is_int(self.max_fit_pixels) and self.max_fit_pixels >= 1000,
+            "the PCA fitting cap must be at least 1000 pixels",
+        )
         _require(_is_int(self.seed) and 0 <= self.seed <= _MAX_SEED, "seed must be between 0 and 2^63 - 1")
         _require(isinstance(self.overwrite, bool), "overwrite must be true or false")
 
@@ -317,6 +360,7 @@ def request_from_json(text: str) -> _Request:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise InputError(f"the request is not valid JSON: {error}") from None
-    _require(isinstance(data, dict) and data.get("job") in _JOBS,
-             f"the request must name its job: one of {', '.join(_JOBS)}")
+    _require(
+        isinstance(data, dict) and data.get("job") in _JOBS, f"the request must name its job: one of {', '.join(_JOBS)}"
+    )
     return _JOBS[data["job"]].from_dict(data)

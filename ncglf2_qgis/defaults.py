@@ -3,6 +3,7 @@
 Pure functions over layers, so the dialog only has to apply them and tests can
 check them on real layers.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,19 +29,31 @@ def pick_hsi(layers: Iterable[QgsMapLayer]) -> QgsRasterLayer | None:
 
 def pick_lidar(layers: Iterable[QgsMapLayer], hsi: QgsMapLayer | None) -> list[QgsRasterLayer]:
     """Single-band rasters whose names say LiDAR (DSM, nDSM, CHM, height, intensity...)."""
-    return [layer for layer in layers
-            if isinstance(layer, QgsRasterLayer) and layer is not hsi and layer.bandCount() == 1
-            and LIDAR_WORDS.search(layer.name())]
+    return [
+        layer
+        for layer in layers
+        if isinstance(layer, QgsRasterLayer)
+        and layer is not hsi
+        and layer.bandCount() == 1
+        and LIDAR_WORDS.search(layer.name())
+    ]
 
 
 def pick_labels(layers: Iterable[QgsMapLayer], hsi: QgsMapLayer | None = None) -> QgsMapLayer | None:
     """Point or polygon layers first (those named like labels before others), then rasters named like labels."""
     layers = [layer for layer in layers if layer is not hsi and layer.isValid()]
-    vectors = [layer for layer in layers if isinstance(layer, QgsVectorLayer)
-               and layer.geometryType() in (QgsWkbTypes.PointGeometry, QgsWkbTypes.PolygonGeometry)]
+    vectors = [
+        layer
+        for layer in layers
+        if isinstance(layer, QgsVectorLayer)
+        and layer.geometryType() in (QgsWkbTypes.PointGeometry, QgsWkbTypes.PolygonGeometry)
+    ]
     rasters = [layer for layer in layers if isinstance(layer, QgsRasterLayer) and layer.bandCount() == 1]
-    for candidates in ([v for v in vectors if LABEL_WORDS.search(v.name())], vectors,
-                       [r for r in rasters if LABEL_WORDS.search(r.name())]):
+    for candidates in (
+        [v for v in vectors if LABEL_WORDS.search(v.name())],
+        vectors,
+        [r for r in rasters if LABEL_WORDS.search(r.name())],
+    ):
         if candidates:
             return candidates[0]
     return None
@@ -50,10 +63,16 @@ def pick_class_field(layer: QgsMapLayer | None) -> str | None:
     """A field named like a class, else the first text field, else the first integer field; never a key like fid."""
     if not isinstance(layer, QgsVectorLayer):
         return None
-    fields = [f for f in layer.fields() if f.name().lower() not in ID_FIELDS
-              and (f.type() == QVariant.String or f.type() in _INTEGER_TYPES)]
-    for candidates in ([f for f in fields if CLASS_FIELD_WORDS.search(f.name())],
-                       [f for f in fields if f.type() == QVariant.String], fields):
+    fields = [
+        f
+        for f in layer.fields()
+        if f.name().lower() not in ID_FIELDS and (f.type() == QVariant.String or f.type() in _INTEGER_TYPES)
+    ]
+    for candidates in (
+        [f for f in fields if CLASS_FIELD_WORDS.search(f.name())],
+        [f for f in fields if f.type() == QVariant.String],
+        fields,
+    ):
         if candidates:
             return candidates[0].name()
     return None

@@ -4,6 +4,7 @@ QGIS runs its own Python; a ``pip install`` in another Python does not help.
 This module finds packages without importing them (importing torch takes
 seconds), so the plugin can load and explain what is missing.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -57,21 +58,29 @@ def install_hint(missing: list[str]) -> str:
     if not missing:
         return ""
     names = " and ".join(missing)
-    lines = [f"NCGLF2 needs the Python package{'s' if len(missing) > 1 else ''} {names}, "
-             f"which the Python that QGIS runs cannot find."]
+    lines = [
+        f"NCGLF2 needs the Python package{'s' if len(missing) > 1 else ''} {names}, "
+        f"which the Python that QGIS runs cannot find."
+    ]
     if sys.platform == "win32":
-        lines.append("Close QGIS, open the OSGeo4W Shell (Start menu > OSGeo4W Shell, or OSGeo4W.bat "
-                     "in the QGIS installation folder) and run:")
+        lines.append(
+            "Close QGIS, open the OSGeo4W Shell (Start menu > OSGeo4W Shell, or OSGeo4W.bat "
+            "in the QGIS installation folder) and run:"
+        )
         lines.append(f"    {install_command(missing)}")
     else:
         lines.append("Close QGIS and run in a terminal:")
         lines.append(f"    {install_command(missing)}")
         if sys.platform.startswith("linux") and sys.exec_prefix == "/usr":
-            lines.append("On a system Python (Debian, Ubuntu) add --user, and --break-system-packages "
-                         "where pip refuses to install otherwise.")
+            lines.append(
+                "On a system Python (Debian, Ubuntu) add --user, and --break-system-packages "
+                "where pip refuses to install otherwise."
+            )
     if "torch" in missing:
-        lines.append("For a smaller download without GPU support add "
-                     "--index-url https://download.pytorch.org/whl/cpu to the torch installation; "
-                     "for an NVIDIA GPU follow https://pytorch.org/get-started/locally/.")
+        lines.append(
+            "For a smaller download without GPU support add "
+            "--index-url https://download.pytorch.org/whl/cpu to the torch installation; "
+            "for an NVIDIA GPU follow https://pytorch.org/get-started/locally/."
+        )
     lines.append("Then start QGIS again.")
     return "\n".join(lines)

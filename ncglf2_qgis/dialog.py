@@ -5,6 +5,7 @@ The dialog builds exactly the parameter dicts a Processing user gives
 method each) and hands them to :mod:`.tasks`; it never calls the engine itself,
 so the toolbox, models, ``qgis_process`` and this dialog share one code path.
 """
+
 from __future__ import annotations
 
 import html
@@ -144,9 +145,22 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
 
     def _align_labels(self) -> None:
         # The left column stacks three forms; one label width lines their fields up.
-        labels = [self.hsiLabel, self.lidarLabel, self.deviceLabel, self.labelsLabel, self.classFieldLabel,
-                  self.epochsLabel, self.samplesLabel, self.seedLabel, self.modelFileLabel, self.checkpointLabel,
-                  self.classCountLabel, self.importPatchSizeLabel, self.modelOutputLabel, self.reportOutputLabel]
+        labels = [
+            self.hsiLabel,
+            self.lidarLabel,
+            self.deviceLabel,
+            self.labelsLabel,
+            self.classFieldLabel,
+            self.epochsLabel,
+            self.samplesLabel,
+            self.seedLabel,
+            self.modelFileLabel,
+            self.checkpointLabel,
+            self.classCountLabel,
+            self.importPatchSizeLabel,
+            self.modelOutputLabel,
+            self.reportOutputLabel,
+        ]
         width = max(label.sizeHint().width() for label in labels)
         for label in labels:
             label.setMinimumWidth(width)
@@ -163,7 +177,7 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
             convert = float if hasattr(spin, "decimals") else int
             low, high = definition.minimum(), definition.maximum()
             if low > -1e300:
-                spin.setMinimum(convert(max(low, -2**31 + 1)))
+                spin.setMinimum(convert(max(low, -(2**31) + 1)))
             if high < 1e300:
                 spin.setMaximum(convert(min(high, 2**31 - 1)))
             if definition.defaultValue() is not None:
@@ -199,7 +213,9 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
         model = unused_path(folder, f"{stem}_model", ".ncglf2")
         wanted = {
             self.modelOutputWidget: model,
-            self.reportOutputWidget: unused_path(folder, os.path.splitext(os.path.basename(model))[0] + "_training", ".html"),
+            self.reportOutputWidget: unused_path(
+                folder, os.path.splitext(os.path.basename(model))[0] + "_training", ".html"
+            ),
             self.classOutputWidget: unused_path(folder, f"{stem}_classes", ".tif"),
         }
         for widget, path in wanted.items():
@@ -212,7 +228,8 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
         for combo in (self.hsiLayerCombo, self.labelsLayerCombo):
             combo.activated.connect(lambda _index, combo=combo: self._touched.add(combo))
         self.lidarLayersCombo.checkedItemsChanged.connect(
-            lambda _items: self._touched.add(self.lidarLayersCombo) if not self._refreshing else None)
+            lambda _items: self._touched.add(self.lidarLayersCombo) if not self._refreshing else None
+        )
         self.hsiLayerCombo.layerChanged.connect(self.fill_output_defaults)
         self.labelsLayerCombo.layerChanged.connect(self._labels_layer_changed)
         for radio in (self.trainRadio, self.loadRadio, self.importRadio):
@@ -230,9 +247,11 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
         """Stop a running job and let go of the project; called when the plugin unloads."""
         if self.run is not None and self.run.is_running():
             self.run.cancel()
-        for signal, slot in ((self.project.layersAdded, self.refresh_lidar_layers),
-                             (self.project.layersRemoved, self.refresh_lidar_layers),
-                             (self.project.layersAdded, self.apply_layer_defaults)):
+        for signal, slot in (
+            (self.project.layersAdded, self.refresh_lidar_layers),
+            (self.project.layersRemoved, self.refresh_lidar_layers),
+            (self.project.layersAdded, self.apply_layer_defaults),
+        ):
             try:
                 signal.disconnect(slot)
             except TypeError:
@@ -396,7 +415,9 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
         output = self._path_or_temporary(self.classOutputWidget)
         confidence = None
         if self.confidenceCheck.isChecked():
-            confidence = QgsProcessing.TEMPORARY_OUTPUT if output == QgsProcessing.TEMPORARY_OUTPUT else confidence_path(output)
+            confidence = (
+                QgsProcessing.TEMPORARY_OUTPUT if output == QgsProcessing.TEMPORARY_OUTPUT else confidence_path(output)
+            )
         return {
             "MODEL": model,
             "HSI": hsi,
@@ -422,7 +443,7 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
             return path
         action = self.tr("Import") if self.importRadio.isChecked() else self.tr("Train")
         raise InputProblem(
-            self.tr("There is no model yet: press {} first, or choose \"Load a model file\".").format(action)
+            self.tr('There is no model yet: press {} first, or choose "Load a model file".').format(action)
         )
 
     # -- runs ----------------------------------------------------------------

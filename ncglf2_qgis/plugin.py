@@ -3,6 +3,7 @@
 Loading the plugin costs nothing heavy: the dialog module is imported when
 the menu entry is first used, and torch only when an algorithm runs.
 """
+
 from pathlib import Path
 
 from qgis.core import QgsApplication, QgsSettings
@@ -52,7 +53,9 @@ class NCGLF2Plugin:
 
     def initGui(self) -> None:  # noqa: N802 - QGIS API
         self.initProcessing()
-        self.action = QAction(QIcon(resource_path("icon.png")), self.tr("NCGLF2 HSI + LiDAR fusion…"), self.iface.mainWindow())
+        self.action = QAction(
+            QIcon(resource_path("icon.png")), self.tr("NCGLF2 HSI + LiDAR fusion…"), self.iface.mainWindow()
+        )
         self.action.setObjectName("ncglf2OpenDialog")
         self.action.setToolTip(self.tr("Train NCGLF2 on hyperspectral + LiDAR rasters and classify them"))
         self.action.triggered.connect(self.show_dialog)

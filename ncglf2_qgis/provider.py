@@ -1,4 +1,5 @@
 """The ``ncglf2`` Processing provider."""
+
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 

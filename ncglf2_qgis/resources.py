@@ -1,4 +1,5 @@
 """Files shipped with the plugin: ``resources/``, ``i18n/`` and the fields of ``metadata.txt``."""
+
 import configparser
 from functools import cache
 from pathlib import Path

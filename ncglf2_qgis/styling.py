@@ -4,6 +4,7 @@ The engine writes category names and a colour table into every class map
 (and a .qml beside it); here they become a paletted renderer, whether the
 layer is added by Processing (toolbox, batch, models) or by the dialog.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,18 @@ from qgis.core import (
 from qgis.PyQt import sip
 from qgis.PyQt.QtGui import QColor
 
-__all__ = ["class_map_renderer", "apply_class_style", "apply_confidence_style", "place_below", "result_layer_name",
-           "ClassMapStyler", "ConfidenceStyler", "style_when_loaded", "confidence_when_loaded", "skip_empty_outputs"]
+__all__ = [
+    "class_map_renderer",
+    "apply_class_style",
+    "apply_confidence_style",
+    "place_below",
+    "result_layer_name",
+    "ClassMapStyler",
+    "ConfidenceStyler",
+    "style_when_loaded",
+    "confidence_when_loaded",
+    "skip_empty_outputs",
+]
 
 
 def class_map_renderer(layer: QgsRasterLayer) -> QgsPalettedRasterRenderer | None:
@@ -38,7 +49,9 @@ def class_map_renderer(layer: QgsRasterLayer) -> QgsPalettedRasterRenderer | Non
         return None
     if not ids:
         return None
-    classes = [QgsPalettedRasterRenderer.Class(cid, QColor(*color), name) for cid, name, color in zip(ids, names, colors)]
+    classes = [
+        QgsPalettedRasterRenderer.Class(cid, QColor(*color), name) for cid, name, color in zip(ids, names, colors)
+    ]
     return QgsPalettedRasterRenderer(layer.dataProvider(), 1, classes)
 
 
@@ -103,7 +116,9 @@ def result_layer_name(output: str, model: str, what: str) -> str:
 class ClassMapStyler(QgsProcessingLayerPostProcessorInterface):
     """Styles a class map when Processing adds it to the project."""
 
-    def postProcessLayer(self, layer: QgsMapLayer, context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> None:  # noqa: N802
+    def postProcessLayer(
+        self, layer: QgsMapLayer, context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> None:  # noqa: N802
         if not apply_class_style(layer) and feedback is not None:
             feedback.pushInfo(f"{layer.name()}: no class names or colours found; default style kept")
 
@@ -115,7 +130,9 @@ class ConfidenceStyler(QgsProcessingLayerPostProcessorInterface):
         super().__init__()
         self.class_map = class_map
 
-    def postProcessLayer(self, layer: QgsMapLayer, context: QgsProcessingContext, feedback: QgsProcessingFeedback) -> None:  # noqa: N802
+    def postProcessLayer(
+        self, layer: QgsMapLayer, context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> None:  # noqa: N802
         apply_confidence_style(layer)
         place_below(layer, self.class_map, context.project() or QgsProject.instance())
 
@@ -126,7 +143,9 @@ class ConfidenceStyler(QgsProcessingLayerPostProcessorInterface):
 _live_stylers: list[ClassMapStyler] = []
 
 
-def _attach(context: QgsProcessingContext, output: str, styler: QgsProcessingLayerPostProcessorInterface, name: str) -> bool:
+def _attach(
+    context: QgsProcessingContext, output: str, styler: QgsProcessingLayerPostProcessorInterface, name: str
+) -> bool:
     if not output or not context.willLoadLayerOnCompletion(output):
         return False
     _live_stylers[:] = [s for s in _live_stylers if not sip.isdeleted(s)]

@@ -6,6 +6,7 @@ forwards progress and log lines, chains the steps and reports how the run ended.
 Results arrive through ``QgsProcessingAlgRunnerTask.executed``, which QGIS emits
 on the main thread, so whoever listens may touch layers, the project and widgets.
 """
+
 from __future__ import annotations
 
 import time

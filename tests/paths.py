@@ -1,4 +1,5 @@
 """Where the shared reference files live; tests that need them skip without them."""
+
 import os
 from pathlib import Path
 

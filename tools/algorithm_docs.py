@@ -5,6 +5,7 @@ with its summary and every parameter and output with its help text, so the
 page says exactly what the toolbox says. Needs QGIS's Python:
 ``QT_QPA_PLATFORM=offscreen .venv/bin/python tools/algorithm_docs.py`` (``--check`` fails when stale).
 """
+
 from __future__ import annotations
 
 import os
@@ -30,18 +31,34 @@ def render() -> str:
     ]
     for algorithm in sorted(all_algorithms(), key=lambda a: a.name()):
         algorithm.initAlgorithm()
-        lines += [f'<a id="{algorithm.name()}"></a>', "", f"## {algorithm.displayName()} (`ncglf2:{algorithm.name()}`)", "",
-                  algorithm.SUMMARY, "", "| parameter | name | help |", "|---|---|---|"]
+        lines += [
+            f'<a id="{algorithm.name()}"></a>',
+            "",
+            f"## {algorithm.displayName()} (`ncglf2:{algorithm.name()}`)",
+            "",
+            algorithm.SUMMARY,
+            "",
+            "| parameter | name | help |",
+            "|---|---|---|",
+        ]
         for definition in algorithm.parameterDefinitions():
             flags = definition.flags()
-            notes = [word for word, flag in (("optional", QgsProcessingParameterDefinition.FlagOptional),
-                                             ("advanced", QgsProcessingParameterDefinition.FlagAdvanced)) if flags & flag]
+            notes = [
+                word
+                for word, flag in (
+                    ("optional", QgsProcessingParameterDefinition.FlagOptional),
+                    ("advanced", QgsProcessingParameterDefinition.FlagAdvanced),
+                )
+                if flags & flag
+            ]
             title = definition.description() + (f" *({', '.join(notes)})*" if notes else "")
             lines.append(f"| {title} | `{definition.name()}` | {definition.help().replace('|', '/')} |")
-        outputs = [o for o in algorithm.outputDefinitions()
-                   if algorithm.parameterDefinition(o.name()) is None]
+        outputs = [o for o in algorithm.outputDefinitions() if algorithm.parameterDefinition(o.name()) is None]
         if outputs:
-            lines += ["", "Also returns: " + ", ".join(f"`{o.name()}` ({o.description().lower()})" for o in outputs) + "."]
+            lines += [
+                "",
+                "Also returns: " + ", ".join(f"`{o.name()}` ({o.description().lower()})" for o in outputs) + ".",
+            ]
         lines.append("")
     return "\n".join(lines)
 

@@ -10,6 +10,7 @@ was made; run it again if the band set or the material list changes::
 
 Only the standard library and numpy are used.
 """
+
 from __future__ import annotations
 
 import sys

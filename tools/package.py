@@ -2,6 +2,7 @@
 
 Stdlib only, so it runs with any Python before setup.
 """
+
 from __future__ import annotations
 
 import argparse

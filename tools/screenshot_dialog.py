@@ -8,6 +8,7 @@ picture shows the log, the progress bar and the outcome; ``--idle`` skips the ru
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python tools/screenshot_dialog.py [--idle | --during] [out.png]
 """
+
 from __future__ import annotations
 
 import os

@@ -6,6 +6,7 @@ shows is what a user sees on opening the project.
 
     python3 tools/screenshot_project.py demo_output/demo.qgz [out.png]
 """
+
 from __future__ import annotations
 
 import os
@@ -16,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-GRAB = '''
+GRAB = """
 import os
 from qgis.PyQt.QtCore import QTimer
 from qgis.utils import iface
@@ -42,7 +43,7 @@ def grab():
 
 
 QTimer.singleShot(1500, grab)
-'''
+"""
 
 
 def main(argv: list[str]) -> int:
@@ -54,10 +55,22 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="ncglf2-shot-") as folder:
         script = Path(folder) / "grab.py"
         script.write_text(GRAB.format(out=out, project=project), encoding="utf-8")
-        command = ["xvfb-run", "-a", "-s", "-screen 0 1400x900x24", "qgis", "--nologo", "--noversioncheck",
-                   "--profiles-path", folder, "--code", str(script)]
-        done = subprocess.run(command, env={**os.environ, "QT_QPA_PLATFORM": "xcb"}, capture_output=True,
-                              text=True, timeout=180)
+        command = [
+            "xvfb-run",
+            "-a",
+            "-s",
+            "-screen 0 1400x900x24",
+            "qgis",
+            "--nologo",
+            "--noversioncheck",
+            "--profiles-path",
+            folder,
+            "--code",
+            str(script),
+        ]
+        done = subprocess.run(
+            command, env={**os.environ, "QT_QPA_PLATFORM": "xcb"}, capture_output=True, text=True, timeout=180
+        )
     if done.returncode != 0 or not os.path.isfile(out):
         print(done.stdout[-3000:] + done.stderr[-3000:], file=sys.stderr)
         return done.returncode or 1

@@ -9,6 +9,7 @@ algorithms' SUMMARY and TAGS, parameter help given to ``add()``, the texts of
 
 Stdlib only: ``python3 tools/update_translations.py`` (``--check`` fails when the file is stale).
 """
+
 from __future__ import annotations
 
 import ast
@@ -51,7 +52,8 @@ def python_messages(path: Path) -> list[tuple[str, str, int]]:
         if isinstance(node, ast.ClassDef):
             for child in node.body:
                 if isinstance(child, ast.Assign) and any(
-                        isinstance(t, ast.Name) and t.id in ("SUMMARY", "TAGS") for t in child.targets):
+                    isinstance(t, ast.Name) and t.id in ("SUMMARY", "TAGS") for t in child.targets
+                ):
                     text = _literal(child.value) if not isinstance(child.value, ast.JoinedStr) else None
                     if text:
                         found.append((fixed or node.name, text, child.lineno))
@@ -60,16 +62,28 @@ def python_messages(path: Path) -> list[tuple[str, str, int]]:
             return
         if _is_tr_call(node) and node.args and _literal(node.args[0]) is not None:
             found.append((context, _literal(node.args[0]), node.lineno))
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "translate" \
-                and len(node.args) >= 2 and _literal(node.args[0]) and _literal(node.args[1]) is not None:
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "translate"
+            and len(node.args) >= 2
+            and _literal(node.args[0])
+            and _literal(node.args[1]) is not None
+        ):
             found.append((_literal(node.args[0]), _literal(node.args[1]), node.lineno))
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add" \
-                and len(node.args) >= 2 and _literal(node.args[1]) is not None:
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "add"
+            and len(node.args) >= 2
+            and _literal(node.args[1]) is not None
+        ):
             found.append((context, _literal(node.args[1]), node.lineno))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "add_labels":
             found.extend((context, text, node.lineno) for arg in node.args[4:] for text in _strings_in(arg))
-        elif isinstance(node, ast.For) and any(_is_tr_call(n) and n.args and isinstance(n.args[0], ast.Name)
-                                               for n in ast.walk(node)):
+        elif isinstance(node, ast.For) and any(
+            _is_tr_call(n) and n.args and isinstance(n.args[0], ast.Name) for n in ast.walk(node)
+        ):
             found.extend((context, text, node.lineno) for text in _strings_in(node.iter))
         for child in ast.iter_child_nodes(node):
             visit(child, klass)

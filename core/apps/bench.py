@@ -6,6 +6,7 @@ FLOP count, training seconds per epoch of the paper protocol (20 samples x
 15 classes, batch 64), and end-to-end classification pixels/s of a
 generated scene (read + preprocess + infer + write) with peak memory.
 """
+
 from __future__ import annotations
 
 import os
@@ -111,7 +112,14 @@ def bf16_agreement(device: torch.device, demo_dir: str = "demo_output") -> list[
         for precision in ("float32", "bfloat16"):
             network = prepare_network(bundle.network, device, precision)
             with torch.inference_mode():
-                labels.append(torch.cat([predict_patches(network, x[i : i + 256].to(device)).argmax(1).cpu() for i in range(0, len(x), 256)]))
+                labels.append(
+                    torch.cat(
+                        [
+                            predict_patches(network, x[i : i + 256].to(device)).argmax(1).cpu()
+                            for i in range(0, len(x), 256)
+                        ]
+                    )
+                )
         results.append((float((labels[0] == labels[1]).float().mean()), f"demo model on {len(x)} demo-scene pixels"))
     reference = os.path.join(shared_folder(), "reference")
     checkpoint = os.path.join(reference, "upstream_trento_best_model.pth.tar")
@@ -126,7 +134,9 @@ def bf16_agreement(device: torch.device, demo_dir: str = "demo_output") -> list[
             with torch.inference_mode():
                 full = predict_patches(prepare_network(network, device, "float32"), x).argmax(1)
                 half = predict_patches(prepare_network(network, device, "bfloat16"), x).argmax(1)
-            results.append((float((full == half).float().mean()), f"reference checkpoint on its {len(x)} {name} inputs"))
+            results.append(
+                (float((full == half).float().mean()), f"reference checkpoint on its {len(x)} {name} inputs")
+            )
     return results
 
 
@@ -154,7 +164,9 @@ def training_epoch_seconds(device: torch.device, epochs: int) -> float:
     return float(np.median(times[1:]))
 
 
-def end_to_end(device: torch.device, size: tuple[int, int], bands: int, precision: str) -> tuple[float, float, int, int]:
+def end_to_end(
+    device: torch.device, size: tuple[int, int], bands: int, precision: str
+) -> tuple[float, float, int, int]:
     """(pixels/s, seconds, peak RSS in MB, its growth over the start) of classifying a generated scene from files to files."""
     from osgeo import gdal
 
@@ -171,7 +183,9 @@ def end_to_end(device: torch.device, size: tuple[int, int], bands: int, precisio
         hsi = gdal.GetDriverByName("GTiff").Create(hsi_path, width, height, bands, gdal.GDT_UInt16, options)
         base = rng.integers(500, 5000, size=(bands, 1, width), dtype=np.uint16)
         for b in range(bands):
-            hsi.GetRasterBand(b + 1).WriteArray(np.repeat(base[b], height, axis=0) + rng.integers(0, 300, (height, width), dtype=np.uint16))
+            hsi.GetRasterBand(b + 1).WriteArray(
+                np.repeat(base[b], height, axis=0) + rng.integers(0, 300, (height, width), dtype=np.uint16)
+            )
         hsi = None
         dsm = gdal.GetDriverByName("GTiff").Create(dsm_path, width, height, 1, gdal.GDT_Float32, options)
         dsm.GetRasterBand(1).WriteArray(rng.random((height, width), dtype=np.float32) * 20)
@@ -181,8 +195,12 @@ def end_to_end(device: torch.device, size: tuple[int, int], bands: int, precisio
         before = _status_mb("VmRSS")
         with open_inputs(hsi_path, [dsm_path]) as stack:
             prep = fit_preprocessing(stack, 40)
-            bundle = ModelBundle(NCGLF2(PAPER).eval(), prep, list(range(1, 16)), [f"c{i}" for i in range(15)], [(0, 0, 0)] * 15)
-            result = classify_raster(bundle, stack, os.path.join(folder, "out.tif"), device=str(device), precision=precision)
+            bundle = ModelBundle(
+                NCGLF2(PAPER).eval(), prep, list(range(1, 16)), [f"c{i}" for i in range(15)], [(0, 0, 0)] * 15
+            )
+            result = classify_raster(
+                bundle, stack, os.path.join(folder, "out.tif"), device=str(device), precision=precision
+            )
         peak = _status_mb("VmHWM")
     return result.pixels / result.seconds, result.seconds, int(peak), int(peak - before)
 
@@ -223,8 +241,10 @@ def run_bench(quick: bool = False, device: str = "all") -> dict:
     import socket
 
     stamp = datetime.datetime.now().astimezone().isoformat(timespec="minutes")
-    print(f"NCGLF2 benchmark - {stamp} on {socket.gethostname()}; torch {torch.__version__}, "
-          f"{torch.get_num_threads()} CPU threads")
+    print(
+        f"NCGLF2 benchmark - {stamp} on {socket.gethostname()}; torch {torch.__version__}, "
+        f"{torch.get_num_threads()} CPU threads"
+    )
     print("absolute figures hold for this host only; the ratios compare runs on it in this same run")
     print(
         f"network at P 11, 40 + 1 channels, 15 classes: {flops / 1e6:.0f} MFLOP per patch as published "
@@ -269,7 +289,9 @@ def run_bench(quick: bool = False, device: str = "all") -> dict:
             print(f"bfloat16 labels equal to float32: {100 * agreement:.2f} % ({source})")
         epoch = training_epoch_seconds(dev, 1 if quick else 3)
         figures["train_epoch_s"] = epoch
-        print(f"training, paper protocol (300 patches, batch 64): {epoch:.2f} s per epoch, {80 * epoch:.0f} s for 80 epochs")
+        print(
+            f"training, paper protocol (300 patches, batch 64): {epoch:.2f} s per epoch, {80 * epoch:.0f} s for 80 epochs"
+        )
         size = (128, 128) if quick else ((256, 256) if cpu else (349, 1905))
         bands = 64 if cpu else 144
         for precision in ("float32", "bfloat16"):

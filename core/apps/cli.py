@@ -1,4 +1,5 @@
 """The ``ncglf2`` command: train, classify, assess, import-reference, demo, bench."""
+
 from __future__ import annotations
 
 import argparse
@@ -29,9 +30,14 @@ EPILOG = """examples:
 
 
 def _add_inputs(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--hsi", required=True, metavar="RASTER", help="hyperspectral raster (any GDAL format: GeoTIFF, ENVI, VRT...)")
     parser.add_argument(
-        "--lidar", required=True, action="append", metavar="RASTER",
+        "--hsi", required=True, metavar="RASTER", help="hyperspectral raster (any GDAL format: GeoTIFF, ENVI, VRT...)"
+    )
+    parser.add_argument(
+        "--lidar",
+        required=True,
+        action="append",
+        metavar="RASTER",
         help="LiDAR raster (DSM, nDSM, intensity...); repeat for more; every band is one channel; "
         "rasters on another grid are resampled bilinearly onto the HSI grid",
     )
@@ -43,7 +49,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def _device(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="auto", choices=DEVICES, help="where the network runs (default: auto = GPU when available)")
+    parser.add_argument(
+        "--device", default="auto", choices=DEVICES, help="where the network runs (default: auto = GPU when available)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,51 +64,110 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ncglf2 {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("train", help="train a model from rasters and labelled ground truth", description=(
-        "Train NCGLF2 with the paper's protocol: 40 whitened PCA components + LiDAR, 11 x 11 patches, "
-        "20 training pixels per class, 15 %% of the remaining labelled pixels for validation, 80 epochs, "
-        "keeping the weights of the best validation accuracy."))
+    p = sub.add_parser(
+        "train",
+        help="train a model from rasters and labelled ground truth",
+        description=(
+            "Train NCGLF2 with the paper's protocol: 40 whitened PCA components + LiDAR, 11 x 11 patches, "
+            "20 training pixels per class, 15 %% of the remaining labelled pixels for validation, 80 epochs, "
+            "keeping the weights of the best validation accuracy."
+        ),
+    )
     _add_inputs(p)
-    p.add_argument("--labels", required=True, metavar="LABELS", help="ground truth: a raster of class ids (0 = unlabelled) or a vector layer of points/polygons")
-    p.add_argument("--class-field", metavar="FIELD", help="attribute holding the class (integer id or text name) of vector labels")
+    p.add_argument(
+        "--labels",
+        required=True,
+        metavar="LABELS",
+        help="ground truth: a raster of class ids (0 = unlabelled) or a vector layer of points/polygons",
+    )
+    p.add_argument(
+        "--class-field", metavar="FIELD", help="attribute holding the class (integer id or text name) of vector labels"
+    )
     p.add_argument("--class-csv", metavar="CSV", help="optional class names and colours: lines 'id,name,#rrggbb'")
     p.add_argument("--validation", metavar="LABELS", help="separate validation labels (instead of a share of --labels)")
     p.add_argument("--out", required=True, metavar="MODEL.ncglf2", help="model file to write")
     p.add_argument("--report", metavar="REPORT.html", help="training report (curves, validation accuracy)")
     p.add_argument("--epochs", type=int, default=PAPER.epochs, help=f"training epochs (default {PAPER.epochs})")
-    p.add_argument("--samples-per-class", default=str(PAPER.samples_per_class), metavar="N|all",
-                   help=f"training pixels per class, or 'all' (default {PAPER.samples_per_class})")
-    p.add_argument("--validation-fraction", type=float, default=PAPER.validation_fraction,
-                   help=f"share of the remaining labelled pixels used for validation (default {PAPER.validation_fraction})")
-    p.add_argument("--batch-size", type=int, default=PAPER.batch_size, help=f"training batch size (default {PAPER.batch_size})")
-    p.add_argument("--learning-rate", type=float, default=PAPER.learning_rate,
-                   help=f"Adam learning rate (default {PAPER.learning_rate:g})")
-    p.add_argument("--patch-size", type=int, default=PAPER.patch_size, help=f"patch side in pixels, odd (default {PAPER.patch_size})")
-    p.add_argument("--components", type=int, default=PAPER.pca_components,
-                   help=f"PCA components of the HSI (default {PAPER.pca_components})")
-    p.add_argument("--seed", type=int, default=PAPER.seed, help=f"random seed: the same seed repeats a run on CPU (default {PAPER.seed})")
+    p.add_argument(
+        "--samples-per-class",
+        default=str(PAPER.samples_per_class),
+        metavar="N|all",
+        help=f"training pixels per class, or 'all' (default {PAPER.samples_per_class})",
+    )
+    p.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=PAPER.validation_fraction,
+        help=f"share of the remaining labelled pixels used for validation (default {PAPER.validation_fraction})",
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=PAPER.batch_size, help=f"training batch size (default {PAPER.batch_size})"
+    )
+    p.add_argument(
+        "--learning-rate",
+        type=float,
+        default=PAPER.learning_rate,
+        help=f"Adam learning rate (default {PAPER.learning_rate:g})",
+    )
+    p.add_argument(
+        "--patch-size",
+        type=int,
+        default=PAPER.patch_size,
+        help=f"patch side in pixels, odd (default {PAPER.patch_size})",
+    )
+    p.add_argument(
+        "--components",
+        type=int,
+        default=PAPER.pca_components,
+        help=f"PCA components of the HSI (default {PAPER.pca_components})",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=PAPER.seed,
+        help=f"random seed: the same seed repeats a run on CPU (default {PAPER.seed})",
+    )
     _device(p)
     _add_common(p)
 
-    p = sub.add_parser("classify", help="classify rasters with a model file", description=(
-        "Classify every valid pixel, tile by tile (any raster size), into a GeoTIFF of class ids with a colour "
-        "table, class names and a QGIS style (.qml) beside it."))
+    p = sub.add_parser(
+        "classify",
+        help="classify rasters with a model file",
+        description=(
+            "Classify every valid pixel, tile by tile (any raster size), into a GeoTIFF of class ids with a colour "
+            "table, class names and a QGIS style (.qml) beside it."
+        ),
+    )
     p.add_argument("--model", required=True, metavar="MODEL.ncglf2")
     _add_inputs(p)
     p.add_argument("--out", required=True, metavar="CLASSES.tif", help="class map to write (GeoTIFF, nodata 0)")
     p.add_argument("--confidence", metavar="CONF.tif", help="also write the confidence (max class probability)")
     p.add_argument("--probabilities", metavar="PROBS.tif", help="also write one probability band per class")
-    p.add_argument("--extent", nargs=4, type=float, metavar=("XMIN", "YMIN", "XMAX", "YMAX"), help="classify only this extent (HSI CRS)")
-    p.add_argument("--tile-size", type=int, default=DEFAULT_TILE_SIZE, help=f"tile side in pixels (default {DEFAULT_TILE_SIZE})")
+    p.add_argument(
+        "--extent",
+        nargs=4,
+        type=float,
+        metavar=("XMIN", "YMIN", "XMAX", "YMAX"),
+        help="classify only this extent (HSI CRS)",
+    )
+    p.add_argument(
+        "--tile-size", type=int, default=DEFAULT_TILE_SIZE, help=f"tile side in pixels (default {DEFAULT_TILE_SIZE})"
+    )
     p.add_argument("--batch-size", type=int, default=None, help="patches per network call (default: automatic)")
-    p.add_argument("--precision", default=PRECISIONS[0], choices=PRECISIONS,
-                   help="bfloat16 is faster on CPUs with AVX512-BF16 and on recent GPUs (README, Speed); its labels agree with float32 on nearly every pixel")
+    p.add_argument(
+        "--precision",
+        default=PRECISIONS[0],
+        choices=PRECISIONS,
+        help="bfloat16 is faster on CPUs with AVX512-BF16 and on recent GPUs (README, Speed); its labels agree with float32 on nearly every pixel",
+    )
     _device(p)
     _add_common(p)
 
     p = sub.add_parser("assess", help="accuracy of a class map against reference labels")
     p.add_argument("--classification", required=True, metavar="CLASSES.tif")
-    p.add_argument("--reference", required=True, metavar="LABELS", help="reference labels: raster of class ids or vector layer")
+    p.add_argument(
+        "--reference", required=True, metavar="LABELS", help="reference labels: raster of class ids or vector layer"
+    )
     p.add_argument("--class-field", metavar="FIELD", help="class attribute of vector reference labels")
     p.add_argument("--class-csv", metavar="CSV", help="optional class names and colours")
     p.add_argument("--out", required=True, metavar="REPORT.html")
@@ -111,7 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import-reference", help="turn the published implementation's checkpoint into a model file")
     p.add_argument("checkpoint", metavar="CHECKPOINT")
     _add_inputs(p)
-    p.add_argument("--classes", required=True, type=int, metavar="N", help="number of classes the checkpoint was trained on")
+    p.add_argument(
+        "--classes", required=True, type=int, metavar="N", help="number of classes the checkpoint was trained on"
+    )
     p.add_argument("--patch-size", type=int, default=PAPER.patch_size)
     p.add_argument("--class-csv", metavar="CSV", help="optional class names and colours")
     p.add_argument("--out", required=True, metavar="MODEL.ncglf2")
@@ -149,41 +218,87 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "train":
         from ..jobs import train
 
-        outcome = train(TrainRequest(
-            hsi=args.hsi, lidar=args.lidar, labels=args.labels, out=args.out, class_field=args.class_field,
-            validation=args.validation, class_csv=args.class_csv, report=args.report, overwrite=args.overwrite,
-            params=TrainingParameters(
-                epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                samples_per_class=_samples(args.samples_per_class), validation_fraction=args.validation_fraction,
-                patch_size=args.patch_size, pca_components=args.components, seed=args.seed, device=args.device,
+        outcome = train(
+            TrainRequest(
+                hsi=args.hsi,
+                lidar=args.lidar,
+                labels=args.labels,
+                out=args.out,
+                class_field=args.class_field,
+                validation=args.validation,
+                class_csv=args.class_csv,
+                report=args.report,
+                overwrite=args.overwrite,
+                params=TrainingParameters(
+                    epochs=args.epochs,
+                    batch_size=args.batch_size,
+                    learning_rate=args.learning_rate,
+                    samples_per_class=_samples(args.samples_per_class),
+                    validation_fraction=args.validation_fraction,
+                    patch_size=args.patch_size,
+                    pca_components=args.components,
+                    seed=args.seed,
+                    device=args.device,
+                ),
             ),
-        ), progress)
+            progress,
+        )
         if outcome.validation is not None:
             v = outcome.validation
             print(f"validation: OA {100 * v.oa:.2f} %  AA {100 * v.aa:.2f} %  kappa {v.kappa:.4f}")
     elif args.command == "classify":
         from ..jobs import classify
 
-        classify(ClassifyRequest(
-            model=args.model, hsi=args.hsi, lidar=args.lidar, out=args.out, confidence=args.confidence,
-            probabilities=args.probabilities, device=args.device, extent=tuple(args.extent) if args.extent else None,
-            tile_size=args.tile_size, batch_size=args.batch_size, precision=args.precision, overwrite=args.overwrite,
-        ), progress)
+        classify(
+            ClassifyRequest(
+                model=args.model,
+                hsi=args.hsi,
+                lidar=args.lidar,
+                out=args.out,
+                confidence=args.confidence,
+                probabilities=args.probabilities,
+                device=args.device,
+                extent=tuple(args.extent) if args.extent else None,
+                tile_size=args.tile_size,
+                batch_size=args.batch_size,
+                precision=args.precision,
+                overwrite=args.overwrite,
+            ),
+            progress,
+        )
     elif args.command == "assess":
         from ..jobs import assess
 
-        a = assess(AssessRequest(
-            classification=args.classification, reference=args.reference, out_html=args.out, json_path=args.json,
-            csv_path=args.csv, class_field=args.class_field, class_csv=args.class_csv, overwrite=args.overwrite,
-        ), progress)
+        a = assess(
+            AssessRequest(
+                classification=args.classification,
+                reference=args.reference,
+                out_html=args.out,
+                json_path=args.json,
+                csv_path=args.csv,
+                class_field=args.class_field,
+                class_csv=args.class_csv,
+                overwrite=args.overwrite,
+            ),
+            progress,
+        )
         print(f"OA {100 * a.oa:.2f} %  AA {100 * a.aa:.2f} %  kappa {a.kappa:.4f}  ({a.n} pixels)")
     elif args.command == "import-reference":
         from ..jobs import import_reference
 
-        import_reference(ImportRequest(
-            checkpoint=args.checkpoint, hsi=args.hsi, lidar=args.lidar, num_classes=args.classes, out=args.out,
-            patch_size=args.patch_size, class_csv=args.class_csv, overwrite=args.overwrite,
-        ), progress)
+        import_reference(
+            ImportRequest(
+                checkpoint=args.checkpoint,
+                hsi=args.hsi,
+                lidar=args.lidar,
+                num_classes=args.classes,
+                out=args.out,
+                patch_size=args.patch_size,
+                class_csv=args.class_csv,
+                overwrite=args.overwrite,
+            ),
+            progress,
+        )
     elif args.command == "demo":
         from .demo import run_demo
 
@@ -215,7 +330,10 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "debug", False):
             traceback.print_exc()
         else:
-            print(f"ncglf2 {args.command}: unexpected {type(error).__name__}: {error} (run with --debug for details)", file=sys.stderr)
+            print(
+                f"ncglf2 {args.command}: unexpected {type(error).__name__}: {error} (run with --debug for details)",
+                file=sys.stderr,
+            )
         return 1
 
 

@@ -5,6 +5,7 @@ model, styled classification, confidence, reports and a quicklook picture.
 The folder is the demo's own: a new run replaces its files, each one only
 once it is complete.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,7 +18,9 @@ from ..progress import Progress, SilentProgress, SubProgress
 __all__ = ["run_demo", "write_quicklook", "demo_project_layers"]
 
 
-def write_quicklook(hsi_path: str, dsm_path: str, classes_path: str, reference_path: str, class_ids, names, colors, png_path: str) -> None:
+def write_quicklook(
+    hsi_path: str, dsm_path: str, classes_path: str, reference_path: str, class_ids, names, colors, png_path: str
+) -> None:
     """Four panels: true colour, DSM, classification, held-out reference."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import ListedColormap
@@ -30,7 +33,9 @@ def write_quicklook(hsi_path: str, dsm_path: str, classes_path: str, reference_p
 
     grid = raster_grid(hsi_path)
     bands = _true_colour_bands(hsi_path)
-    rgb = np.stack([read_raster_window(hsi_path, 0, 0, grid.width, grid.height, band=b).astype(np.float32) for b in bands], -1)
+    rgb = np.stack(
+        [read_raster_window(hsi_path, 0, 0, grid.width, grid.height, band=b).astype(np.float32) for b in bands], -1
+    )
     valid = rgb.min(axis=-1) > 0
     low, high = np.percentile(rgb[valid], [2, 98]) if valid.any() else (0.0, 1.0)
     rgb = np.clip((rgb - low) / max(high - low, 1e-6), 0, 1)
@@ -42,8 +47,16 @@ def write_quicklook(hsi_path: str, dsm_path: str, classes_path: str, reference_p
     panels = [
         ("True colour (640/550/470 nm)", rgb, {}),
         ("LiDAR DSM (m)", dsm, {"cmap": "terrain"}),
-        ("NCGLF2 classification", lookup[read_raster_window(classes_path, 0, 0, grid.width, grid.height)], {"cmap": cmap, "vmin": 0, "vmax": len(class_ids), "interpolation": "nearest"}),
-        ("Held-out reference pixels", lookup[read_raster_window(reference_path, 0, 0, grid.width, grid.height)], {"cmap": cmap, "vmin": 0, "vmax": len(class_ids), "interpolation": "nearest"}),
+        (
+            "NCGLF2 classification",
+            lookup[read_raster_window(classes_path, 0, 0, grid.width, grid.height)],
+            {"cmap": cmap, "vmin": 0, "vmax": len(class_ids), "interpolation": "nearest"},
+        ),
+        (
+            "Held-out reference pixels",
+            lookup[read_raster_window(reference_path, 0, 0, grid.width, grid.height)],
+            {"cmap": cmap, "vmin": 0, "vmax": len(class_ids), "interpolation": "nearest"},
+        ),
     ]
     figure = Figure(figsize=(16, 4.8), dpi=100)
     FigureCanvasAgg(figure)
@@ -56,14 +69,24 @@ def write_quicklook(hsi_path: str, dsm_path: str, classes_path: str, reference_p
         axes.set_axis_off()
     figure.legend(
         handles=[Patch(color=tuple(c / 255 for c in color), label=name) for name, color in zip(names, colors)],
-        loc="lower center", ncol=min(len(names), 8), frameon=False, fontsize=9,
+        loc="lower center",
+        ncol=min(len(names), 8),
+        frameon=False,
+        fontsize=9,
     )
     figure.subplots_adjust(left=0.01, right=0.99, top=0.93, bottom=0.12, wspace=0.08)
     with atomic_path(png_path) as temporary:
         figure.savefig(temporary, format="png")
 
 
-def run_demo(out_dir: str = "demo_output", size: int = 300, epochs: int = 80, seed: int = 0, device: str = "auto", progress: Progress | None = None) -> dict:
+def run_demo(
+    out_dir: str = "demo_output",
+    size: int = 300,
+    epochs: int = 80,
+    seed: int = 0,
+    device: str = "auto",
+    progress: Progress | None = None,
+) -> dict:
     """Build the scene, train with the paper protocol, classify it all, assess on held-out pixels."""
     from ..io.grid import raster_grid
     from ..io.qgis_project import write_qgis_project
@@ -85,9 +108,15 @@ def run_demo(out_dir: str = "demo_output", size: int = 300, epochs: int = 80, se
     params = TrainingParameters(epochs=epochs, seed=seed, device=device)
     outcome = train(
         TrainRequest(
-            hsi=scene.hsi_path, lidar=(scene.lidar_path,), labels=scene.train_labels_path, out=path("model.ncglf2"),
-            class_field="class", class_csv=scene.classes_csv, report=path("training_report.html"),
-            overwrite=True, params=params,
+            hsi=scene.hsi_path,
+            lidar=(scene.lidar_path,),
+            labels=scene.train_labels_path,
+            out=path("model.ncglf2"),
+            class_field="class",
+            class_csv=scene.classes_csv,
+            report=path("training_report.html"),
+            overwrite=True,
+            params=params,
         ),
         SubProgress(progress, 0, 60),
     )
@@ -96,8 +125,13 @@ def run_demo(out_dir: str = "demo_output", size: int = 300, epochs: int = 80, se
     started = time.perf_counter()
     result = classify(
         ClassifyRequest(
-            model=path("model.ncglf2"), hsi=scene.hsi_path, lidar=(scene.lidar_path,), out=path("classification.tif"),
-            confidence=path("confidence.tif"), device=device, overwrite=True,
+            model=path("model.ncglf2"),
+            hsi=scene.hsi_path,
+            lidar=(scene.lidar_path,),
+            out=path("classification.tif"),
+            confidence=path("confidence.tif"),
+            device=device,
+            overwrite=True,
         ),
         SubProgress(progress, 60, 97),
     )
@@ -105,25 +139,42 @@ def run_demo(out_dir: str = "demo_output", size: int = 300, epochs: int = 80, se
 
     assessment = assess(
         AssessRequest(
-            classification=path("classification.tif"), reference=scene.test_labels_path,
-            out_html=path("accuracy_report.html"), json_path=path("accuracy_report.json"),
-            csv_path=path("accuracy_report.csv"), overwrite=True,
+            classification=path("classification.tif"),
+            reference=scene.test_labels_path,
+            out_html=path("accuracy_report.html"),
+            json_path=path("accuracy_report.json"),
+            csv_path=path("accuracy_report.csv"),
+            overwrite=True,
         ),
         SubProgress(progress, 97, 99),
     )
     write_quicklook(
-        scene.hsi_path, scene.lidar_path, path("classification.tif"), scene.test_labels_path,
-        scene.class_ids, scene.class_names, scene.class_colors, path("quicklook.png"),
+        scene.hsi_path,
+        scene.lidar_path,
+        path("classification.tif"),
+        scene.test_labels_path,
+        scene.class_ids,
+        scene.class_names,
+        scene.class_colors,
+        path("quicklook.png"),
     )
     write_qgis_project(
-        path("demo.qgz"), demo_project_layers(scene, path("classification.tif"), path("confidence.tif")),
-        raster_grid(scene.hsi_path).crs_wkt, title="NCGLF2 demo: hyperspectral + LiDAR land cover",
+        path("demo.qgz"),
+        demo_project_layers(scene, path("classification.tif"), path("confidence.tif")),
+        raster_grid(scene.hsi_path).crs_wkt,
+        title="NCGLF2 demo: hyperspectral + LiDAR land cover",
     )
     progress.set_progress(100)
     summary = {
-        "oa": assessment.oa, "aa": assessment.aa, "kappa": assessment.kappa, "test_pixels": assessment.n,
-        "train_seconds": timings["train"], "classify_seconds": timings["classify"], "pixels": result.pixels,
-        "scene_seconds": timings["scene"], "best_epoch": outcome.history["best_epoch"],
+        "oa": assessment.oa,
+        "aa": assessment.aa,
+        "kappa": assessment.kappa,
+        "test_pixels": assessment.n,
+        "train_seconds": timings["train"],
+        "classify_seconds": timings["classify"],
+        "pixels": result.pixels,
+        "scene_seconds": timings["scene"],
+        "best_epoch": outcome.history["best_epoch"],
     }
     print(
         f"demo: OA {100 * assessment.oa:.2f} %  AA {100 * assessment.aa:.2f} %  kappa {assessment.kappa:.4f} "
@@ -138,7 +189,9 @@ def demo_project_layers(scene, classification: str, confidence: str) -> list:
     """The demo project's layers, bottom to top: the class map opens on top of the true-colour image."""
     from ..io.qgis_project import ProjectLayer
 
-    classes = [(cid, name, tuple(color)) for cid, name, color in zip(scene.class_ids, scene.class_names, scene.class_colors)]
+    classes = [
+        (cid, name, tuple(color)) for cid, name, color in zip(scene.class_ids, scene.class_names, scene.class_colors)
+    ]
     return [
         ProjectLayer(scene.hsi_path, "Hyperspectral (true colour)", "rgb", bands=_true_colour_bands(scene.hsi_path)),
         ProjectLayer(scene.lidar_path, "LiDAR DSM", "pseudocolor", visible=False),

@@ -10,6 +10,7 @@ asphalt road / dark roof), so a model has to use the DSM to separate them.
 Everything is deterministic for a seed and vectorised over pixels; the loops
 run over objects (buildings, trees) or ray-marching steps only.
 """
+
 from __future__ import annotations
 
 import os
@@ -239,7 +240,10 @@ def _layout(rng: np.random.Generator, size: int) -> _Layout:
 
     area = size * size
     # Parking lots and bare soil patches first, so that even small scenes hold them.
-    for name, count, (lo, hi) in (("asphalt road", max(1, area // 20000), (8, 20)), ("bare soil", max(4, area // 4000), (8, 18))):
+    for name, count, (lo, hi) in (
+        ("asphalt road", max(1, area // 20000), (8, 20)),
+        ("bare soil", max(4, area // 4000), (8, 18)),
+    ):
         made = 0
         for _ in range(count * 40):
             if made >= count:
@@ -387,7 +391,9 @@ def _shading(layout: _Layout, wavelengths: np.ndarray) -> np.ndarray:
         ahead, behind = _shift(dsm, dy, dx, np.nan), _shift(dsm, -dy, -dx, np.nan)
         ok_a = _shift(surface, dy, dx, -999) == surface
         ok_b = _shift(surface, -dy, -dx, -999) == surface
-        diff = np.where(ok_a & ok_b, (ahead - behind) / 2, np.where(ok_a, ahead - dsm, np.where(ok_b, dsm - behind, 0.0)))
+        diff = np.where(
+            ok_a & ok_b, (ahead - behind) / 2, np.where(ok_a, ahead - dsm, np.where(ok_b, dsm - behind, 0.0))
+        )
         grads.append(np.nan_to_num(diff))
     dzdx, dzdy = grads  # x east, y south
     # Unit vector to the sun in (east, south, up).
@@ -412,7 +418,11 @@ def _shading(layout: _Layout, wavelengths: np.ndarray) -> np.ndarray:
 
 def _sensor_noise_sd(wavelengths: np.ndarray) -> np.ndarray:
     """Noise (reflectance units) per band: worst at the blue and near-infrared ends."""
-    return 0.002 * (1.0 + 3.0 * np.exp(-(wavelengths - wavelengths[0]) / 30.0) + 4.0 * np.exp(-(wavelengths[-1] - wavelengths) / 40.0))
+    return 0.002 * (
+        1.0
+        + 3.0 * np.exp(-(wavelengths - wavelengths[0]) / 30.0)
+        + 4.0 * np.exp(-(wavelengths[-1] - wavelengths) / 40.0)
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -430,7 +440,9 @@ def _training_squares(
     size = layout.classes.shape[0]
     yy, xx = np.mgrid[0:size, 0:size]
     cells = (yy // 32) * ((size + 31) // 32) + xx // 32 + 1
-    region = np.where(layout.objects > 0, layout.objects, -(cells * len(DEMO_CLASSES) + layout.classes)).astype(np.int64)
+    region = np.where(layout.objects > 0, layout.objects, -(cells * len(DEMO_CLASSES) + layout.classes)).astype(
+        np.int64
+    )
     region = np.where(valid, region, 0)
     squares = []
     inside_by_radius = {r: _erode_same(region, r) & valid for r in (3, 2, 1)}
@@ -549,7 +561,9 @@ def _write_polygons(path: str, polygons: list[tuple[str, list[tuple[float, float
 def _write_classes_csv(path: str) -> None:
     lines = ["id,name,color"]
     for class_id, demo_class in enumerate(DEMO_CLASSES, start=1):
-        lines.append(f"{class_id},{demo_class.name},#{demo_class.color[0]:02x}{demo_class.color[1]:02x}{demo_class.color[2]:02x}")
+        lines.append(
+            f"{class_id},{demo_class.name},#{demo_class.color[0]:02x}{demo_class.color[1]:02x}{demo_class.color[2]:02x}"
+        )
     with atomic_path(path) as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n")
 

@@ -2,6 +2,7 @@
 
 QGIS and other plugins share the process and expect GDAL's default error handling,
 so exceptions are switched on only inside ``gdal_errors``."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -9,7 +10,7 @@ from contextlib import contextmanager
 
 from osgeo import gdal, ogr, osr
 
-__all__ = ['gdal_errors', 'srs_from_wkt', 'describe_crs', 'same_crs', 'format_bounds']
+__all__ = ["gdal_errors", "srs_from_wkt", "describe_crs", "same_crs", "format_bounds"]
 
 
 @contextmanager
@@ -32,7 +33,6 @@ def gdal_errors() -> Iterator[None]:
                 module.DontUseExceptions()
 
 
-
 def srs_from_wkt(wkt: str) -> osr.SpatialReference | None:
     """An SRS with x/y axis order (GDAL geotransforms are always easting/northing)."""
     if not wkt:
@@ -42,7 +42,6 @@ def srs_from_wkt(wkt: str) -> osr.SpatialReference | None:
         srs.SetFromUserInput(wkt)
     srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
     return srs
-
 
 
 def describe_crs(wkt: str) -> str:
@@ -65,7 +64,6 @@ def describe_crs(wkt: str) -> str:
     return f'"{name}"' if name else "an unnamed CRS"
 
 
-
 def same_crs(wkt_a: str, wkt_b: str) -> bool:
     """CRS equality by meaning: an EPSG code and the equivalent PROJ string are equal."""
     if not wkt_a or not wkt_b:
@@ -73,7 +71,6 @@ def same_crs(wkt_a: str, wkt_b: str) -> bool:
     if wkt_a == wkt_b:
         return True
     return bool(srs_from_wkt(wkt_a).IsSame(srs_from_wkt(wkt_b)))
-
 
 
 def format_bounds(bounds: Sequence[float]) -> str:

@@ -1,4 +1,5 @@
 """The pixel grid of a raster (size, georeferencing, blocks) and opening a raster with a clear error."""
+
 from __future__ import annotations
 
 import math
@@ -11,11 +12,10 @@ from osgeo import gdal
 from ..errors import InputError
 from .crs import format_bounds, gdal_errors, same_crs
 
-__all__ = ['Grid', 'grids_match', 'open_raster', 'raster_grid']
+__all__ = ["Grid", "grids_match", "open_raster", "raster_grid"]
 
 
 _IDENTITY = (0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
-
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,6 @@ class Grid:
         return x0, y0, x1 - x0, y1 - y0
 
 
-
 def grids_match(a: Grid, b: Grid) -> bool:
     """Same size, same geotransform within 1e-6 of a pixel, and the same CRS by meaning."""
     if (a.width, a.height) != (b.width, b.height):
@@ -116,7 +115,6 @@ def grids_match(a: Grid, b: Grid) -> bool:
     if any(abs(p - q) > tolerance for p, q in zip(a.geotransform, b.geotransform)):
         return False
     return same_crs(a.crs_wkt, b.crs_wkt)
-
 
 
 def open_raster(path: str, role: str) -> gdal.Dataset:
@@ -132,7 +130,6 @@ def open_raster(path: str, role: str) -> gdal.Dataset:
     if dataset is None:
         raise InputError(f"{role} raster {path} cannot be read by GDAL")
     return dataset
-
 
 
 def raster_grid(path: str, role: str = "input") -> Grid:

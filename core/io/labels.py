@@ -5,6 +5,7 @@ sampling never needs to know where they came from. Rasters are read block by
 block and vectors are rasterized onto just the window they cover, so memory
 stays bounded on large scenes.
 """
+
 from __future__ import annotations
 
 import csv
@@ -53,20 +54,28 @@ class ClassTable:
 
     def __post_init__(self) -> None:
         if not len(self.ids) == len(self.names) == len(self.colors):
-            raise ValueError(f"{len(self.ids)} ids, {len(self.names)} names and {len(self.colors)} colours differ in number")
+            raise ValueError(
+                f"{len(self.ids)} ids, {len(self.names)} names and {len(self.colors)} colours differ in number"
+            )
 
     def name_of(self, class_id: int) -> str:
         return self.names[self.ids.index(class_id)]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly form (lists only), e.g. for model files and reports."""
-        return {"ids": [int(i) for i in self.ids], "names": [str(n) for n in self.names],
-                "colors": [[int(c) for c in color] for color in self.colors]}
+        return {
+            "ids": [int(i) for i in self.ids],
+            "names": [str(n) for n in self.names],
+            "colors": [[int(c) for c in color] for color in self.colors],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClassTable:
-        return cls(ids=[int(i) for i in data["ids"]], names=[str(n) for n in data["names"]],
-                   colors=[tuple(int(c) for c in color) for color in data["colors"]])
+        return cls(
+            ids=[int(i) for i in data["ids"]],
+            names=[str(n) for n in data["names"]],
+            colors=[tuple(int(c) for c in color) for color in data["colors"]],
+        )
 
 
 @dataclass
@@ -143,8 +152,9 @@ def read_class_csv(path: str) -> dict[int, tuple[str, Color | None]]:
     return classes
 
 
-def _class_table(ids: Sequence[int], csv_classes: dict[int, tuple[str, Color | None]] | None,
-                 names: Sequence[str] | None = None) -> ClassTable:
+def _class_table(
+    ids: Sequence[int], csv_classes: dict[int, tuple[str, Color | None]] | None, names: Sequence[str] | None = None
+) -> ClassTable:
     """Names from the source's text, else the CSV, else "class <id>"; colours from the CSV, else the palette."""
     csv_classes = csv_classes or {}
     by_name = {name: color for name, color in csv_classes.values()}
@@ -234,8 +244,9 @@ def _blocks(width: int, height: int, size: int = _READ_BLOCK):
 # ---------------------------------------------------------------- raster labels
 
 
-def _raster_labels(dataset: gdal.Dataset, source: str, grid: Grid, csv_classes, log: Log,
-                   raster_name: str) -> LabeledPixels:
+def _raster_labels(
+    dataset: gdal.Dataset, source: str, grid: Grid, csv_classes, log: Log, raster_name: str
+) -> LabeledPixels:
     band = dataset.GetRasterBand(1)
     nodata = band.GetNoDataValue()
     data_type = band.DataType
@@ -306,8 +317,16 @@ def _pick_layer(dataset: gdal.Dataset, source: str, layer: str | None) -> ogr.La
     return dataset.GetLayerByName(spatial[0])
 
 
-def _vector_labels(dataset: gdal.Dataset, source: str, grid: Grid, class_field: str | None, csv_classes,
-                   layer_name: str | None, log: Log, raster_name: str) -> LabeledPixels:
+def _vector_labels(
+    dataset: gdal.Dataset,
+    source: str,
+    grid: Grid,
+    class_field: str | None,
+    csv_classes,
+    layer_name: str | None,
+    log: Log,
+    raster_name: str,
+) -> LabeledPixels:
     if dataset.GetLayerCount() == 0:
         raise InputError(f"labels {source} hold neither a raster band nor a vector layer")
     layer = _pick_layer(dataset, source, layer_name)
@@ -327,11 +346,15 @@ def _vector_labels(dataset: gdal.Dataset, source: str, grid: Grid, class_field: 
     layer_wkt = layer_srs.ExportToWkt() if layer_srs is not None else ""
     if layer_wkt and grid.crs_wkt and not same_crs(layer_wkt, grid.crs_wkt):
         transform = osr.CoordinateTransformation(srs_from_wkt(layer_wkt), srs_from_wkt(grid.crs_wkt))
-        log(f"labels {os.path.basename(source)} are reprojected from {describe_crs(layer_wkt)} "
-            f"to {describe_crs(grid.crs_wkt)}")
+        log(
+            f"labels {os.path.basename(source)} are reprojected from {describe_crs(layer_wkt)} "
+            f"to {describe_crs(grid.crs_wkt)}"
+        )
     elif bool(layer_wkt) != bool(grid.crs_wkt):
-        log(f"labels {os.path.basename(source)} and the {raster_name} do not both declare a CRS; "
-            "their coordinates are taken as the same")
+        log(
+            f"labels {os.path.basename(source)} and the {raster_name} do not both declare a CRS; "
+            "their coordinates are taken as the same"
+        )
 
     # Feature order decides overlaps, so each feature is burnt as its position
     # (1-based) and mapped to its class afterwards.
@@ -361,8 +384,11 @@ def _vector_labels(dataset: gdal.Dataset, source: str, grid: Grid, class_field: 
                 position = len(feature_values)
                 flat = ogr.GT_Flatten(geometry.GetGeometryType())
                 if flat in (ogr.wkbPoint, ogr.wkbMultiPoint):
-                    parts = [geometry] if flat == ogr.wkbPoint else [geometry.GetGeometryRef(i)
-                                                                     for i in range(geometry.GetGeometryCount())]
+                    parts = (
+                        [geometry]
+                        if flat == ogr.wkbPoint
+                        else [geometry.GetGeometryRef(i) for i in range(geometry.GetGeometryCount())]
+                    )
                     for part in parts:
                         point_x.append(part.GetX())
                         point_y.append(part.GetY())
@@ -380,7 +406,9 @@ def _vector_labels(dataset: gdal.Dataset, source: str, grid: Grid, class_field: 
     if skipped:
         log(f"labels {os.path.basename(source)}: {skipped} features without geometry or {class_field} were skipped")
     if not feature_values:
-        raise InputError(f"labels {source} (layer {layer.GetName()}) have no feature with a geometry and a {class_field}")
+        raise InputError(
+            f"labels {source} (layer {layer.GetName()}) have no feature with a geometry and a {class_field}"
+        )
 
     ids_of_position, classes = _classes_of_features(feature_values, is_text, source, class_field, csv_classes)
 
@@ -432,8 +460,9 @@ def _vector_labels(dataset: gdal.Dataset, source: str, grid: Grid, class_field: 
     )
 
 
-def _classes_of_features(values: list[Any], is_text: bool, source: str, class_field: str,
-                         csv_classes) -> tuple[np.ndarray, ClassTable]:
+def _classes_of_features(
+    values: list[Any], is_text: bool, source: str, class_field: str, csv_classes
+) -> tuple[np.ndarray, ClassTable]:
     """Class id per feature position (index 0 unused) and the class table."""
     if is_text:
         texts = sorted(set(values))
@@ -443,20 +472,25 @@ def _classes_of_features(values: list[Any], is_text: bool, source: str, class_fi
     numbers = np.asarray(values, dtype=np.float64)
     fractional = numbers != np.floor(numbers)
     if fractional.any():
-        raise InputError(f"labels {source}: field {class_field} holds the non-integer value "
-                         f"{numbers[fractional][0]:g}; class ids must be integers > 0")
+        raise InputError(
+            f"labels {source}: field {class_field} holds the non-integer value "
+            f"{numbers[fractional][0]:g}; class ids must be integers > 0"
+        )
     if (numbers <= 0).any():
         bad = sorted(set(numbers[numbers <= 0].astype(np.int64).tolist()))
-        raise InputError(f"labels {source}: field {class_field} holds the class id(s) {bad}; class ids must be > 0 "
-                         "(0 means unlabelled)")
+        raise InputError(
+            f"labels {source}: field {class_field} holds the class id(s) {bad}; class ids must be > 0 "
+            "(0 means unlabelled)"
+        )
     if numbers.max() > np.iinfo(np.int32).max:
         raise InputError(f"labels {source}: field {class_field} holds class ids beyond {np.iinfo(np.int32).max}")
     ids = np.concatenate([[0], numbers.astype(np.int64)])
     return ids, _class_table(np.unique(ids[1:]).tolist(), csv_classes)
 
 
-def _rasterize_positions(memory: gdal.Dataset, grid: Grid, extent: Sequence[float],
-                         source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _rasterize_positions(
+    memory: gdal.Dataset, grid: Grid, extent: Sequence[float], source: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rasterize the shapes' positions onto the window of ``grid`` they cover (pixel centres inside)."""
     try:
         x, y, w, h = grid.window_from_extent(*extent)
@@ -470,8 +504,13 @@ def _rasterize_positions(memory: gdal.Dataset, grid: Grid, extent: Sequence[floa
         else:
             directory = tempfile.mkdtemp(prefix="ncglf2-labels-")
             target = gdal.GetDriverByName("GTiff").Create(
-                os.path.join(directory, "labels.tif"), w, h, 1, gdal.GDT_Int32,
-                ["TILED=YES", "COMPRESS=DEFLATE", "SPARSE_OK=TRUE", "BIGTIFF=IF_SAFER"])
+                os.path.join(directory, "labels.tif"),
+                w,
+                h,
+                1,
+                gdal.GDT_Int32,
+                ["TILED=YES", "COMPRESS=DEFLATE", "SPARSE_OK=TRUE", "BIGTIFF=IF_SAFER"],
+            )
         target.SetGeoTransform(tuple(window.geotransform))
         if grid.crs_wkt:
             target.SetProjection(grid.crs_wkt)

@@ -5,6 +5,7 @@ never executes anything from the file. Everything inference needs travels in
 it: network sizes, band counts, preprocessing statistics, class ids, names
 and colours, and provenance (training parameters, scores, inputs, version).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -59,7 +60,11 @@ class ModelBundle:
                 "fitted_pixels": self.preprocessing.pixel_count,
                 "sampled": self.preprocessing.sampled,
             },
-            "classes": {"ids": list(self.class_ids), "names": list(self.class_names), "colors": [list(c) for c in self.class_colors]},
+            "classes": {
+                "ids": list(self.class_ids),
+                "names": list(self.class_names),
+                "colors": [list(c) for c in self.class_colors],
+            },
             "provenance": self.provenance,
         }
 
@@ -71,7 +76,10 @@ def save_model(path: str | os.PathLike, bundle: ModelBundle) -> str:
     path = os.fspath(path)
     tensors = {f"network.{k}": v.detach().to("cpu").contiguous() for k, v in bundle.network.state_dict().items()}
     tensors.update(
-        {f"preprocessing.{k}": torch.from_numpy(np.ascontiguousarray(v)) for k, v in bundle.preprocessing.to_arrays().items()}
+        {
+            f"preprocessing.{k}": torch.from_numpy(np.ascontiguousarray(v))
+            for k, v in bundle.preprocessing.to_arrays().items()
+        }
     )
     data = save(tensors, metadata={_HEADER_KEY: json.dumps(bundle.header())})
     folder = os.path.dirname(os.path.abspath(path))
@@ -101,7 +109,9 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> M
             metadata = archive.metadata() or {}
             tensors = {key: archive.get_tensor(key) for key in archive.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
-        raise ModelFileError(f"cannot read model file {path}: damaged, truncated or not a model file ({error})") from None
+        raise ModelFileError(
+            f"cannot read model file {path}: damaged, truncated or not a model file ({error})"
+        ) from None
     _require(_HEADER_KEY in metadata, path, "it has no NCGLF2 header")
     try:
         header = json.loads(metadata[_HEADER_KEY])
@@ -125,7 +135,11 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> M
         preprocessing_info = header["preprocessing"]
     except (KeyError, TypeError, ValueError) as error:
         raise ModelFileError(f"{path}: incomplete or inconsistent model header ({error})") from None
-    _require(len(ids) == len(names) == len(colors) == config.num_classes, path, "class table does not match the network's class count")
+    _require(
+        len(ids) == len(names) == len(colors) == config.num_classes,
+        path,
+        "class table does not match the network's class count",
+    )
     _require(len(set(ids)) == len(ids) and all(i > 0 for i in ids), path, "class ids must be distinct and positive")
 
     for name, tensor in tensors.items():
@@ -134,7 +148,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> M
 
     network = NCGLF2(config)
     expected = network.state_dict()
-    weights = {k[len("network."):]: v for k, v in tensors.items() if k.startswith("network.")}
+    weights = {k[len("network.") :]: v for k, v in tensors.items() if k.startswith("network.")}
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))
     _require(not missing, path, f"missing weights {missing[:5]}")
@@ -153,14 +167,38 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> M
         _require(tensor is not None, path, f"missing preprocessing statistics {key}")
         arrays[key] = tensor.double().numpy()
     preprocessing = Preprocessing.from_arrays(
-        arrays, pixel_count=int(preprocessing_info.get("fitted_pixels", 0)), sampled=bool(preprocessing_info.get("sampled", False))
+        arrays,
+        pixel_count=int(preprocessing_info.get("fitted_pixels", 0)),
+        sampled=bool(preprocessing_info.get("sampled", False)),
     )
     k, b = preprocessing.n_components, preprocessing.hsi_bands
-    _require(arrays["components"].shape == (k, b) and arrays["explained_variance"].shape == (k,), path, "PCA statistics have inconsistent shapes")
-    _require(arrays["channel_mean"].shape == arrays["channel_std"].shape, path, "standardization statistics have inconsistent shapes")
-    _require(bool((arrays["explained_variance"] > 0).all() and (arrays["channel_std"] > 0).all()), path, "zero or negative variances")
-    _require(k == config.hsi_channels and preprocessing.lidar_channels == config.lidar_channels, path, "preprocessing channels do not match the network")
-    _require(bands.get("hsi") == b and bands.get("lidar") == config.lidar_channels, path, "band counts do not match the statistics")
+    _require(
+        arrays["components"].shape == (k, b) and arrays["explained_variance"].shape == (k,),
+        path,
+        "PCA statistics have inconsistent shapes",
+    )
+    _require(
+        arrays["channel_mean"].shape == arrays["channel_std"].shape,
+        path,
+        "standardization statistics have inconsistent shapes",
+    )
+    _require(
+        bool((arrays["explained_variance"] > 0).all() and (arrays["channel_std"] > 0).all()),
+        path,
+        "zero or negative variances",
+    )
+    _require(
+        k == config.hsi_channels and preprocessing.lidar_channels == config.lidar_channels,
+        path,
+        "preprocessing channels do not match the network",
+    )
+    _require(
+        bands.get("hsi") == b and bands.get("lidar") == config.lidar_channels,
+        path,
+        "band counts do not match the statistics",
+    )
 
     network.eval().to(device)
-    return ModelBundle(network, preprocessing, ids, names, colors, provenance=dict(header.get("provenance", {})), source_header=header)
+    return ModelBundle(
+        network, preprocessing, ids, names, colors, provenance=dict(header.get("provenance", {})), source_header=header
+    )

@@ -1,4 +1,5 @@
 """Output files that appear only when complete and never clobber by accident."""
+
 from __future__ import annotations
 
 import contextlib

@@ -8,6 +8,7 @@ composite, the DSM as a height ramp. QGIS is not importable there, so the
 writes, and zipped as ``.qgz``. Layer sources are stored relative to the
 project file so the folder can be moved or shared.
 """
+
 from __future__ import annotations
 
 import os
@@ -136,8 +137,14 @@ def _raster_pipe(layer: ProjectLayer, dataset: gdal.Dataset) -> ET.Element:
     """<pipe> with the renderer for the layer's style."""
     pipe = ET.Element("pipe")
     provider = _sub(pipe, "provider")
-    _sub(provider, "resampling", enabled="false", maxOversampling="2",
-         zoomedInResamplingMethod="nearestNeighbour", zoomedOutResamplingMethod="nearestNeighbour")
+    _sub(
+        provider,
+        "resampling",
+        enabled="false",
+        maxOversampling="2",
+        zoomedInResamplingMethod="nearestNeighbour",
+        zoomedOutResamplingMethod="nearestNeighbour",
+    )
     fixed = layer.minimum is not None and layer.maximum is not None
     common = {"opacity": "1", "alphaBand": "-1", "nodataColor": ""}
 
@@ -145,8 +152,10 @@ def _raster_pipe(layer: ProjectLayer, dataset: gdal.Dataset) -> ET.Element:
         if fixed:
             return float(layer.minimum), float(layer.maximum)
         low, high = _stretch(dataset, band)
-        return (float(layer.minimum) if layer.minimum is not None else low,
-                float(layer.maximum) if layer.maximum is not None else high)
+        return (
+            float(layer.minimum) if layer.minimum is not None else low,
+            float(layer.maximum) if layer.maximum is not None else high,
+        )
 
     if layer.style == "paletted":
         if not layer.classes:
@@ -159,9 +168,18 @@ def _raster_pipe(layer: ProjectLayer, dataset: gdal.Dataset) -> ET.Element:
     elif layer.style == "rgb":
         bands = layer.bands or (1, 2, 3)
         if len(bands) != 3 or not all(1 <= b <= dataset.RasterCount for b in bands):
-            raise InputError(f"the rgb layer {layer.name!r} asks for bands {bands}; {layer.path} has 1-{dataset.RasterCount}")
-        renderer = _sub(pipe, "rasterrenderer", type="multibandcolor", redBand=str(bands[0]),
-                        greenBand=str(bands[1]), blueBand=str(bands[2]), **common)
+            raise InputError(
+                f"the rgb layer {layer.name!r} asks for bands {bands}; {layer.path} has 1-{dataset.RasterCount}"
+            )
+        renderer = _sub(
+            pipe,
+            "rasterrenderer",
+            type="multibandcolor",
+            redBand=str(bands[0]),
+            greenBand=str(bands[1]),
+            blueBand=str(bands[2]),
+            **common,
+        )
         _min_max_origin(renderer, fixed)
         for band, colour in zip(bands, ("red", "green", "blue")):
             _contrast(renderer, f"{colour}ContrastEnhancement", *limits(band))
@@ -171,17 +189,41 @@ def _raster_pipe(layer: ProjectLayer, dataset: gdal.Dataset) -> ET.Element:
         _contrast(renderer, "contrastEnhancement", *limits(1))
     else:  # pseudocolor
         low, high = limits(1)
-        renderer = _sub(pipe, "rasterrenderer", type="singlebandpseudocolor", band="1",
-                        classificationMin=repr(low), classificationMax=repr(high), **common)
+        renderer = _sub(
+            pipe,
+            "rasterrenderer",
+            type="singlebandpseudocolor",
+            band="1",
+            classificationMin=repr(low),
+            classificationMax=repr(high),
+            **common,
+        )
         _min_max_origin(renderer, fixed)
-        shader = _sub(_sub(renderer, "rastershader"), "colorrampshader", colorRampType="INTERPOLATED",
-                      classificationMode="1", clip="0", labelPrecision="2",
-                      minimumValue=repr(low), maximumValue=repr(high))
+        shader = _sub(
+            _sub(renderer, "rastershader"),
+            "colorrampshader",
+            colorRampType="INTERPOLATED",
+            classificationMode="1",
+            clip="0",
+            labelPrecision="2",
+            minimumValue=repr(low),
+            maximumValue=repr(high),
+        )
         for value, color in zip(np.linspace(low, high, len(_RAMP)), _RAMP):
             _sub(shader, "item", value=repr(float(value)), label=f"{value:.2f}", color=color, alpha="255")
     _sub(pipe, "brightnesscontrast", brightness="0", contrast="0", gamma="1")
-    _sub(pipe, "huesaturation", saturation="0", grayscaleMode="0", invertColors="0", colorizeOn="0",
-         colorizeRed="255", colorizeGreen="128", colorizeBlue="128", colorizeStrength="100")
+    _sub(
+        pipe,
+        "huesaturation",
+        saturation="0",
+        grayscaleMode="0",
+        invertColors="0",
+        colorizeOn="0",
+        colorizeRed="255",
+        colorizeGreen="128",
+        colorizeBlue="128",
+        colorizeStrength="100",
+    )
     _sub(pipe, "rasterresampler", maxOversampling="2")
     _sub(pipe, "resamplingStage", "resamplingFilter")
     return pipe
@@ -189,14 +231,29 @@ def _raster_pipe(layer: ProjectLayer, dataset: gdal.Dataset) -> ET.Element:
 
 def _symbol(parent: ET.Element, name: str, geometry: str, color: Sequence[int] | None) -> None:
     """A simple fill, line or marker symbol in the form QGIS reads."""
-    kind, layer_class = {"polygon": ("fill", "SimpleFill"), "line": ("line", "SimpleLine")}.get(geometry, ("marker", "SimpleMarker"))
+    kind, layer_class = {"polygon": ("fill", "SimpleFill"), "line": ("line", "SimpleLine")}.get(
+        geometry, ("marker", "SimpleMarker")
+    )
     fill = "{},{},{},255".format(*color) if color is not None else "0,0,0,0"
     outline = "0,0,0,255" if color is not None else "255,0,0,255"
-    props = {"fill": {"color": fill, "outline_color": outline, "outline_style": "solid", "outline_width": "0.26",
-                      "outline_width_unit": "MM", "style": "solid" if color is not None else "no"},
-             "line": {"line_color": fill if color is not None else outline, "line_width": "0.5", "line_width_unit": "MM"},
-             "marker": {"color": fill if color is not None else outline, "name": "circle", "size": "2", "size_unit": "MM",
-                        "outline_color": "0,0,0,255"}}[kind]
+    props = {
+        "fill": {
+            "color": fill,
+            "outline_color": outline,
+            "outline_style": "solid",
+            "outline_width": "0.26",
+            "outline_width_unit": "MM",
+            "style": "solid" if color is not None else "no",
+        },
+        "line": {"line_color": fill if color is not None else outline, "line_width": "0.5", "line_width_unit": "MM"},
+        "marker": {
+            "color": fill if color is not None else outline,
+            "name": "circle",
+            "size": "2",
+            "size_unit": "MM",
+            "outline_color": "0,0,0,255",
+        },
+    }[kind]
     symbol = _sub(parent, "symbol", type=kind, name=name, alpha="1", clip_to_extent="1", force_rhr="0")
     symbol_layer = _sub(symbol, "layer", **{"class": layer_class, "pass": "0", "locked": "0", "enabled": "1"})
     options = _sub(symbol_layer, "Option", type="Map")
@@ -210,8 +267,9 @@ def _vector_renderer(layer: ProjectLayer, geometry: str) -> ET.Element:
         renderer = ET.Element("renderer-v2", type="singleSymbol", forceraster="0", symbollevels="0", enableorderby="0")
         _symbol(_sub(renderer, "symbols"), "0", geometry, None)
         return renderer
-    renderer = ET.Element("renderer-v2", type="categorizedSymbol", attr="class", forceraster="0",
-                          symbollevels="0", enableorderby="0")
+    renderer = ET.Element(
+        "renderer-v2", type="categorizedSymbol", attr="class", forceraster="0", symbollevels="0", enableorderby="0"
+    )
     categories = _sub(renderer, "categories")
     symbols = _sub(renderer, "symbols")
     for index, (_, label, color) in enumerate(layer.classes):
@@ -240,9 +298,18 @@ def _map_layer(layer: ProjectLayer, layer_id: str, project_dir: str, crs_wkt: st
     absolute, source = _source(layer.path, project_dir)
     if not os.path.exists(absolute):
         raise InputError(f"the layer {layer.name!r} points to {absolute}, which does not exist")
-    element = ET.Element("maplayer", styleCategories="AllStyleCategories", hasScaleBasedVisibilityFlag="0",
-                         maxScale="0", minScale="1e+08", autoRefreshEnabled="0", autoRefreshTime="0",
-                         refreshOnNotifyEnabled="0", refreshOnNotifyMessage="", legendPlaceholderImage="")
+    element = ET.Element(
+        "maplayer",
+        styleCategories="AllStyleCategories",
+        hasScaleBasedVisibilityFlag="0",
+        maxScale="0",
+        minScale="1e+08",
+        autoRefreshEnabled="0",
+        autoRefreshTime="0",
+        refreshOnNotifyEnabled="0",
+        refreshOnNotifyMessage="",
+        legendPlaceholderImage="",
+    )
     if layer.style == "vector":
         dataset = ogr.Open(absolute)
         if dataset is None:
@@ -255,8 +322,12 @@ def _map_layer(layer: ProjectLayer, layer_id: str, project_dir: str, crs_wkt: st
         if not wanted and dataset.GetLayerCount() > 1:
             source += f"|layername={vector.GetName()}"
         flat = ogr.GT_Flatten(vector.GetGeomType())
-        geometry = {ogr.wkbPolygon: "polygon", ogr.wkbMultiPolygon: "polygon",
-                    ogr.wkbLineString: "line", ogr.wkbMultiLineString: "line"}.get(flat, "point")
+        geometry = {
+            ogr.wkbPolygon: "polygon",
+            ogr.wkbMultiPolygon: "polygon",
+            ogr.wkbLineString: "line",
+            ogr.wkbMultiLineString: "line",
+        }.get(flat, "point")
         element.set("type", "vector")
         element.set("geometry", {"polygon": "Polygon", "line": "Line", "point": "Point"}[geometry])
         element.set("wkbType", ogr.GeometryTypeToName(vector.GetGeomType()).replace(" ", ""))
@@ -300,8 +371,14 @@ def _map_canvas(root: ET.Element, extents: list[ET.Element], crs_wkt: str) -> No
     _sub(canvas, "rendermaptile", "0")
     view = _sub(root, "ProjectViewSettings", UseProjectScales="0", rotation="0")
     _sub(view, "Scales")
-    default = _sub(view, "DefaultViewExtent", xmin=repr(float(xmin)), ymin=repr(float(ymin)),
-                   xmax=repr(float(xmax)), ymax=repr(float(ymax)))
+    default = _sub(
+        view,
+        "DefaultViewExtent",
+        xmin=repr(float(xmin)),
+        ymin=repr(float(ymin)),
+        xmax=repr(float(xmax)),
+        ymax=repr(float(ymax)),
+    )
     _srs_element(default, crs_wkt)
 
 
@@ -334,9 +411,19 @@ def write_qgis_project(path: str, layers: list[ProjectLayer], crs_wkt: str, titl
         raise InputError(f"cannot read a layer for the project {path}: {error}") from error
     # The layer tree lists the top layer first.
     for layer, layer_id, (_, source, provider) in reversed(list(zip(layers, ids, written))):
-        node = _sub(tree, "layer-tree-layer", id=layer_id, name=layer.name, source=source, providerKey=provider,
-                    checked="Qt::Checked" if layer.visible else "Qt::Unchecked", expanded="1",
-                    legend_exp="", legend_split_behavior="0", patch_size="-1,-1")
+        node = _sub(
+            tree,
+            "layer-tree-layer",
+            id=layer_id,
+            name=layer.name,
+            source=source,
+            providerKey=provider,
+            checked="Qt::Checked" if layer.visible else "Qt::Unchecked",
+            expanded="1",
+            legend_exp="",
+            legend_split_behavior="0",
+            patch_size="-1,-1",
+        )
         _sub(_sub(node, "customproperties"), "Option")
     for element, _, _ in written:
         project_layers.append(element)
@@ -352,7 +439,9 @@ def write_qgis_project(path: str, layers: list[ProjectLayer], crs_wkt: str, titl
     _sub(metadata, "title", title)
 
     ET.indent(root)
-    document = ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode")).encode("utf-8")
+    document = (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode")
+    ).encode("utf-8")
     with atomic_path(path) as temporary, open(temporary, "wb") as stream:
         if path.lower().endswith(".qgs"):
             stream.write(document)

@@ -1,4 +1,5 @@
 """Reading single rasters: windows, band wavelengths, a class map's classes."""
+
 from __future__ import annotations
 
 import re
@@ -9,7 +10,7 @@ from ..errors import InputError
 from .crs import gdal_errors
 from .grid import open_raster
 
-__all__ = ['read_raster_window', 'raster_band_centres', 'read_class_map_info']
+__all__ = ["read_raster_window", "raster_band_centres", "read_class_map_info"]
 
 
 def read_raster_window(path: str, x: int, y: int, w: int, h: int, band: int = 1) -> np.ndarray:
@@ -24,9 +25,7 @@ def read_raster_window(path: str, x: int, y: int, w: int, h: int, band: int = 1)
         dataset = None
 
 
-
 _WAVELENGTH = re.compile(r"(\d+(?:\.\d+)?)\s*(nm|µm|um|micrometers?|nanometers?)?", re.IGNORECASE)
-
 
 
 def raster_band_centres(path: str) -> np.ndarray | None:
@@ -51,7 +50,6 @@ def raster_band_centres(path: str) -> np.ndarray | None:
         dataset = None
 
 
-
 def read_class_map_info(path: str) -> tuple[list[int], list[str], list[tuple[int, int, int]]]:
     """Class ids, names and colours a classification raster carries (category names + colour table)."""
     dataset = open_raster(path, "classification")
@@ -66,7 +64,9 @@ def read_class_map_info(path: str) -> tuple[list[int], list[str], list[tuple[int
                 continue
             ids.append(index)
             labels.append(name)
-            entry = table.GetColorEntry(index) if table is not None and index < table.GetCount() else (128, 128, 128, 255)
+            entry = (
+                table.GetColorEntry(index) if table is not None and index < table.GetCount() else (128, 128, 128, 255)
+            )
             colors.append(tuple(int(c) for c in entry[:3]))
         return ids, labels, colors
     finally:

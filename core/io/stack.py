@@ -1,4 +1,5 @@
 """The HSI and its LiDAR rasters read together, window by window, on the HSI grid."""
+
 from __future__ import annotations
 
 import math
@@ -14,7 +15,7 @@ from .crs import gdal_errors
 from .grid import Grid, open_raster
 from .warp import align_to_grid
 
-__all__ = ['RasterStack', 'open_inputs']
+__all__ = ["RasterStack", "open_inputs"]
 
 
 class _BandReader:
@@ -69,7 +70,6 @@ class _BandReader:
         return values, invalid
 
 
-
 class RasterStack:
     """An HSI raster and one or more LiDAR rasters read together on the HSI grid."""
 
@@ -89,9 +89,7 @@ class RasterStack:
         self._lidar = [_BandReader(ds, path, "LiDAR") for ds, path in zip(lidar, self.lidar_paths)]
         self.hsi_bands = hsi.RasterCount
         self.lidar_bands = sum(reader.count for reader in self._lidar)
-        self.band_names = [
-            hsi.GetRasterBand(i + 1).GetDescription() or f"band {i + 1}" for i in range(self.hsi_bands)
-        ]
+        self.band_names = [hsi.GetRasterBand(i + 1).GetDescription() or f"band {i + 1}" for i in range(self.hsi_bands)]
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -132,9 +130,11 @@ class RasterStack:
         rows = np.asarray(rows, dtype=np.int64).ravel()
         width = self.grid.width
         if rows.size == 0:
-            return (np.empty((self.hsi_bands, 0, width), np.float32),
-                    np.empty((self.lidar_bands, 0, width), np.float32),
-                    np.empty((0, width), bool))
+            return (
+                np.empty((self.hsi_bands, 0, width), np.float32),
+                np.empty((self.lidar_bands, 0, width), np.float32),
+                np.empty((0, width), bool),
+            )
         if rows.min() < 0 or rows.max() >= self.grid.height:
             raise ValueError(f"rows must lie in [0, {self.grid.height}) for raster {self.hsi_path}")
         unique = np.unique(rows)
@@ -170,14 +170,12 @@ class RasterStack:
         self.close()
 
 
-
 def _subdataset_hint(dataset: gdal.Dataset) -> str:
     names = [name for name, _ in dataset.GetSubDatasets()]
     if not names:
         return ""
     shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
     return f"; it is a container of rasters, give one of them: {shown}"
-
 
 
 def open_inputs(hsi_path: str, lidar_paths: Sequence[str] | str, log: Log | None = None) -> RasterStack:
@@ -209,7 +207,18 @@ def open_inputs(hsi_path: str, lidar_paths: Sequence[str] | str, log: Log | None
             value = source.GetRasterBand(i + 1).GetNoDataValue()
             nodata.append(float("nan") if value is None else value)
         # Float32 keeps the bilinear interpolation of integer DSMs; NaN marks ground the LiDAR does not cover
-        aligned.append(align_to_grid(source, path, grid, f"HSI raster {hsi_path}", "LiDAR", "bilinear", log,
-                                     output_type=gdal.GDT_Float32, dst_nodata=nodata))
+        aligned.append(
+            align_to_grid(
+                source,
+                path,
+                grid,
+                f"HSI raster {hsi_path}",
+                "LiDAR",
+                "bilinear",
+                log,
+                output_type=gdal.GDT_Float32,
+                dst_nodata=nodata,
+            )
+        )
         sources.append(source)
     return RasterStack(hsi_path, lidar_paths, hsi, aligned, sources)

@@ -1,4 +1,5 @@
 """Putting a raster on another grid: a lazy warped VRT, so reads stay window-sized."""
+
 from __future__ import annotations
 
 import math
@@ -12,7 +13,7 @@ from ..progress import Log, no_log
 from .crs import describe_crs, format_bounds, gdal_errors, same_crs, srs_from_wkt
 from .grid import Grid, grids_match
 
-__all__ = ['align_to_grid']
+__all__ = ["align_to_grid"]
 
 
 def _grid_differences(source: Grid, target: Grid) -> str:
@@ -35,7 +36,6 @@ def _grid_differences(source: Grid, target: Grid) -> str:
     return ", ".join(reasons)
 
 
-
 def _bounds_in(grid: Grid, target_wkt: str) -> tuple[float, float, float, float]:
     """The grid's bounds expressed in another CRS (densified edges, so curved ones are covered)."""
     if not grid.crs_wkt or not target_wkt or same_crs(grid.crs_wkt, target_wkt):
@@ -44,7 +44,6 @@ def _bounds_in(grid: Grid, target_wkt: str) -> tuple[float, float, float, float]
     with gdal_errors():
         bounds = transform.TransformBounds(*grid.bounds, 21)
     return tuple(float(v) for v in bounds)
-
 
 
 def _check_overlap(source: Grid, source_name: str, target: Grid, target_name: str) -> None:
@@ -75,7 +74,6 @@ def _check_overlap(source: Grid, source_name: str, target: Grid, target_name: st
             f"{describe_crs(target.crs_wkt)} (native {format_bounds(source.bounds)} in "
             f"{describe_crs(source.crs_wkt)}), the extent of {target_name} is {format_bounds(t)}{hint}"
         )
-
 
 
 def align_to_grid(
@@ -126,8 +124,7 @@ def align_to_grid(
             abs(p - q) <= 1e-6 * max(grid.pixel_size) for p, q in zip(source.geotransform, grid.geotransform)
         )
         if same_pixels:
-            log(f"{name} has the same pixels as the HSI but only one of them declares a CRS; "
-                "they are read as one grid")
+            log(f"{name} has the same pixels as the HSI but only one of them declares a CRS; they are read as one grid")
             return dataset
         raise InputError(
             f"{has} has a CRS ({describe_crs(source.crs_wkt or grid.crs_wkt)}) but {lacks} has none and their grids "
@@ -172,10 +169,11 @@ def align_to_grid(
         raise InputError(
             f"{source_name} could not be warped exactly onto {grid_name} ({_grid_differences(warped_grid, grid)})"
         )
-    log(f"{name} is on another grid ({reason}) and is warped {_RESAMPLE_WORDS.get(resample, resample)} "
-        "onto the HSI grid")
+    log(
+        f"{name} is on another grid ({reason}) and is warped {_RESAMPLE_WORDS.get(resample, resample)} "
+        "onto the HSI grid"
+    )
     return warped
-
 
 
 _RESAMPLE_WORDS = {"bilinear": "bilinearly", "near": "with nearest neighbour", "nearest": "with nearest neighbour"}

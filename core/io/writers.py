@@ -1,4 +1,5 @@
 """Writing class maps and float rasters: tiled GeoTIFFs, class tables, QGIS styles."""
+
 from __future__ import annotations
 
 import os
@@ -12,11 +13,15 @@ from .crs import gdal_errors
 from .grid import Grid
 from .outputs import atomic_path
 
-__all__ = ['create_geotiff', 'set_class_table', 'write_paletted_qml']
+__all__ = ["create_geotiff", "set_class_table", "write_paletted_qml"]
 
 
-_OUTPUT_TYPES = {"uint8": gdal.GDT_Byte, "uint16": gdal.GDT_UInt16, "int16": gdal.GDT_Int16, "float32": gdal.GDT_Float32}
-
+_OUTPUT_TYPES = {
+    "uint8": gdal.GDT_Byte,
+    "uint16": gdal.GDT_UInt16,
+    "int16": gdal.GDT_Int16,
+    "float32": gdal.GDT_Float32,
+}
 
 
 def create_geotiff(
@@ -40,8 +45,14 @@ def create_geotiff(
         raise ValueError(f"bands must be at least 1, got {bands}")
     if band_names is not None and len(band_names) != bands:
         raise ValueError(f"{len(band_names)} band names given for {bands} bands")
-    options = ["TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER",
-               "INTERLEAVE=BAND"]
+    options = [
+        "TILED=YES",
+        "BLOCKXSIZE=256",
+        "BLOCKYSIZE=256",
+        "COMPRESS=DEFLATE",
+        "BIGTIFF=IF_SAFER",
+        "INTERLEAVE=BAND",
+    ]
     if dtype in ("uint16", "int16"):
         options.append("PREDICTOR=2")
     elif dtype == "float32":
@@ -65,7 +76,6 @@ def create_geotiff(
     return dataset
 
 
-
 def _check_classes(class_ids: Sequence[int], names: Sequence[str], colors: Sequence[tuple[int, int, int]]) -> list[int]:
     ids = [int(i) for i in class_ids]
     if not len(ids) == len(names) == len(colors):
@@ -73,7 +83,6 @@ def _check_classes(class_ids: Sequence[int], names: Sequence[str], colors: Seque
     if any(i <= 0 for i in ids) or len(set(ids)) != len(ids):
         raise ValueError(f"class ids must be distinct and positive (0 is unclassified), got {ids}")
     return ids
-
 
 
 def set_class_table(
@@ -106,10 +115,8 @@ def set_class_table(
         band.SetRasterCategoryNames(categories)
 
 
-
 def _hex(color: Sequence[int]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*(int(c) for c in color[:3]))
-
 
 
 def write_paletted_qml(
@@ -133,12 +140,24 @@ def write_paletted_qml(
     ET.SubElement(renderer, "rasterTransparency")
     palette = ET.SubElement(renderer, "colorPalette")
     for class_id, name, color in zip(ids, names, colors):
-        ET.SubElement(palette, "paletteEntry",
-                      {"value": str(class_id), "color": _hex(color), "label": str(name), "alpha": "255"})
+        ET.SubElement(
+            palette, "paletteEntry", {"value": str(class_id), "color": _hex(color), "label": str(name), "alpha": "255"}
+        )
     ET.SubElement(pipe, "brightnesscontrast", {"brightness": "0", "contrast": "0", "gamma": "1"})
-    ET.SubElement(pipe, "huesaturation", {"saturation": "0", "grayscaleMode": "0", "colorizeOn": "0",
-                                          "colorizeRed": "255", "colorizeGreen": "128", "colorizeBlue": "128",
-                                          "colorizeStrength": "100", "invertColors": "0"})
+    ET.SubElement(
+        pipe,
+        "huesaturation",
+        {
+            "saturation": "0",
+            "grayscaleMode": "0",
+            "colorizeOn": "0",
+            "colorizeRed": "255",
+            "colorizeGreen": "128",
+            "colorizeBlue": "128",
+            "colorizeStrength": "100",
+            "invertColors": "0",
+        },
+    )
     ET.SubElement(pipe, "rasterresampler", {"maxOversampling": "2"})
     ET.SubElement(root, "blendMode").text = "0"
     ET.indent(root)

@@ -8,6 +8,7 @@ heap and trimming it only past a high mark removes that. The settings are
 process-wide and only change how much freed memory is retained; a no-op on
 other C libraries.
 """
+
 from __future__ import annotations
 
 import ctypes

@@ -5,6 +5,7 @@ scalar}``. It is read with ``torch.load(weights_only=True)``, allowing only
 the two numpy globals that scalar needs, and only for the duration of the
 call, so no code in the file can run.
 """
+
 from __future__ import annotations
 
 import os
@@ -92,7 +93,9 @@ def read_reference_state(path: str | os.PathLike) -> dict[str, Tensor]:
         ) from None
     state = obj.get("state_dict", obj) if isinstance(obj, Mapping) else None
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise ModelFileError(f"{path} is not an NCGLF2 checkpoint: expected a dict of tensors (or one under 'state_dict')")
+        raise ModelFileError(
+            f"{path} is not an NCGLF2 checkpoint: expected a dict of tensors (or one under 'state_dict')"
+        )
     return {re.sub(r"^module\.", "", k): v for k, v in state.items()}
 
 

@@ -1,4 +1,5 @@
 """Which torch device a job runs on."""
+
 from __future__ import annotations
 
 import torch

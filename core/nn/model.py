@@ -9,6 +9,7 @@ for speed without changing the maths: batched everywhere, the rank-one
 adjacency never materialised, and only the class token carried through the
 last transformer stage (nothing else of it is ever read).
 """
+
 from __future__ import annotations
 
 import math
@@ -27,10 +28,16 @@ _FUSED_CONV = [torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn
 _ACTIVATIONS = {"relu": ([], F.relu), "relu6": ([0.0, 6.0], F.relu6)}
 
 
-def conv_activation(x: Tensor, weight: Tensor, bias: Tensor | None, padding: int, groups: int, activation: str) -> Tensor:
+def conv_activation(
+    x: Tensor, weight: Tensor, bias: Tensor | None, padding: int, groups: int, activation: str
+) -> Tensor:
     """conv2d (stride 1) then ReLU or ReLU6; in CPU inference one oneDNN call, saving a pass over memory."""
     scalars, function = _ACTIVATIONS[activation]
-    if _FUSED_CONV[0] and inference_shortcut_applies(x, weight, bias) and x.is_contiguous(memory_format=torch.channels_last):
+    if (
+        _FUSED_CONV[0]
+        and inference_shortcut_applies(x, weight, bias)
+        and x.is_contiguous(memory_format=torch.channels_last)
+    ):
         try:
             return torch.ops.mkldnn._convolution_pointwise(
                 x, weight, bias, [padding] * 2, [1, 1], [1, 1], groups, "hardtanh" if scalars else "relu", scalars, ""
@@ -106,8 +113,12 @@ class ScaleAggregation(nn.Module):
         dtype = torch.promote_types(conv.weight.dtype, torch.float32)
         factor = norm.weight.to(dtype) * torch.rsqrt(norm.running_var.to(dtype) + norm.eps)
         weight = (conv.weight.to(dtype) * factor[:, None, None, None]).to(conv.weight.dtype)
-        bias = ((conv.bias.to(dtype) - norm.running_mean.to(dtype)) * factor + norm.bias.to(dtype)).to(conv.weight.dtype)
-        return conv_activation(x, weight.contiguous(memory_format=torch.channels_last), bias, conv.padding[0], 1, "relu")
+        bias = ((conv.bias.to(dtype) - norm.running_mean.to(dtype)) * factor + norm.bias.to(dtype)).to(
+            conv.weight.dtype
+        )
+        return conv_activation(
+            x, weight.contiguous(memory_format=torch.channels_last), bias, conv.padding[0], 1, "relu"
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         a, b, c = (self._branch(branch, x) for branch in self.branches)
@@ -213,7 +224,9 @@ class Attention(nn.Module):
             # The class token's row of the probabilities (before dropout) feeds the structure step.
             scores = (q[:, :, :1] * k).sum(-1, dtype=torch.promote_types(q.dtype, torch.float32))
             cls_probs = torch.softmax(scores * scale, dim=-1)
-            context = F.scaled_dot_product_attention(q, k, v, dropout_p=self.attn_dropout if self.training else 0.0, scale=scale)
+            context = F.scaled_dot_product_attention(
+                q, k, v, dropout_p=self.attn_dropout if self.training else 0.0, scale=scale
+            )
         n, h, t, e = context.shape
         context = context.transpose(1, 2).reshape(n, t, h * e).to(x.dtype)
         return self.out_dropout(self.out(context)), cls_probs.to(x.dtype)
@@ -228,7 +241,9 @@ class Attention(nn.Module):
         n, t, width = x.shape
         xs = x.float() if x.dtype in (torch.bfloat16, torch.float16) else x  # small: float32 on every device
         dtype = xs.dtype
-        q = F.linear(xs[:, 0], self.query.weight.to(dtype), self.query.bias.to(dtype)).view(n, self.heads, self.head_width)
+        q = F.linear(xs[:, 0], self.query.weight.to(dtype), self.query.bias.to(dtype)).view(
+            n, self.heads, self.head_width
+        )
         key_weight = self.key.weight.to(dtype).view(self.heads, self.head_width, width)
         probe = torch.einsum("nhe,hew->nhw", q * scale, key_weight)  # (N, heads, width)
         cls_probs = torch.softmax(probe @ xs.transpose(1, 2), dim=-1)  # (N, heads, T)

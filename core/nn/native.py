@@ -14,6 +14,7 @@ The shared library is cached under ``$NCGLF2_KERNEL_DIR`` (default
 ``~/.cache/ncglf2/kernels``), keyed by the sources, the compiler and the CPU,
 and written atomically so concurrent first runs cannot see half a file.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,7 +34,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["fused_attention", "layer_norm", "dropout", "kernel_status", "torch_only", "inference_shortcut_applies", "load_kernel"]
+__all__ = [
+    "fused_attention",
+    "layer_norm",
+    "dropout",
+    "kernel_status",
+    "torch_only",
+    "inference_shortcut_applies",
+    "load_kernel",
+]
 
 KERNELS = Path(__file__).with_name("kernels")
 SOURCES = (KERNELS / "attention.c", KERNELS / "layer_norm.c", KERNELS / "dropout.c")
@@ -221,8 +230,17 @@ def fused_attention(qkv: Tensor, heads: int, scale: float, bias: Tensor | None =
     context = torch.empty((n, t, width), dtype=qkv.dtype)
     probs = torch.empty((n, heads, t), dtype=torch.float32)
     status = library.ncglf2_attention(
-        qkv.data_ptr(), None if bias is None else bias.data_ptr(), context.data_ptr(), probs.data_ptr(),
-        n, t, heads, head_width, scale, int(qkv.dtype == torch.bfloat16), torch.get_num_threads(),
+        qkv.data_ptr(),
+        None if bias is None else bias.data_ptr(),
+        context.data_ptr(),
+        probs.data_ptr(),
+        n,
+        t,
+        heads,
+        head_width,
+        scale,
+        int(qkv.dtype == torch.bfloat16),
+        torch.get_num_threads(),
     )
     _check(status, "attention")
     return context, probs
@@ -242,8 +260,15 @@ def layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor | 
     weight, bias = _float32(weight), _float32(bias)
     out = torch.empty_like(x)
     status = library.ncglf2_layer_norm(
-        x.data_ptr(), out.data_ptr(), weight.data_ptr(), bias.data_ptr(), x.numel() // width, width, eps,
-        int(x.dtype == torch.bfloat16), torch.get_num_threads(),
+        x.data_ptr(),
+        out.data_ptr(),
+        weight.data_ptr(),
+        bias.data_ptr(),
+        x.numel() // width,
+        width,
+        eps,
+        int(x.dtype == torch.bfloat16),
+        torch.get_num_threads(),
     )
     _check(status, "layer norm")
     return out
@@ -264,7 +289,10 @@ def dropout(x: Tensor, p: float, training: bool) -> Tensor:
     threshold = min(65535, round(p * 65536))
     seed = int(torch.randint(0, 2**62, (1,)))
     scale = torch.empty(x.shape, dtype=torch.float32)
-    _check(library.ncglf2_dropout_scale(scale.data_ptr(), scale.numel(), threshold, seed, torch.get_num_threads()), "dropout")
+    _check(
+        library.ncglf2_dropout_scale(scale.data_ptr(), scale.numel(), threshold, seed, torch.get_num_threads()),
+        "dropout",
+    )
     return x * scale.to(x.dtype)
 
 

@@ -2,13 +2,14 @@
 
 It belongs to a model as much as its weights do (a model file stores it), so it lives
 beside the network; fitting it on rasters is the pipeline's job."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ['Preprocessing']
+__all__ = ["Preprocessing"]
 
 
 @dataclass
@@ -76,4 +77,6 @@ class Preprocessing:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], pixel_count: int, sampled: bool) -> Preprocessing:
-        return cls(**{k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}, pixel_count=pixel_count, sampled=sampled)
+        return cls(
+            **{k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}, pixel_count=pixel_count, sampled=sampled
+        )

@@ -5,6 +5,7 @@ on the current one, and a writer thread stores finished tiles, so I/O overlaps
 compute and memory stays bounded by a few tiles whatever the raster size.
 Outputs go to temporary files that are renamed only when the run completes.
 """
+
 from __future__ import annotations
 
 import copy
@@ -28,7 +29,15 @@ from ..nn.devices import resolve_device
 from ..progress import Progress, SilentProgress, Throughput, check_canceled
 from .tiling import Tile, cut_patches, read_tile_features, tile_windows
 
-__all__ = ["classify_raster", "classify_tile", "TileResult", "ClassifyResult", "check_model_fits", "default_batch_size", "predict_patches"]
+__all__ = [
+    "classify_raster",
+    "classify_tile",
+    "TileResult",
+    "ClassifyResult",
+    "check_model_fits",
+    "default_batch_size",
+    "predict_patches",
+]
 
 FLOAT_NODATA = -1.0
 DEFAULT_TILE_SIZE = 256
@@ -199,17 +208,29 @@ class BatchPlan:
 class _TileOutputs:
     """The output GeoTIFFs of one run, written tile by tile (from the writer thread)."""
 
-    def __init__(self, classes: str, confidence: str | None, probabilities: str | None, grid, class_dtype: str, bundle: ModelBundle, origin: tuple[int, int]) -> None:
+    def __init__(
+        self,
+        classes: str,
+        confidence: str | None,
+        probabilities: str | None,
+        grid,
+        class_dtype: str,
+        bundle: ModelBundle,
+        origin: tuple[int, int],
+    ) -> None:
         self.origin = origin
         # The band's name heads the class list in QGIS's legend.
         self.classes = create_geotiff(classes, grid, 1, class_dtype, 0, ["land-cover class"])
         set_class_table(self.classes, bundle.class_ids, bundle.class_names, bundle.class_colors)
         self.confidence = (
-            create_geotiff(confidence, grid, 1, "float32", FLOAT_NODATA, ["confidence (max probability)"]) if confidence else None
+            create_geotiff(confidence, grid, 1, "float32", FLOAT_NODATA, ["confidence (max probability)"])
+            if confidence
+            else None
         )
         self.probabilities = (
             create_geotiff(probabilities, grid, len(bundle.class_ids), "float32", FLOAT_NODATA, bundle.class_names)
-            if probabilities else None
+            if probabilities
+            else None
         )
 
     def write(self, tile: Tile, class_map: np.ndarray, conf: np.ndarray | None, probs: np.ndarray | None) -> None:
@@ -318,7 +339,12 @@ def classify_raster(
     check_model_fits(bundle, stack)
     style = os.path.splitext(out)[0] + ".qml"
     check_outputs(
-        [("classification", out), ("style", style), ("confidence raster", confidence or ""), ("probability raster", probabilities or "")],
+        [
+            ("classification", out),
+            ("style", style),
+            ("confidence raster", confidence or ""),
+            ("probability raster", probabilities or ""),
+        ],
         overwrite=overwrite,
         inputs=[stack.hsi_path, *stack.lidar_paths],
     )
@@ -343,7 +369,10 @@ def classify_raster(
             cleanup.enter_context(atomic_path(out)),
             cleanup.enter_context(atomic_path(confidence)) if confidence else None,
             cleanup.enter_context(atomic_path(probabilities)) if probabilities else None,
-            out_grid, class_dtype, bundle, origin=(wx, wy),
+            out_grid,
+            class_dtype,
+            bundle,
+            origin=(wx, wy),
         )
         conf_ds, prob_ds = outputs.confidence, outputs.probabilities
         writer = _Writer(outputs.write)
@@ -357,12 +386,22 @@ def classify_raster(
                     check_canceled(progress)
                     done_before = pixels_before  # bound now: the callback runs within this tile
 
-                    def advance(fraction: float, before: int = done_before, size: int = tile.width * tile.height) -> None:
+                    def advance(
+                        fraction: float, before: int = done_before, size: int = tile.width * tile.height
+                    ) -> None:
                         meter.update(before + size * fraction)
 
                     result = classify_tile(
-                        network, features, valid, lookup, patch_size, plan, class_dtype,
-                        confidence=conf_ds is not None, probabilities=prob_ds is not None, on_batch=advance,
+                        network,
+                        features,
+                        valid,
+                        lookup,
+                        patch_size,
+                        plan,
+                        class_dtype,
+                        confidence=conf_ds is not None,
+                        probabilities=prob_ds is not None,
+                        on_batch=advance,
                     )
                     writer.put(tile, result.classes, result.confidence, result.probabilities)
                     classified += result.pixels

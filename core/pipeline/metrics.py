@@ -17,6 +17,7 @@ identical:
   producer's accuracy of its reference class, OA, AA and kappa, and counts in
   ``n``.
 """
+
 from __future__ import annotations
 
 import math
@@ -53,9 +54,7 @@ def _count_pairs(reference: np.ndarray, predicted: np.ndarray, ids: np.ndarray) 
     reference = np.asarray(reference)
     predicted = np.asarray(predicted)
     if reference.shape != predicted.shape:
-        raise InputError(
-            f"reference and classification differ in shape: {reference.shape} vs {predicted.shape}"
-        )
+        raise InputError(f"reference and classification differ in shape: {reference.shape} vs {predicted.shape}")
     k = ids.size
     order = np.argsort(ids)
     sorted_ids = ids[order]
@@ -214,9 +213,7 @@ def _scores(counts: np.ndarray, ids: np.ndarray, names: Sequence[str]) -> Assess
     )
 
 
-def assess(
-    reference: np.ndarray, predicted: np.ndarray, class_ids: Sequence[int], names: Sequence[str]
-) -> Assessment:
+def assess(reference: np.ndarray, predicted: np.ndarray, class_ids: Sequence[int], names: Sequence[str]) -> Assessment:
     """Score a whole classification that fits in memory (see module rules)."""
     ids = _class_id_array(class_ids)
     return _scores(_count_pairs(reference, predicted, ids), ids, names)

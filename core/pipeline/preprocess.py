@@ -1,4 +1,5 @@
 """Fitting the input transform (PCA + standardization) on the rasters, streamed in windows."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,7 @@ from ..nn.preprocessing import Preprocessing
 from ..progress import Progress, SilentProgress, check_canceled
 from ..requests import DEFAULT_MAX_FIT_PIXELS
 
-__all__ = ['fit_preprocessing']
+__all__ = ["fit_preprocessing"]
 
 
 class _Moments:
@@ -39,7 +40,6 @@ class _Moments:
         self.lidar_sq += (y * y).sum(axis=1)
 
 
-
 def fit_preprocessing(
     stack,
     n_components: int = 40,
@@ -63,7 +63,9 @@ def fit_preprocessing(
         lines = max(1, int(max_pixels // grid.width))
         rng = np.random.default_rng(seed)
         rows = np.sort(rng.choice(grid.height, size=min(lines, grid.height), replace=False))
-        progress.info(f"fitting PCA on a seeded sample of {rows.size} of {grid.height} lines ({rows.size * grid.width} pixels)")
+        progress.info(
+            f"fitting PCA on a seeded sample of {rows.size} of {grid.height} lines ({rows.size * grid.width} pixels)"
+        )
         for start in range(0, rows.size, 64):
             check_canceled(progress)
             moments.update(*stack.read_rows(rows[start : start + 64]))
@@ -99,7 +101,9 @@ def fit_preprocessing(
     lidar_std = np.sqrt(lidar_var)
     if np.any(lidar_std <= 0):
         flat = [str(i + 1) for i in np.flatnonzero(lidar_std <= 0)]
-        raise InputError(f"LiDAR channel(s) {', '.join(flat)} are constant over the valid pixels: they carry no information")
+        raise InputError(
+            f"LiDAR channel(s) {', '.join(flat)} are constant over the valid pixels: they carry no information"
+        )
     # Whitened scores have mean 0 and sample variance 1 by construction; the
     # standardization (ddof 0) that follows them therefore scales by sqrt((n-1)/n).
     channel_mean = np.concatenate((np.zeros(n_components), lidar_mean_shifted + moments.lidar_shift))

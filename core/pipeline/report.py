@@ -5,6 +5,7 @@ place only when complete, so a failed write never leaves a half report or
 damages the previous one. The HTML pieces for an assessment are built by one
 set of functions shared by the accuracy and the training report.
 """
+
 from __future__ import annotations
 
 import csv
@@ -157,7 +158,7 @@ footer{margin-top:2em;color:#777;font-size:.85em}
 def _document(title: str, body: str) -> str:
     created = datetime.now().astimezone().isoformat(timespec="seconds")
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{_esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
         f"<h1>{_esc(title)}</h1>\n{body}\n"
         f"<footer>Created {_esc(created)} by NCGLF2 for QGIS.</footer>\n</body>\n</html>\n"
@@ -187,9 +188,18 @@ def _per_class_html(a: Assessment, colors: dict[int, str]) -> str:
     reference = a.reference_pixels
     mapped = a.mapped_pixels
     show_swatch = bool(colors)
-    head = ["Id"] + (["Colour"] if show_swatch else []) + [
-        "Class", "Producer's accuracy", "User's accuracy", "F1", "Reference pixels", "Mapped pixels",
-    ]
+    head = (
+        ["Id"]
+        + (["Colour"] if show_swatch else [])
+        + [
+            "Class",
+            "Producer's accuracy",
+            "User's accuracy",
+            "F1",
+            "Reference pixels",
+            "Mapped pixels",
+        ]
+    )
     rows = []
     for i, (cid, name) in enumerate(zip(a.class_ids, a.names)):
         swatch = ""
@@ -204,7 +214,7 @@ def _per_class_html(a: Assessment, colors: dict[int, str]) -> str:
         )
     header = "".join(f"<th>{_esc(h)}</th>" for h in head)
     note = (
-        '<p class="note">Producer\'s accuracy: share of a class\'s reference pixels mapped as that class '
+        "<p class=\"note\">Producer's accuracy: share of a class's reference pixels mapped as that class "
         "(omission errors). User's accuracy: share of the pixels mapped as a class that truly are it "
         "(commission errors). – means undefined (no reference or no mapped pixels).</p>"
     )
@@ -291,8 +301,16 @@ def _confusion_csv(a: Assessment) -> str:
     reference = a.reference_pixels
     for i, (cid, name) in enumerate(zip(a.class_ids, a.names)):
         writer.writerow(
-            [cid, name, *(int(v) for v in a.confusion[i]), int(a.other_ids[i]), int(reference[i]),
-             _fraction_text(a.producers[i]), _fraction_text(a.users[i]), _fraction_text(a.f1[i])]
+            [
+                cid,
+                name,
+                *(int(v) for v in a.confusion[i]),
+                int(a.other_ids[i]),
+                int(reference[i]),
+                _fraction_text(a.producers[i]),
+                _fraction_text(a.users[i]),
+                _fraction_text(a.f1[i]),
+            ]
         )
     writer.writerow(["", "mapped_total", *(int(v) for v in a.mapped_pixels), int(a.other_ids.sum()), a.n, "", "", ""])
     return out.getvalue()
@@ -422,8 +440,13 @@ def plot_training_curves(history: TrainingHistory, png_path: str) -> None:
         if not np.all(np.isnan(val)):
             axes.plot(epochs, val, label="validation", color="#d62728", marker="." if len(epochs) < 30 else None)
         if history.best_epoch in epochs:
-            axes.axvline(history.best_epoch, color="#2ca02c", linestyle="--", linewidth=1,
-                         label=f"best epoch ({history.best_epoch})")
+            axes.axvline(
+                history.best_epoch,
+                color="#2ca02c",
+                linestyle="--",
+                linewidth=1,
+                label=f"best epoch ({history.best_epoch})",
+            )
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_xlabel("Epoch")
         axes.set_ylabel(label)
@@ -439,7 +462,9 @@ def _number(value: float, digits: int = 4) -> str:
 
 
 def _history_html(history: TrainingHistory) -> str:
-    columns = [history._column(n) for n in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate")]
+    columns = [
+        history._column(n) for n in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate")
+    ]
     rows = []
     for i, epoch in enumerate(history.epochs):
         tl, ta, vl, va, lr = (c[i] for c in columns)
@@ -452,10 +477,20 @@ def _history_html(history: TrainingHistory) -> str:
         )
     header = "".join(
         f"<th>{h}</th>"
-        for h in ("Epoch", "Training loss", "Training accuracy", "Validation loss", "Validation accuracy", "Learning rate")
+        for h in (
+            "Epoch",
+            "Training loss",
+            "Training accuracy",
+            "Validation loss",
+            "Validation accuracy",
+            "Learning rate",
+        )
     )
-    note = (f'<p class="note">Highlighted: best epoch ({int(history.best_epoch)}), whose weights were kept.</p>'
-            if history.best_epoch in history.epochs else "")
+    note = (
+        f'<p class="note">Highlighted: best epoch ({int(history.best_epoch)}), whose weights were kept.</p>'
+        if history.best_epoch in history.epochs
+        else ""
+    )
     return f'<table class="history"><tr>{header}</tr>{"".join(rows)}</table>{note}'
 
 

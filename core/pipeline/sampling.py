@@ -4,6 +4,7 @@ N random pixels per class for training (or all of them), a stratified
 fraction of the rest for validation (or a separate validation layer), the
 remainder held out for testing. Seeded, so a split can be repeated.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,7 +35,9 @@ def validate_label_counts(labels, source: str = "labels") -> None:
         raise InputError(f"{source}: at least 2 classes with labelled pixels on the raster are needed; found {found}")
     few = [f"{name!r} (id {cid}: {c} pixel{'s' if c != 1 else ''})" for cid, name, c in present if c < 2]
     if few:
-        raise InputError(f"{source}: every class needs at least 2 labelled pixels on the raster; too few for {', '.join(few)}")
+        raise InputError(
+            f"{source}: every class needs at least 2 labelled pixels on the raster; too few for {', '.join(few)}"
+        )
 
 
 def split_samples(

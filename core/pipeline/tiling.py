@@ -4,6 +4,7 @@ Every pixel's patch is cut from real neighbouring pixels whatever tile it
 falls in (the halo reaches into adjacent tiles), and is zero only outside the
 image, so maps do not depend on the tile size.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -25,9 +26,7 @@ class Tile:
     height: int
 
 
-def tile_windows(
-    window: tuple[int, int, int, int], tile_size: int, block_size: tuple[int, int] = (1, 1)
-) -> list[Tile]:
+def tile_windows(window: tuple[int, int, int, int], tile_size: int, block_size: tuple[int, int] = (1, 1)) -> list[Tile]:
     """Cover ``window`` row by row with tiles whose edges fall on the raster's blocks.
 
     The tile size is rounded to a multiple of the block size (when blocks are

@@ -3,6 +3,7 @@
 Focal loss plus the base/detail consistency term, Adam with a step decay,
 shuffled batches, and the weights of the best validation accuracy kept.
 """
+
 from __future__ import annotations
 
 import copy
@@ -23,7 +24,13 @@ __all__ = ["TrainingParameters", "gather_patches", "fit_network", "FitResult"]
 
 
 def gather_patches(
-    stack, preprocessing, rows: np.ndarray, cols: np.ndarray, patch_size: int, progress: Progress | None = None, tile_size: int = 512
+    stack,
+    preprocessing,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    patch_size: int,
+    progress: Progress | None = None,
+    tile_size: int = 512,
 ) -> torch.Tensor:
     """(N, C, P, P) patches around the given pixels, reading only the tiles that hold them."""
     progress = progress or SilentProgress()
@@ -42,8 +49,10 @@ def gather_patches(
         check_canceled(progress)
         ty, tx = divmod(int(tile_index), per_row)
         tile = Tile(
-            tx * tile_size, ty * tile_size,
-            min(tile_size, stack.grid.width - tx * tile_size), min(tile_size, stack.grid.height - ty * tile_size),
+            tx * tile_size,
+            ty * tile_size,
+            min(tile_size, stack.grid.width - tx * tile_size),
+            min(tile_size, stack.grid.height - ty * tile_size),
         )
         members = order[bounds[i] : bounds[i + 1]]
         features, _ = read_tile_features(stack, preprocessing, tile, halo)
@@ -62,7 +71,9 @@ class FitResult:
     seconds: float = 0.0
 
 
-def _evaluate(network: NCGLF2, x: torch.Tensor, y: torch.Tensor, params: TrainingParameters, device: torch.device) -> tuple[float, float, np.ndarray]:
+def _evaluate(
+    network: NCGLF2, x: torch.Tensor, y: torch.Tensor, params: TrainingParameters, device: torch.device
+) -> tuple[float, float, np.ndarray]:
     """(loss, accuracy, predicted indices) in eval mode, in batches."""
     network.eval()
     predictions, loss_sum = [], 0.0
@@ -70,7 +81,10 @@ def _evaluate(network: NCGLF2, x: torch.Tensor, y: torch.Tensor, params: Trainin
         for batch in iter_batches(x.shape[0], 256):
             logits, consistency = network(x[batch].to(device))
             target = y[batch].to(device)
-            loss = params.focal_weight * focal_loss(logits, target, params.focal_gamma) + params.consistency_weight * consistency
+            loss = (
+                params.focal_weight * focal_loss(logits, target, params.focal_gamma)
+                + params.consistency_weight * consistency
+            )
             loss_sum += float(loss) * (batch.stop - batch.start)
             predictions.append(logits.argmax(1).cpu())
     predicted = torch.cat(predictions).numpy()
@@ -113,7 +127,10 @@ def fit_network(
                 continue
             logits, consistency = network(train_x_device[index])
             target = train_y_device[index]
-            loss = params.focal_weight * focal_loss(logits, target, params.focal_gamma) + params.consistency_weight * consistency
+            loss = (
+                params.focal_weight * focal_loss(logits, target, params.focal_gamma)
+                + params.consistency_weight * consistency
+            )
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -138,4 +155,6 @@ def fit_network(
         progress.set_progress(100.0 * epoch / params.epochs)
     network.load_state_dict(best_state)
     history["best_epoch"] = best_epoch
-    return FitResult(network.cpu().eval(), history, best_accuracy if val_x.shape[0] else None, time.perf_counter() - started)
+    return FitResult(
+        network.cpu().eval(), history, best_accuracy if val_x.shape[0] else None, time.perf_counter() - started
+    )

@@ -1,4 +1,5 @@
 """``ncglf2:assess``: the accuracy of a class map against reference labels."""
+
 from __future__ import annotations
 
 from qgis.core import (
@@ -48,21 +49,30 @@ class AssessAlgorithm(NCGLF2Algorithm):
             QgsProcessingParameterRasterLayer(self.CLASSIFICATION, self.tr("Classification")),
             "A class map, e.g. written by 'Classify with a model'.",
         )
-        add_labels(self, self.REFERENCE, self.REFERENCE_RASTER, self.CLASS_FIELD, (
-            "Reference labels (points or polygons)",
-            "The ground truth as points or polygons with a class field; use labels that were not used for "
-            "training. Give either these or a reference raster.",
-        ), (
-            "Reference labels (class raster)",
-            "The ground truth as a raster of class ids (0 or nodata = no reference). Give either this or "
-            "points/polygons.",
-        ), (
-            "Class field",
-            "The attribute that holds the class of each point or polygon (class ids, or class names as in the map).",
-        ))
+        add_labels(
+            self,
+            self.REFERENCE,
+            self.REFERENCE_RASTER,
+            self.CLASS_FIELD,
+            (
+                "Reference labels (points or polygons)",
+                "The ground truth as points or polygons with a class field; use labels that were not used for "
+                "training. Give either these or a reference raster.",
+            ),
+            (
+                "Reference labels (class raster)",
+                "The ground truth as a raster of class ids (0 or nodata = no reference). Give either this or "
+                "points/polygons.",
+            ),
+            (
+                "Class field",
+                "The attribute that holds the class of each point or polygon (class ids, or class names as in the map).",
+            ),
+        )
         self.add(
-            QgsProcessingParameterFile(self.CLASS_CSV, self.tr("Class names and colours (CSV)"),
-                                       optional=True, fileFilter=CLASS_CSV_FILTER),
+            QgsProcessingParameterFile(
+                self.CLASS_CSV, self.tr("Class names and colours (CSV)"), optional=True, fileFilter=CLASS_CSV_FILTER
+            ),
             "A table with the columns id,name,color naming the reference classes.",
             advanced=True,
         )
@@ -71,13 +81,23 @@ class AssessAlgorithm(NCGLF2Algorithm):
             "An HTML page with OA, AA, kappa, per-class accuracies and the confusion matrix.",
         )
         self.add(
-            QgsProcessingParameterFileDestination(self.OUTPUT_JSON, self.tr("Accuracy figures (JSON)"),
-                                                  fileFilter="JSON (*.json)", optional=True, createByDefault=False),
+            QgsProcessingParameterFileDestination(
+                self.OUTPUT_JSON,
+                self.tr("Accuracy figures (JSON)"),
+                fileFilter="JSON (*.json)",
+                optional=True,
+                createByDefault=False,
+            ),
             "The same figures as a JSON file, for scripts and spreadsheets.",
         )
         self.add(
-            QgsProcessingParameterFileDestination(self.OUTPUT_CSV, self.tr("Confusion matrix (CSV)"),
-                                                  fileFilter="CSV (*.csv)", optional=True, createByDefault=False),
+            QgsProcessingParameterFileDestination(
+                self.OUTPUT_CSV,
+                self.tr("Confusion matrix (CSV)"),
+                fileFilter="CSV (*.csv)",
+                optional=True,
+                createByDefault=False,
+            ),
             "The confusion matrix as a CSV table (rows: reference, columns: map).",
             advanced=True,
         )
@@ -86,26 +106,34 @@ class AssessAlgorithm(NCGLF2Algorithm):
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         jobs = load_engine()
-        classification = self.raster_path(self.parameterAsRasterLayer(parameters, self.CLASSIFICATION, context),
-                                          "classification")
+        classification = self.raster_path(
+            self.parameterAsRasterLayer(parameters, self.CLASSIFICATION, context), "classification"
+        )
         reference, reference_layer = self.labels_source(
-            self.chosen_labels(parameters, self.REFERENCE, self.REFERENCE_RASTER, context), "reference labels", context,
+            self.chosen_labels(parameters, self.REFERENCE, self.REFERENCE_RASTER, context),
+            "reference labels",
+            context,
             feedback,
         )
         out_html = self.parameterAsFileOutput(parameters, self.OUTPUT_HTML, context)
         out_json = self.optional_output(parameters, self.OUTPUT_JSON, context)
         out_csv = self.optional_output(parameters, self.OUTPUT_CSV, context)
-        assessment = self.run_engine(lambda: jobs.assess(AssessRequest(
-            classification=classification,
-            reference=reference,
-            out_html=out_html,
-            json_path=out_json,
-            csv_path=out_csv,
-            class_field=self.parameterAsString(parameters, self.CLASS_FIELD, context) or None,
-            class_csv=self.parameterAsFile(parameters, self.CLASS_CSV, context) or None,
-            reference_layer=reference_layer,
-            overwrite=True,  # Processing already asked before replacing a destination
-        ), FeedbackProgress(feedback)))
+        assessment = self.run_engine(
+            lambda: jobs.assess(
+                AssessRequest(
+                    classification=classification,
+                    reference=reference,
+                    out_html=out_html,
+                    json_path=out_json,
+                    csv_path=out_csv,
+                    class_field=self.parameterAsString(parameters, self.CLASS_FIELD, context) or None,
+                    class_csv=self.parameterAsFile(parameters, self.CLASS_CSV, context) or None,
+                    reference_layer=reference_layer,
+                    overwrite=True,  # Processing already asked before replacing a destination
+                ),
+                FeedbackProgress(feedback),
+            )
+        )
         return {
             self.OUTPUT_HTML: out_html,
             self.OUTPUT_JSON: out_json,

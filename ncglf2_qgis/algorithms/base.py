@@ -5,6 +5,7 @@ job of ``core.jobs`` with the feedback as progress, and turns engine
 errors into ``QgsProcessingException``. torch and the engine load inside
 ``processAlgorithm``, so the plugin loads where torch is missing.
 """
+
 from __future__ import annotations
 
 import html
@@ -34,7 +35,6 @@ from ..resources import plugin_metadata, resource_path
 
 # The algorithms' help pages, rendered by the repository host.
 HELP_PAGE = "docs/algorithms.md"
-
 
 
 class FeedbackProgress:
@@ -156,11 +156,13 @@ class NCGLF2Algorithm(QgsProcessingAlgorithm):
                 raster_title = self.parameterDefinition(raster).description()
                 problem = self.tr("both are given") if given else self.tr("neither is given")
                 return False, self.tr("Give the {} either as '{}' ({}) or as '{}' ({}): {}.").format(
-                    role, vector_title, vector, raster_title, raster, problem)
+                    role, vector_title, vector, raster_title, raster, problem
+                )
         return True, ""
 
-    def chosen_labels(self, parameters: dict[str, Any], vector: str, raster: str,
-                      context: QgsProcessingContext) -> QgsMapLayer | None:
+    def chosen_labels(
+        self, parameters: dict[str, Any], vector: str, raster: str, context: QgsProcessingContext
+    ) -> QgsMapLayer | None:
         """The labels layer of a vector/raster pair; a raster given as the vector is named as such."""
         if parameters.get(raster) not in (None, ""):
             return self.parameterAsRasterLayer(parameters, raster, context)
@@ -168,7 +170,8 @@ class NCGLF2Algorithm(QgsProcessingAlgorithm):
         value = parameters.get(vector)
         if layer is None and isinstance(value, str) and _is_raster_file(value):
             raise QgsProcessingException(
-                self.tr("{} is a raster; give class rasters as {}, not {}").format(value, raster, vector))
+                self.tr("{} is a raster; give class rasters as {}, not {}").format(value, raster, vector)
+            )
         return layer
 
     # ------------------------------------------------------------ layers as files
@@ -179,8 +182,10 @@ class NCGLF2Algorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(self.tr("the {} layer is missing or cannot be opened").format(role))
         if not isinstance(layer, QgsRasterLayer) or layer.providerType() != "gdal":
             raise QgsProcessingException(
-                self.tr("the {} layer '{}' is not a raster file (its data comes from '{}'); "
-                        "save it as a GeoTIFF and use that file").format(role, layer.name(), layer.providerType())
+                self.tr(
+                    "the {} layer '{}' is not a raster file (its data comes from '{}'); "
+                    "save it as a GeoTIFF and use that file"
+                ).format(role, layer.name(), layer.providerType())
             )
         return layer.source()
 
@@ -200,7 +205,9 @@ class NCGLF2Algorithm(QgsProcessingAlgorithm):
         if isinstance(layer, QgsRasterLayer):
             return self.raster_path(layer, role), None
         if not isinstance(layer, QgsVectorLayer):
-            raise QgsProcessingException(self.tr("the {} layer '{}' is neither a raster nor a vector layer").format(role, layer.name()))
+            raise QgsProcessingException(
+                self.tr("the {} layer '{}' is neither a raster nor a vector layer").format(role, layer.name())
+            )
         if layer.providerType() == "ogr":
             parts = QgsProviderRegistry.instance().decodeUri("ogr", layer.source())
             path = parts.get("path") or ""
@@ -221,7 +228,9 @@ class NCGLF2Algorithm(QgsProcessingAlgorithm):
         result = QgsVectorFileWriter.writeAsVectorFormatV3(layer, path, context.transformContext(), options)
         if result[0] != QgsVectorFileWriter.NoError:
             raise QgsProcessingException(
-                self.tr("the {} layer '{}' cannot be copied to a file for reading: {}").format(role, layer.name(), result[1])
+                self.tr("the {} layer '{}' cannot be copied to a file for reading: {}").format(
+                    role, layer.name(), result[1]
+                )
             )
         feedback.pushInfo(self.tr("the {} layer '{}' was copied to {} for reading").format(role, layer.name(), path))
         return path

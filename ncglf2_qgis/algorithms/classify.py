@@ -1,4 +1,5 @@
 """``ncglf2:classify``: classify an HSI + LiDAR pair with a model file."""
+
 from __future__ import annotations
 
 from qgis.core import (
@@ -58,23 +59,37 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
             "the whole image. The outputs cover just that part.",
         )
         self.add(
-            QgsProcessingParameterNumber(self.TILE_SIZE, self.tr("Tile size (pixels, 0 = automatic)"),
-                                         QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0,
-                                         maxValue=100000),
+            QgsProcessingParameterNumber(
+                self.TILE_SIZE,
+                self.tr("Tile size (pixels, 0 = automatic)"),
+                QgsProcessingParameterNumber.Integer,
+                defaultValue=0,
+                minValue=0,
+                maxValue=100000,
+            ),
             "The side of the tiles the image is read and classified in; smaller tiles need less memory.",
             advanced=True,
         )
         self.add(
-            QgsProcessingParameterNumber(self.BATCH_SIZE, self.tr("Batch size (0 = automatic)"),
-                                         QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0,
-                                         maxValue=1000000),
+            QgsProcessingParameterNumber(
+                self.BATCH_SIZE,
+                self.tr("Batch size (0 = automatic)"),
+                QgsProcessingParameterNumber.Integer,
+                defaultValue=0,
+                minValue=0,
+                maxValue=1000000,
+            ),
             "Patches the network classifies at once; automatic picks a value for the CPU or the GPU and "
             "halves it when a GPU runs out of memory.",
             advanced=True,
         )
         self.add(
-            QgsProcessingParameterEnum(self.PRECISION, self.tr("Arithmetic precision"),
-                                       options=[f"{PRECISIONS[0]} (exact)", f"{PRECISIONS[1]} (faster)"], defaultValue=0),
+            QgsProcessingParameterEnum(
+                self.PRECISION,
+                self.tr("Arithmetic precision"),
+                options=[f"{PRECISIONS[0]} (exact)", f"{PRECISIONS[1]} (faster)"],
+                defaultValue=0,
+            ),
             "float32 reproduces the network exactly. bfloat16 is faster on CPUs with AVX512-BF16 and on recent "
             "GPUs; its labels agree with float32 on nearly every pixel.",
             advanced=True,
@@ -84,14 +99,16 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
             "The class map (GeoTIFF, one class id per pixel, 0 = unclassified) with the class names and colours.",
         )
         self.add(
-            QgsProcessingParameterRasterDestination(self.OUTPUT_CONFIDENCE, self.tr("Confidence"),
-                                                    optional=True, createByDefault=False),
+            QgsProcessingParameterRasterDestination(
+                self.OUTPUT_CONFIDENCE, self.tr("Confidence"), optional=True, createByDefault=False
+            ),
             "The probability of the chosen class for each pixel (0 to 1; -1 where there is no data). "
             "Low values show where the map is uncertain.",
         )
         self.add(
-            QgsProcessingParameterRasterDestination(self.OUTPUT_PROBABILITIES, self.tr("Class probabilities"),
-                                                    optional=True, createByDefault=False),
+            QgsProcessingParameterRasterDestination(
+                self.OUTPUT_PROBABILITIES, self.tr("Class probabilities"), optional=True, createByDefault=False
+            ),
             "One band per class with its probability for each pixel.",
         )
 
@@ -109,28 +126,35 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         confidence = self.parameterAsOutputLayer(parameters, self.OUTPUT_CONFIDENCE, context) or None
         probabilities = self.parameterAsOutputLayer(parameters, self.OUTPUT_PROBABILITIES, context) or None
-        result = self.run_engine(lambda: jobs.classify(ClassifyRequest(
-            model=model,
-            hsi=hsi,
-            lidar=lidar,
-            out=out,
-            confidence=confidence,
-            probabilities=probabilities,
-            device=self.device(parameters, self.DEVICE, context),
-            extent=extent,
-            tile_size=self.optional_int(parameters, self.TILE_SIZE, context) or DEFAULT_TILE_SIZE,
-            batch_size=self.optional_int(parameters, self.BATCH_SIZE, context),
-            precision=PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
-            overwrite=True,  # Processing already asked before replacing a destination
-        ), FeedbackProgress(feedback)))
+        result = self.run_engine(
+            lambda: jobs.classify(
+                ClassifyRequest(
+                    model=model,
+                    hsi=hsi,
+                    lidar=lidar,
+                    out=out,
+                    confidence=confidence,
+                    probabilities=probabilities,
+                    device=self.device(parameters, self.DEVICE, context),
+                    extent=extent,
+                    tile_size=self.optional_int(parameters, self.TILE_SIZE, context) or DEFAULT_TILE_SIZE,
+                    batch_size=self.optional_int(parameters, self.BATCH_SIZE, context),
+                    precision=PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
+                    overwrite=True,  # Processing already asked before replacing a destination
+                ),
+                FeedbackProgress(feedback),
+            )
+        )
         skip_empty_outputs(context)
         style_when_loaded(context, result.classes, result_layer_name(result.classes, model, "classes"))
         if result.confidence:
-            confidence_when_loaded(context, result.confidence, result.classes,
-                                   result_layer_name(result.confidence, model, "confidence"))
+            confidence_when_loaded(
+                context, result.confidence, result.classes, result_layer_name(result.confidence, model, "confidence")
+            )
         if result.probabilities and context.willLoadLayerOnCompletion(result.probabilities):
             context.layerToLoadOnCompletionDetails(result.probabilities).name = result_layer_name(
-                result.probabilities, model, "class probabilities")
+                result.probabilities, model, "class probabilities"
+            )
         return {
             self.OUTPUT: result.classes,
             self.OUTPUT_CONFIDENCE: result.confidence,

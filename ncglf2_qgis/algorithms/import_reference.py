@@ -1,4 +1,5 @@
 """``ncglf2:importreference``: a model file from the published implementation's checkpoint."""
+
 from __future__ import annotations
 
 from qgis.core import (
@@ -39,25 +40,41 @@ class ImportReferenceAlgorithm(NCGLF2Algorithm):
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         self.add(
-            QgsProcessingParameterFile(self.CHECKPOINT, self.tr("Reference checkpoint"),
-                                       fileFilter="PyTorch checkpoint (*.pth *.tar *.pt);;All files (*)"),
+            QgsProcessingParameterFile(
+                self.CHECKPOINT,
+                self.tr("Reference checkpoint"),
+                fileFilter="PyTorch checkpoint (*.pth *.tar *.pt);;All files (*)",
+            ),
             "The checkpoint saved by the published implementation (e.g. best_model.pth.tar). Only the "
             "weights are read; no code in the file is run.",
         )
         add_inputs(self, self.HSI, self.LIDAR)
         self.add(
-            QgsProcessingParameterNumber(self.CLASSES, self.tr("Number of classes"),
-                                         QgsProcessingParameterNumber.Integer, defaultValue=6, minValue=2, maxValue=1000),
+            QgsProcessingParameterNumber(
+                self.CLASSES,
+                self.tr("Number of classes"),
+                QgsProcessingParameterNumber.Integer,
+                defaultValue=6,
+                minValue=2,
+                maxValue=1000,
+            ),
             "How many classes the checkpoint was trained on (Trento: 6, Houston 2013: 15, MUUFL: 11).",
         )
         self.add(
-            QgsProcessingParameterNumber(self.PATCH_SIZE, self.tr("Patch size (pixels, odd)"),
-                                         QgsProcessingParameterNumber.Integer, defaultValue=11, minValue=3, maxValue=63),
+            QgsProcessingParameterNumber(
+                self.PATCH_SIZE,
+                self.tr("Patch size (pixels, odd)"),
+                QgsProcessingParameterNumber.Integer,
+                defaultValue=11,
+                minValue=3,
+                maxValue=63,
+            ),
             "The patch size the checkpoint was trained with (the published code uses 11).",
         )
         self.add(
-            QgsProcessingParameterFile(self.CLASS_CSV, self.tr("Class names and colours (CSV)"),
-                                       optional=True, fileFilter=CLASS_CSV_FILTER),
+            QgsProcessingParameterFile(
+                self.CLASS_CSV, self.tr("Class names and colours (CSV)"), optional=True, fileFilter=CLASS_CSV_FILTER
+            ),
             "A table with the columns id,name,color; without it the classes are called 'class 1', 'class 2', ...",
         )
         self.add(
@@ -70,14 +87,19 @@ class ImportReferenceAlgorithm(NCGLF2Algorithm):
         hsi = self.raster_path(self.parameterAsRasterLayer(parameters, self.HSI, context), "HSI")
         lidar = self.raster_paths(self.parameterAsLayerList(parameters, self.LIDAR, context), "LiDAR")
         out = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
-        model = self.run_engine(lambda: jobs.import_reference(ImportRequest(
-            checkpoint=self.parameterAsFile(parameters, self.CHECKPOINT, context),
-            hsi=hsi,
-            lidar=lidar,
-            num_classes=self.parameterAsInt(parameters, self.CLASSES, context),
-            out=out,
-            patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context),
-            class_csv=self.parameterAsFile(parameters, self.CLASS_CSV, context) or None,
-            overwrite=True,  # Processing already asked before replacing a destination
-        ), FeedbackProgress(feedback)))
+        model = self.run_engine(
+            lambda: jobs.import_reference(
+                ImportRequest(
+                    checkpoint=self.parameterAsFile(parameters, self.CHECKPOINT, context),
+                    hsi=hsi,
+                    lidar=lidar,
+                    num_classes=self.parameterAsInt(parameters, self.CLASSES, context),
+                    out=out,
+                    patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context),
+                    class_csv=self.parameterAsFile(parameters, self.CLASS_CSV, context) or None,
+                    overwrite=True,  # Processing already asked before replacing a destination
+                ),
+                FeedbackProgress(feedback),
+            )
+        )
         return {self.OUTPUT_MODEL: model}

@@ -1,4 +1,5 @@
 """``ncglf2:train``: train a model on labelled pixels."""
+
 from __future__ import annotations
 
 from qgis.core import (
@@ -39,20 +40,31 @@ LABEL_LAYER_TYPES = [QgsProcessing.TypeRaster, QgsProcessing.TypeVectorPoint, Qg
 
 
 def add_labels(
-    algorithm: NCGLF2Algorithm, vector: str, raster: str, field: str,
-    vector_text: tuple[str, str], raster_text: tuple[str, str], field_text: tuple[str, str],
+    algorithm: NCGLF2Algorithm,
+    vector: str,
+    raster: str,
+    field: str,
+    vector_text: tuple[str, str],
+    raster_text: tuple[str, str],
+    field_text: tuple[str, str],
 ) -> None:
     """A vector labels layer with its class field, and a class raster: one of the two is given."""
     algorithm.add(
-        QgsProcessingParameterVectorLayer(vector, algorithm.tr(vector_text[0]), optional=True,
-                                          types=[QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]),
+        QgsProcessingParameterVectorLayer(
+            vector,
+            algorithm.tr(vector_text[0]),
+            optional=True,
+            types=[QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon],
+        ),
         vector_text[1],
     )
     algorithm.add(
         QgsProcessingParameterField(field, algorithm.tr(field_text[0]), parentLayerParameterName=vector, optional=True),
         field_text[1],
     )
-    algorithm.add(QgsProcessingParameterRasterLayer(raster, algorithm.tr(raster_text[0]), optional=True), raster_text[1])
+    algorithm.add(
+        QgsProcessingParameterRasterLayer(raster, algorithm.tr(raster_text[0]), optional=True), raster_text[1]
+    )
 
 
 def add_inputs(algorithm: NCGLF2Algorithm, hsi: str, lidar: str) -> None:
@@ -112,78 +124,133 @@ class TrainAlgorithm(NCGLF2Algorithm):
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         add_inputs(self, self.HSI, self.LIDAR)
-        add_labels(self, self.LABELS, self.LABELS_RASTER, self.CLASS_FIELD, (
-            "Training labels (points or polygons)",
-            "Points or polygons with a class field. Polygons label every pixel whose centre they contain. "
-            "Give either these or a class raster.",
-        ), (
-            "Training labels (class raster)",
-            "A raster of class ids (0 or nodata = unlabelled) on any grid; it is read onto the HSI grid. "
-            "Give either this or points/polygons.",
-        ), (
-            "Class field",
-            "The attribute that holds the class of each point or polygon: whole numbers above 0, or text "
-            "(classes are then numbered in alphabetical order).",
-        ))
+        add_labels(
+            self,
+            self.LABELS,
+            self.LABELS_RASTER,
+            self.CLASS_FIELD,
+            (
+                "Training labels (points or polygons)",
+                "Points or polygons with a class field. Polygons label every pixel whose centre they contain. "
+                "Give either these or a class raster.",
+            ),
+            (
+                "Training labels (class raster)",
+                "A raster of class ids (0 or nodata = unlabelled) on any grid; it is read onto the HSI grid. "
+                "Give either this or points/polygons.",
+            ),
+            (
+                "Class field",
+                "The attribute that holds the class of each point or polygon: whole numbers above 0, or text "
+                "(classes are then numbered in alphabetical order).",
+            ),
+        )
         self.add(
-            QgsProcessingParameterMapLayer(self.VALIDATION, self.tr("Separate validation labels"),
-                                           types=LABEL_LAYER_TYPES, optional=True),
+            QgsProcessingParameterMapLayer(
+                self.VALIDATION, self.tr("Separate validation labels"), types=LABEL_LAYER_TYPES, optional=True
+            ),
             "Labels used only to validate, instead of a share of the training labels (same class field "
             "and class names).",
         )
         self.add(
-            QgsProcessingParameterFile(self.CLASS_CSV, self.tr("Class names and colours (CSV)"),
-                                       optional=True, fileFilter=CLASS_CSV_FILTER),
+            QgsProcessingParameterFile(
+                self.CLASS_CSV, self.tr("Class names and colours (CSV)"), optional=True, fileFilter=CLASS_CSV_FILTER
+            ),
             "A table with the columns id,name,color (e.g. 1,Buildings,#e41a1c) that names and colours the "
             "classes in the model and in every map classified with it.",
         )
         self.add(
-            QgsProcessingParameterNumber(self.EPOCHS, self.tr("Epochs"), QgsProcessingParameterNumber.Integer,
-                                         defaultValue=PAPER.epochs, minValue=1, maxValue=10000),
+            QgsProcessingParameterNumber(
+                self.EPOCHS,
+                self.tr("Epochs"),
+                QgsProcessingParameterNumber.Integer,
+                defaultValue=PAPER.epochs,
+                minValue=1,
+                maxValue=10000,
+            ),
             "How many times the network sees every training sample. More epochs take longer; the best "
             "epoch on the validation samples is kept.",
         )
         self.add(
-            QgsProcessingParameterNumber(self.SAMPLES_PER_CLASS, self.tr("Training samples per class (0 = all)"),
-                                         QgsProcessingParameterNumber.Integer, defaultValue=PAPER.samples_per_class, minValue=0),
+            QgsProcessingParameterNumber(
+                self.SAMPLES_PER_CLASS,
+                self.tr("Training samples per class (0 = all)"),
+                QgsProcessingParameterNumber.Integer,
+                defaultValue=PAPER.samples_per_class,
+                minValue=0,
+            ),
             "How many labelled pixels of each class are used for training (the published protocol uses "
             "20). 0 uses all labelled pixels that are not kept for validation.",
         )
         self.add(
-            QgsProcessingParameterNumber(self.VALIDATION_FRACTION, self.tr("Validation share of the labels"),
-                                         QgsProcessingParameterNumber.Double, defaultValue=PAPER.validation_fraction,
-                                         minValue=0.0, maxValue=0.9),
+            QgsProcessingParameterNumber(
+                self.VALIDATION_FRACTION,
+                self.tr("Validation share of the labels"),
+                QgsProcessingParameterNumber.Double,
+                defaultValue=PAPER.validation_fraction,
+                minValue=0.0,
+                maxValue=0.9,
+            ),
             "The share of each class's labelled pixels kept aside to validate the network after every "
             "epoch (ignored when separate validation labels are given).",
             advanced=True,
         )
         self.add(
-            QgsProcessingParameterNumber(self.BATCH_SIZE, self.tr("Batch size"), QgsProcessingParameterNumber.Integer,
-                                         defaultValue=PAPER.batch_size, minValue=2, maxValue=65536),
+            QgsProcessingParameterNumber(
+                self.BATCH_SIZE,
+                self.tr("Batch size"),
+                QgsProcessingParameterNumber.Integer,
+                defaultValue=PAPER.batch_size,
+                minValue=2,
+                maxValue=65536,
+            ),
             "Samples per training step.",
             advanced=True,
         )
-        rate = QgsProcessingParameterNumber(self.LEARNING_RATE, self.tr("Learning rate"),
-                                            QgsProcessingParameterNumber.Double, defaultValue=PAPER.learning_rate,
-                                            minValue=1e-7, maxValue=1.0)
+        rate = QgsProcessingParameterNumber(
+            self.LEARNING_RATE,
+            self.tr("Learning rate"),
+            QgsProcessingParameterNumber.Double,
+            defaultValue=PAPER.learning_rate,
+            minValue=1e-7,
+            maxValue=1.0,
+        )
         rate.setMetadata({"widget_wrapper": {"decimals": 7}})
-        self.add(rate, "The step size of the Adam optimiser; it decays by 10 % every fifth of the epochs.",
-                 advanced=True)
         self.add(
-            QgsProcessingParameterNumber(self.PATCH_SIZE, self.tr("Patch size (pixels, odd)"),
-                                         QgsProcessingParameterNumber.Integer, defaultValue=PAPER.patch_size, minValue=3, maxValue=63),
+            rate, "The step size of the Adam optimiser; it decays by 10 % every fifth of the epochs.", advanced=True
+        )
+        self.add(
+            QgsProcessingParameterNumber(
+                self.PATCH_SIZE,
+                self.tr("Patch size (pixels, odd)"),
+                QgsProcessingParameterNumber.Integer,
+                defaultValue=PAPER.patch_size,
+                minValue=3,
+                maxValue=63,
+            ),
             "The side of the square neighbourhood the network sees around each pixel; must be odd.",
             advanced=True,
         )
         self.add(
-            QgsProcessingParameterNumber(self.PCA_COMPONENTS, self.tr("PCA components"),
-                                         QgsProcessingParameterNumber.Integer, defaultValue=PAPER.pca_components, minValue=1, maxValue=1000),
+            QgsProcessingParameterNumber(
+                self.PCA_COMPONENTS,
+                self.tr("PCA components"),
+                QgsProcessingParameterNumber.Integer,
+                defaultValue=PAPER.pca_components,
+                minValue=1,
+                maxValue=1000,
+            ),
             "How many principal components of the hyperspectral bands the network uses.",
             advanced=True,
         )
         self.add(
-            QgsProcessingParameterNumber(self.SEED, self.tr("Random seed"), QgsProcessingParameterNumber.Integer,
-                                         defaultValue=PAPER.seed, minValue=0),
+            QgsProcessingParameterNumber(
+                self.SEED,
+                self.tr("Random seed"),
+                QgsProcessingParameterNumber.Integer,
+                defaultValue=PAPER.seed,
+                minValue=0,
+            ),
             "Fixes the choice of samples and the initial weights, so that a run can be repeated.",
         )
         add_device(self, self.DEVICE)
@@ -192,14 +259,21 @@ class TrainAlgorithm(NCGLF2Algorithm):
             "The trained model (.ncglf2): the network, the fitted preprocessing and the class names and colours.",
         )
         self.add(
-            QgsProcessingParameterFileDestination(self.OUTPUT_REPORT, self.tr("Training report"), fileFilter=HTML_FILTER,
-                                                  optional=True, createByDefault=False),
+            QgsProcessingParameterFileDestination(
+                self.OUTPUT_REPORT,
+                self.tr("Training report"),
+                fileFilter=HTML_FILTER,
+                optional=True,
+                createByDefault=False,
+            ),
             "An HTML page with the loss and accuracy curves and the validation accuracy per class "
             "(a PNG of the curves and a JSON file are written beside it).",
         )
-        for name, title in ((self.VALIDATION_OA, "Validation overall accuracy"),
-                            (self.VALIDATION_AA, "Validation average accuracy"),
-                            (self.VALIDATION_KAPPA, "Validation kappa")):
+        for name, title in (
+            (self.VALIDATION_OA, "Validation overall accuracy"),
+            (self.VALIDATION_AA, "Validation average accuracy"),
+            (self.VALIDATION_KAPPA, "Validation kappa"),
+        ):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(title)))
 
     def request(self, parameters, context, feedback) -> TrainRequest:
@@ -207,7 +281,10 @@ class TrainAlgorithm(NCGLF2Algorithm):
         hsi = self.raster_path(self.parameterAsRasterLayer(parameters, self.HSI, context), "HSI")
         lidar = self.raster_paths(self.parameterAsLayerList(parameters, self.LIDAR, context), "LiDAR")
         labels, labels_layer = self.labels_source(
-            self.chosen_labels(parameters, self.LABELS, self.LABELS_RASTER, context), "training labels", context, feedback
+            self.chosen_labels(parameters, self.LABELS, self.LABELS_RASTER, context),
+            "training labels",
+            context,
+            feedback,
         )
         validation, validation_layer = None, None
         validation_labels = self.parameterAsLayer(parameters, self.VALIDATION, context)

@@ -1,4 +1,5 @@
 """Small seeded rasters and label layers written with GDAL/OGR for the core tests."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -3,6 +3,7 @@
 Class 1 and 2 share a spectrum and differ in height; class 3 has its own
 spectrum. Blocks of 6 x 6 pixels, so patches see homogeneous neighbourhoods.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,7 +23,9 @@ class TinyScene:
     truth: np.ndarray  # (H, W) class ids of every pixel
 
 
-def build_tiny_scene(folder: Path, height: int = 36, width: int = 42, bands: int = 8, seed: int = 0, nodata_corner: bool = True) -> TinyScene:
+def build_tiny_scene(
+    folder: Path, height: int = 36, width: int = 42, bands: int = 8, seed: int = 0, nodata_corner: bool = True
+) -> TinyScene:
     rng = np.random.default_rng(seed)
     block_classes = rng.integers(1, 4, size=(height // 6 + 1, width // 6 + 1))
     truth = np.kron(block_classes, np.ones((6, 6), dtype=int))[:height, :width]
@@ -46,7 +49,18 @@ def build_tiny_scene(folder: Path, height: int = 36, width: int = 42, bands: int
 
 def tiny_parameters(**overrides) -> TrainingParameters:
     """A small, fast network; still the real training loop."""
-    values = dict(epochs=12, batch_size=32, learning_rate=3e-3, samples_per_class=20, patch_size=5,
-                  pca_components=4, width=16, depth=1, heads=4, seed=0, device="cpu")
+    values = dict(
+        epochs=12,
+        batch_size=32,
+        learning_rate=3e-3,
+        samples_per_class=20,
+        patch_size=5,
+        pca_components=4,
+        width=16,
+        depth=1,
+        heads=4,
+        seed=0,
+        device="cpu",
+    )
     values.update(overrides)
     return TrainingParameters(**values)

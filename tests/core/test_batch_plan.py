@@ -1,4 +1,5 @@
 """Out-of-memory on a GPU halves the batch and redoes the same slice."""
+
 import numpy as np
 import pytest
 import torch

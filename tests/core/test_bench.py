@@ -1,4 +1,5 @@
 """The benchmark's measuring pieces give sane figures (speed itself is measured by make bench)."""
+
 import torch
 
 from ncglf2.core.apps import bench

@@ -1,4 +1,5 @@
 """Importing the reference checkpoint: renaming, refusals, safety."""
+
 import pickle
 import zipfile
 

@@ -1,16 +1,32 @@
 """The demo end to end at a small size: every promised file, sensible scores."""
+
 import json
 import zipfile
+
+import pytest
 
 from ncglf2.core.apps.demo import run_demo
 
 
+@pytest.mark.slow
 def test_demo_writes_everything(tmp_path):
     summary = run_demo(str(tmp_path), size=96, epochs=3, seed=0, device="cpu")
     expected = [
-        "hsi.tif", "dsm.tif", "train_labels.gpkg", "test_labels.tif", "classes.csv", "model.ncglf2",
-        "classification.tif", "classification.qml", "confidence.tif", "training_report.html",
-        "accuracy_report.html", "accuracy_report.json", "accuracy_report.csv", "quicklook.png", "demo.qgz",
+        "hsi.tif",
+        "dsm.tif",
+        "train_labels.gpkg",
+        "test_labels.tif",
+        "classes.csv",
+        "model.ncglf2",
+        "classification.tif",
+        "classification.qml",
+        "confidence.tif",
+        "training_report.html",
+        "accuracy_report.html",
+        "accuracy_report.json",
+        "accuracy_report.csv",
+        "quicklook.png",
+        "demo.qgz",
     ]
     missing = [name for name in expected if not (tmp_path / name).is_file()]
     assert not missing

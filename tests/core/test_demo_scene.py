@@ -1,4 +1,5 @@
 """The demo scene: real files on one grid, labels a user could have made, height needed."""
+
 import importlib.util
 import re
 

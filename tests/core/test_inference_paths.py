@@ -1,4 +1,5 @@
 """CPU inference shortcuts (folded batch norm, fused conv + activation, in-place class token) equal the plain maths."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,7 +34,9 @@ def test_conv_activation_equals_conv_then_activation(dtype, activation, referenc
     with torch.inference_mode():
         got = conv_activation(x, weight, bias, 1, groups, activation)
     expected = reference(F.conv2d(x, weight, bias, padding=1, groups=groups))
-    torch.testing.assert_close(got, expected, atol=1e-5 if dtype == torch.float32 else 0.05, rtol=1e-5 if dtype == torch.float32 else 0.02)
+    torch.testing.assert_close(
+        got, expected, atol=1e-5 if dtype == torch.float32 else 0.05, rtol=1e-5 if dtype == torch.float32 else 0.02
+    )
     assert got.max() > 0 and (activation == "relu" or got.max() <= 6)
 
 

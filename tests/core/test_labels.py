@@ -1,4 +1,5 @@
 """Labels from rasters and vector layers onto the HSI grid, class names and colours."""
+
 import json
 
 import numpy as np
@@ -39,8 +40,8 @@ def test_raster_labels_skip_zero_negative_and_nodata(tmp_path, grid):
     data[2, 3] = 4
     data[2, 1] = 1
     data[10, 20] = 4
-    data[11, 20] = -3       # negative: unlabelled
-    data[12, 20] = 99       # nodata
+    data[11, 20] = -3  # negative: unlabelled
+    data[12, 20] = 99  # nodata
     data[29, 39] = 2
     path = write_raster(tmp_path / "gt.tif", data, nodata=99)
     labels = read_labels(path, grid)
@@ -96,16 +97,18 @@ def test_label_raster_without_any_label(tmp_path, grid):
 def test_points_take_the_pixel_that_holds_them(tmp_path, grid, driver, name):
     epsg = 4326 if driver == "GeoJSON" else 32632
     features = [
-        (point_wkt(3.5, 2.5), {"class": 2}),                      # centre of pixel (row 2, col 3)
-        (point_wkt(10.01, 7.99), {"class": 5}),                   # near a corner: row 7, col 10
+        (point_wkt(3.5, 2.5), {"class": 2}),  # centre of pixel (row 2, col 3)
+        (point_wkt(10.01, 7.99), {"class": 5}),  # near a corner: row 7, col 10
         ("MULTIPOINT (({} {}), ({} {}))".format(*pixel_centre(0, 0), *pixel_centre(39, 29)), {"class": 2}),
-        (point_wkt(-3, 4), {"class": 9}),                         # west of the raster
+        (point_wkt(-3, 4), {"class": 9}),  # west of the raster
     ]
     if epsg == 4326:
         features = [(_to_wgs84(wkt), attributes) for wkt, attributes in features]
     if driver == "ESRI Shapefile":  # one geometry type per file
-        features = [(ogr.ForceToMultiPoint(ogr.CreateGeometryFromWkt(wkt)).ExportToWkt(), attributes)
-                    for wkt, attributes in features]
+        features = [
+            (ogr.ForceToMultiPoint(ogr.CreateGeometryFromWkt(wkt)).ExportToWkt(), attributes)
+            for wkt, attributes in features
+        ]
     path = write_vector(tmp_path / name, features, epsg=epsg, driver=driver)
     labels = read_labels(path, grid, class_field="class")
     assert pixels(labels) == {(0, 0): 2, (2, 3): 2, (7, 10): 5, (29, 39): 2}
@@ -126,10 +129,9 @@ def _to_wgs84(wkt: str) -> str:
 
 def test_polygons_burn_pixels_whose_centre_is_inside(tmp_path, grid):
     features = [
-        (box_wkt(2.4, 1.6, 5.6, 3.6), {"class": 1}),   # centres of cols 2-5, rows 2-3
+        (box_wkt(2.4, 1.6, 5.6, 3.6), {"class": 1}),  # centres of cols 2-5, rows 2-3
         (box_wkt(30.6, 20.6, 31.4, 21.4), {"class": 3}),  # holds no pixel centre
-        (f"MULTIPOLYGON ((({box_wkt(10, 10, 11, 12)[10:-2]})), (({box_wkt(20, 0, 21, 1)[10:-2]})))",
-         {"class": 3}),
+        (f"MULTIPOLYGON ((({box_wkt(10, 10, 11, 12)[10:-2]})), (({box_wkt(20, 0, 21, 1)[10:-2]})))", {"class": 3}),
     ]
     path = write_vector(tmp_path / "polygons.gpkg", features)
     labels = read_labels(path, grid, class_field="class")
@@ -141,8 +143,8 @@ def test_polygons_burn_pixels_whose_centre_is_inside(tmp_path, grid):
 def test_later_feature_wins_shared_pixels(tmp_path, grid):
     features = [
         (box_wkt(0, 0, 4, 4), {"class": 1}),
-        (point_wkt(1.5, 1.5), {"class": 2}),   # a point after the polygon takes its pixel
-        (box_wkt(2, 2, 6, 6), {"class": 3}),   # a polygon after both takes the overlap
+        (point_wkt(1.5, 1.5), {"class": 2}),  # a point after the polygon takes its pixel
+        (box_wkt(2, 2, 6, 6), {"class": 3}),  # a polygon after both takes the overlap
     ]
     labels = read_labels(write_vector(tmp_path / "overlap.gpkg", features), grid, class_field="class")
     result = pixels(labels)
@@ -161,8 +163,9 @@ def test_text_field_classes_are_numbered_in_sorted_order(tmp_path, grid):
     ]
     class_csv = tmp_path / "classes.csv"
     class_csv.write_text("id,name,color\n1,asphalt,#404040\n")
-    labels = read_labels(write_vector(tmp_path / "text.gpkg", features), grid, class_field="cover",
-                         class_csv=str(class_csv))
+    labels = read_labels(
+        write_vector(tmp_path / "text.gpkg", features), grid, class_field="cover", class_csv=str(class_csv)
+    )
     assert labels.classes.ids == [1, 2, 3]
     assert labels.classes.names == ["asphalt", "trees", "water"]
     assert labels.classes.colors == [(64, 64, 64), (26, 120, 52), (31, 120, 180)]  # grey, green, blue by name
@@ -172,20 +175,29 @@ def test_text_field_classes_are_numbered_in_sorted_order(tmp_path, grid):
 def test_class_csv_names_and_colours_integer_classes(tmp_path, grid):
     class_csv = tmp_path / "classes.csv"
     class_csv.write_text("4,Grass,#00ff00\n7,Roads,\n")
-    features = [(point_wkt(1.5, 1.5), {"class": 7}), (point_wkt(2.5, 1.5), {"class": 4}),
-                (point_wkt(3.5, 1.5), {"class": 12})]
-    labels = read_labels(write_vector(tmp_path / "int.gpkg", features), grid, class_field="class",
-                         class_csv=str(class_csv))
+    features = [
+        (point_wkt(1.5, 1.5), {"class": 7}),
+        (point_wkt(2.5, 1.5), {"class": 4}),
+        (point_wkt(3.5, 1.5), {"class": 12}),
+    ]
+    labels = read_labels(
+        write_vector(tmp_path / "int.gpkg", features), grid, class_field="class", class_csv=str(class_csv)
+    )
     assert labels.classes.ids == [4, 7, 12]
     assert labels.classes.names == ["Grass", "Roads", "class 12"]
-    assert labels.classes.colors == [(0, 255, 0), (64, 64, 64), DEFAULT_PALETTE[2]]  # the CSV's, a road grey, the palette's
+    assert labels.classes.colors == [
+        (0, 255, 0),
+        (64, 64, 64),
+        DEFAULT_PALETTE[2],
+    ]  # the CSV's, a road grey, the palette's
 
 
 def test_vector_in_another_crs_is_reprojected(tmp_path, grid):
     features = [(_to_wgs84(box_wkt(5, 5, 7, 6)), {"class": 1}), (_to_wgs84(point_wkt(20.5, 12.5)), {"class": 2})]
     logs = []
-    labels = read_labels(write_vector(tmp_path / "wgs84.gpkg", features, epsg=4326), grid, class_field="class",
-                         log=logs.append)
+    labels = read_labels(
+        write_vector(tmp_path / "wgs84.gpkg", features, epsg=4326), grid, class_field="class", log=logs.append
+    )
     assert pixels(labels) == {(5, 5): 1, (5, 6): 1, (12, 20): 2}
     assert any("reprojected from EPSG:4326 to EPSG:32632" in line for line in logs)
 
@@ -201,7 +213,9 @@ def test_class_field_errors_list_the_fields(tmp_path, grid):
 
 
 def test_non_positive_class_ids_are_refused(tmp_path, grid):
-    path = write_vector(tmp_path / "gt.gpkg", [(point_wkt(1.5, 1.5), {"class": 0}), (point_wkt(2.5, 1.5), {"class": 3})])
+    path = write_vector(
+        tmp_path / "gt.gpkg", [(point_wkt(1.5, 1.5), {"class": 0}), (point_wkt(2.5, 1.5), {"class": 3})]
+    )
     with pytest.raises(InputError, match=r"gt\.gpkg: field class holds the class id\(s\) \[0\]"):
         read_labels(path, grid, class_field="class")
 
@@ -231,8 +245,11 @@ def test_missing_and_unreadable_sources(tmp_path, grid):
 def test_read_class_csv_with_and_without_header(tmp_path):
     with_header = tmp_path / "a.csv"
     with_header.write_text("id,name,color\n1,Water,#0000FF\n2,Trees,\n\n5,,#102030\n")
-    assert read_class_csv(str(with_header)) == {1: ("Water", (0, 0, 255)), 2: ("Trees", None),
-                                                5: ("class 5", (16, 32, 48))}
+    assert read_class_csv(str(with_header)) == {
+        1: ("Water", (0, 0, 255)),
+        2: ("Trees", None),
+        5: ("class 5", (16, 32, 48)),
+    }
     bare = tmp_path / "b.csv"
     bare.write_text("3,Roads,#ff0000\n")
     assert read_class_csv(str(bare)) == {3: ("Roads", (255, 0, 0))}
@@ -277,7 +294,9 @@ def test_big_polygon_windows_are_rasterized_through_a_temporary_geotiff(tmp_path
     monkeypatch.setattr(labels_module, "_READ_BLOCK", 4)
     created = []
     real_mkdtemp = labels_module.tempfile.mkdtemp
-    monkeypatch.setattr(labels_module.tempfile, "mkdtemp", lambda **kw: created.append(real_mkdtemp(**kw)) or created[-1])
+    monkeypatch.setattr(
+        labels_module.tempfile, "mkdtemp", lambda **kw: created.append(real_mkdtemp(**kw)) or created[-1]
+    )
     features = [(box_wkt(-5, 3, 12, 9), {"class": 2}), (box_wkt(8, 5, 10, 6), {"class": 1})]
     labels = read_labels(write_vector(tmp_path / "big.gpkg", features), grid, class_field="class")
     expected = {(r, c): 2 for r in range(3, 9) for c in range(0, 12)}

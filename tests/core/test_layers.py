@@ -1,11 +1,22 @@
 """core/ is layered and its imports point one way: base <- nn <- io <- pipeline <- jobs <- apps."""
+
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "core"
-LAYERS = {"errors": 0, "version": 0, "progress": 0, "requests": 0, "__init__": 0,
-          "nn": 1, "io": 2, "pipeline": 3, "jobs": 4, "apps": 5}
+LAYERS = {
+    "errors": 0,
+    "version": 0,
+    "progress": 0,
+    "requests": 0,
+    "__init__": 0,
+    "nn": 1,
+    "io": 2,
+    "pipeline": 3,
+    "jobs": 4,
+    "apps": 5,
+}
 
 
 def _layer(parts: list[str]) -> int:

@@ -1,10 +1,12 @@
 """Classification streams: peak memory after 100 tiles equals that after 10."""
+
 import json
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
+import pytest
 from rasters import write_raster
 
 SCRIPT = textwrap.dedent(
@@ -42,11 +44,14 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_peak_memory_is_flat(tmp_path):
     rng = np.random.default_rng(0)
     hsi = write_raster(tmp_path / "hsi.tif", (rng.random((16, 400, 400)) * 1000).astype(np.uint16))
     dsm = write_raster(tmp_path / "dsm.tif", rng.random((400, 400)).astype(np.float32))
-    result = subprocess.run([sys.executable, "-c", SCRIPT, hsi, dsm, str(tmp_path / "c.tif")], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, hsi, dsm, str(tmp_path / "c.tif")], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     peaks = json.loads(result.stdout.strip().splitlines()[-1])
     after_10, after_100 = peaks["10"], peaks["100"]

@@ -1,4 +1,5 @@
 """Accuracy metrics against a confusion matrix worked out by hand."""
+
 import math
 
 import numpy as np
@@ -145,13 +146,15 @@ def test_single_class_perfect_map_has_undefined_kappa():
 def test_streaming_equals_one_shot():
     rng = np.random.default_rng(2)
     reference = rng.choice([0, 7, 2, 5, 99], size=(97, 131)).astype(np.uint16)
-    predicted = np.where(rng.random(reference.shape) < 0.7, reference, rng.choice([0, 7, 2, 5, 42], size=reference.shape))
+    predicted = np.where(
+        rng.random(reference.shape) < 0.7, reference, rng.choice([0, 7, 2, 5, 42], size=reference.shape)
+    )
     predicted = predicted.astype(np.int32)
     whole = assess(reference, predicted, IDS, NAMES)
     accumulator = ConfusionAccumulator(IDS)
     for row in range(0, 97, 32):
         for col in range(0, 131, 50):
-            accumulator.update(reference[row:row + 32, col:col + 50], predicted[row:row + 32, col:col + 50])
+            accumulator.update(reference[row : row + 32, col : col + 50], predicted[row : row + 32, col : col + 50])
     streamed = accumulator.result(NAMES)
     np.testing.assert_array_equal(streamed.confusion, whole.confusion)
     np.testing.assert_array_equal(streamed.other_ids, whole.other_ids)

@@ -1,4 +1,5 @@
 """The network: reference equality, training, determinism, shapes."""
+
 import numpy as np
 import pytest
 import torch
@@ -42,7 +43,9 @@ def tiny_problem(config: NetworkConfig, n: int = 48, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     y = torch.arange(n) % config.num_classes
     x = torch.randn(n, config.in_channels, config.patch_size, config.patch_size, generator=g) * 0.5
-    x[:, : config.num_classes] += 2.0 * torch.nn.functional.one_hot(y, config.in_channels)[:, : config.num_classes, None, None]
+    x[:, : config.num_classes] += (
+        2.0 * torch.nn.functional.one_hot(y, config.in_channels)[:, : config.num_classes, None, None]
+    )
     return x, y
 
 

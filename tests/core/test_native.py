@@ -1,4 +1,5 @@
 """The native CPU kernels against torch's operators, and their fallbacks."""
+
 from __future__ import annotations
 
 import math
@@ -48,7 +49,11 @@ def test_float32_matches_attention(n, t, heads, head_width):
     assert context.dtype == torch.float32 and class_probs.shape == (n, heads, t)
     # float32 rounding only: no worse than torch's own float32 attention, give or take
     q, k, v = (part.reshape(n, t, heads, -1).transpose(1, 2) for part in qkv.chunk(3, -1))
-    torch_error = (F.scaled_dot_product_attention(q, k, v, scale=scale).transpose(1, 2).reshape(n, t, -1).double() - expected).abs().max()
+    torch_error = (
+        (F.scaled_dot_product_attention(q, k, v, scale=scale).transpose(1, 2).reshape(n, t, -1).double() - expected)
+        .abs()
+        .max()
+    )
     assert (context.double() - expected).abs().max() <= 4 * torch_error + 1e-6
     torch.testing.assert_close(class_probs.double(), expected_row, atol=1e-7, rtol=1e-5)
 
@@ -187,7 +192,9 @@ def test_dropout_off_outside_training():
 
 def _status_in_subprocess(**env: str) -> str:
     script = "from ncglf2.core.nn.native import kernel_status; print(kernel_status())"
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ, **env}, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ, **env}, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -247,4 +254,3 @@ print(float((context.double() - expected).abs().max()), float((norm - F.layer_no
     assert f"built with cc-portable -O3 -march=native{' -fopenmp' if openmp else ''}:" in status
     attention_error, norm_error = map(float, errors.split())
     assert attention_error < 1e-5 and norm_error < 1e-5
-

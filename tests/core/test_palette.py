@@ -1,4 +1,5 @@
 """Class colours without a class table: land-cover families by name, else distinct qualitative colours."""
+
 import colorsys
 
 from ncglf2.core.io.palette import QUALITATIVE, class_colors

@@ -1,4 +1,5 @@
 """Whitened PCA + standardization: exact against a direct computation."""
+
 import numpy as np
 import pytest
 from rasters import write_raster

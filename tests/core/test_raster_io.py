@@ -1,4 +1,5 @@
 """Reading HSI + LiDAR on one grid, warping, refusals, and the class-map writers."""
+
 import os
 from xml.etree import ElementTree as ET
 
@@ -60,8 +61,13 @@ def test_same_grid_reads_values_names_and_sizes(hsi, dsm):
 def test_envi_int16_hsi_with_esri_crs_is_read_on_the_lidar_grid(tmp_path, dsm):
     cube = (hsi_cube(4, H, W) - 500).astype(np.int16)
     cube[2, 6, 7] = -32768
-    path = write_raster(tmp_path / "hsi.dat", cube, driver="ENVI", nodata=-32768,
-                        descriptions=["B1 (450 nm)", "B2 (550 nm)", "B3 (650 nm)", "B4 (750 nm)"])
+    path = write_raster(
+        tmp_path / "hsi.dat",
+        cube,
+        driver="ENVI",
+        nodata=-32768,
+        descriptions=["B1 (450 nm)", "B2 (550 nm)", "B3 (650 nm)", "B4 (750 nm)"],
+    )
     assert "coordinate system string" in (tmp_path / "hsi.hdr").read_text()  # ESRI WKT, not EPSG's
     logs = []
     with open_inputs(path, [dsm[0]], log=logs.append) as stack:
@@ -75,9 +81,9 @@ def test_envi_int16_hsi_with_esri_crs_is_read_on_the_lidar_grid(tmp_path, dsm):
 
 def test_per_band_nodata_nan_and_inf_make_pixels_invalid(tmp_path):
     cube = hsi_cube(3, H, W, dtype="int16")
-    cube[0, 1, 2] = 0          # band 1 nodata
-    cube[1, 3, 4] = -9999      # band 2 nodata
-    cube[0, 5, 6] = -9999      # band 1 holds band 2's nodata: still valid
+    cube[0, 1, 2] = 0  # band 1 nodata
+    cube[1, 3, 4] = -9999  # band 2 nodata
+    cube[0, 5, 6] = -9999  # band 1 holds band 2's nodata: still valid
     hsi_path = with_band_nodata(write_raster(tmp_path / "hsi.tif", cube), tmp_path / "hsi.vrt", [0, -9999, None])
     first = ramp(H, W, geotransform())
     first[7, 8] = np.nan
@@ -153,7 +159,9 @@ def test_lidar_in_geographic_crs_is_warped_onto_utm(tmp_path, hsi):
 
 def test_same_crs_as_proj_string_is_not_warped(tmp_path, hsi):
     values = (ramp(H, W, geotransform()) * 10).astype(np.int16)
-    path = write_raster(tmp_path / "dsm.tif", values, crs=srs_wkt(proj="+proj=utm +zone=32 +datum=WGS84 +units=m +no_defs"))
+    path = write_raster(
+        tmp_path / "dsm.tif", values, crs=srs_wkt(proj="+proj=utm +zone=32 +datum=WGS84 +units=m +no_defs")
+    )
     logs = []
     with open_inputs(hsi[0], [path], log=logs.append) as stack:
         _, lidar, _ = stack.read_window(0, 0, W, H)
@@ -179,8 +187,9 @@ def test_hsi_without_bands_is_refused(tmp_path, hsi, dsm):
     container = str(tmp_path / "two.gpkg")
     for index, table in enumerate("ab"):
         options = [f"RASTER_TABLE={table}"] + (["APPEND_SUBDATASET=YES"] if index else [])
-        gdal.Translate(container, hsi[0], format="GPKG", bandList=[1], outputType=gdal.GDT_Byte,
-                       creationOptions=options)
+        gdal.Translate(
+            container, hsi[0], format="GPKG", bandList=[1], outputType=gdal.GDT_Byte, creationOptions=options
+        )
     with pytest.raises(InputError, match=r"HSI raster .*two\.gpkg has no band.*GPKG:.*two\.gpkg:a"):
         open_inputs(container, [dsm[0]])
 
@@ -242,7 +251,12 @@ def test_grid_windows():
     assert (sub.width, sub.height) == (4, 3)
     assert sub.geotransform == (ORIGIN[0] + 10, 1.0, 0.0, ORIGIN[1] - 5, 0.0, -1.0)
     assert grid.window_from_extent(ORIGIN[0] + 10, ORIGIN[1] - 8, ORIGIN[0] + 14, ORIGIN[1] - 5) == (10, 5, 4, 3)
-    assert grid.window_from_extent(ORIGIN[0] + 10.5, ORIGIN[1] - 7.5, ORIGIN[0] + 13.2, ORIGIN[1] - 5.1) == (10, 5, 4, 3)
+    assert grid.window_from_extent(ORIGIN[0] + 10.5, ORIGIN[1] - 7.5, ORIGIN[0] + 13.2, ORIGIN[1] - 5.1) == (
+        10,
+        5,
+        4,
+        3,
+    )
     assert grid.window_from_extent(ORIGIN[0] - 100, ORIGIN[1] - 100, ORIGIN[0] + 2, ORIGIN[1] + 100) == (0, 0, 2, H)
     with pytest.raises(InputError, match="does not overlap"):
         grid.window_from_extent(0, 0, 10, 10)
@@ -295,15 +309,21 @@ def test_created_float_geotiff_uses_floating_point_predictor(tmp_path):
 
 def test_paletted_qml_lists_every_class(tmp_path):
     path = tmp_path / "classes.qml"
-    write_paletted_qml(str(path), [1, 2, 7], ["water", "trees", "road & rail"],
-                       [(0, 0, 255), (0, 128, 0), (255, 200, 10)])
+    write_paletted_qml(
+        str(path), [1, 2, 7], ["water", "trees", "road & rail"], [(0, 0, 255), (0, 128, 0), (255, 200, 10)]
+    )
     root = ET.parse(path).getroot()
     renderer = root.find("pipe/rasterrenderer")
     assert renderer.get("type") == "paletted" and renderer.get("band") == "1"
-    entries = [(e.get("value"), e.get("color"), e.get("label"), e.get("alpha"))
-               for e in renderer.findall("colorPalette/paletteEntry")]
-    assert entries == [("1", "#0000ff", "water", "255"), ("2", "#008000", "trees", "255"),
-                       ("7", "#ffc80a", "road & rail", "255")]
+    entries = [
+        (e.get("value"), e.get("color"), e.get("label"), e.get("alpha"))
+        for e in renderer.findall("colorPalette/paletteEntry")
+    ]
+    assert entries == [
+        ("1", "#0000ff", "water", "255"),
+        ("2", "#008000", "trees", "255"),
+        ("7", "#ffc80a", "road & rail", "255"),
+    ]
     assert sorted(os.listdir(tmp_path)) == ["classes.qml"]  # no temporary file left
 
 

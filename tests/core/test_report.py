@@ -1,4 +1,5 @@
 """Accuracy and training reports: contents read back, escaping, atomic writes."""
+
 import csv
 import json
 import math
@@ -117,8 +118,9 @@ def test_png_curves(tmp_path, history):
 
 def test_training_report(tmp_path, history, assessment):
     html_path = tmp_path / "train.html"
-    write_training_report(history, str(html_path), validation=assessment,
-                          context={"epochs": 80, "optimizer": "Adam <lr=1e-4>"})
+    write_training_report(
+        history, str(html_path), validation=assessment, context={"epochs": 80, "optimizer": "Adam <lr=1e-4>"}
+    )
     page = html_path.read_text(encoding="utf-8")
     assert (tmp_path / "train_curves.png").stat().st_size > 10_000
     assert 'src="train_curves.png"' in page
@@ -134,8 +136,15 @@ def test_training_report_png_elsewhere_is_linked_relatively(tmp_path, history):
 
 
 def test_history_round_trip():
-    h = TrainingHistory(epochs=[1, 2], train_loss=[1.0, 0.5], train_accuracy=[0.5, 0.7],
-                        val_loss=[math.nan, 0.6], val_accuracy=[], learning_rate=[1e-3, 1e-3], best_epoch=2)
+    h = TrainingHistory(
+        epochs=[1, 2],
+        train_loss=[1.0, 0.5],
+        train_accuracy=[0.5, 0.7],
+        val_loss=[math.nan, 0.6],
+        val_accuracy=[],
+        learning_rate=[1e-3, 1e-3],
+        best_epoch=2,
+    )
     d = json.loads(json.dumps(h.to_dict()))
     assert d["val_loss"] == [None, 0.6] and d["best_epoch"] == 2
     back = TrainingHistory.from_dict(d)

@@ -1,4 +1,5 @@
 """Job requests: frozen, keyword-only, checked once with the parameter's name, and a lossless JSON round trip."""
+
 import dataclasses
 import json
 import math
@@ -19,15 +20,44 @@ from ncglf2.core.requests import (
 )
 
 EXAMPLES = [
-    TrainRequest(hsi="h.tif", lidar=["d.tif", "i.tif"], labels="l.gpkg", out="m.ncglf2", class_field="class",
-                 report="r.html", labels_layer="samples",
-                 params=TrainingParameters(epochs=5, samples_per_class=None, learning_rate=3e-4, device="cuda:1")),
-    ClassifyRequest(model="m.ncglf2", hsi="h.tif", lidar=["d.tif"], out="c.tif", confidence="k.tif",
-                    extent=(1.5, 2.0, 10.25, 20.0), batch_size=512, precision="bfloat16", overwrite=True),
-    AssessRequest(classification="c.tif", reference="t.gpkg", out_html="a.html", json_path="a.json",
-                  class_field="kind", reference_layer="points"),
-    ImportRequest(checkpoint="best.pth.tar", hsi="h.tif", lidar=["d.tif"], num_classes=6, out="t.ncglf2",
-                  class_csv="classes.csv", seed=3),
+    TrainRequest(
+        hsi="h.tif",
+        lidar=["d.tif", "i.tif"],
+        labels="l.gpkg",
+        out="m.ncglf2",
+        class_field="class",
+        report="r.html",
+        labels_layer="samples",
+        params=TrainingParameters(epochs=5, samples_per_class=None, learning_rate=3e-4, device="cuda:1"),
+    ),
+    ClassifyRequest(
+        model="m.ncglf2",
+        hsi="h.tif",
+        lidar=["d.tif"],
+        out="c.tif",
+        confidence="k.tif",
+        extent=(1.5, 2.0, 10.25, 20.0),
+        batch_size=512,
+        precision="bfloat16",
+        overwrite=True,
+    ),
+    AssessRequest(
+        classification="c.tif",
+        reference="t.gpkg",
+        out_html="a.html",
+        json_path="a.json",
+        class_field="kind",
+        reference_layer="points",
+    ),
+    ImportRequest(
+        checkpoint="best.pth.tar",
+        hsi="h.tif",
+        lidar=["d.tif"],
+        num_classes=6,
+        out="t.ncglf2",
+        class_csv="classes.csv",
+        seed=3,
+    ),
 ]
 
 
@@ -49,25 +79,31 @@ def test_requests_are_frozen_and_keyword_only():
     assert request.lidar == ("d.tif",) and request.tile_size == DEFAULT_TILE_SIZE
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: TrainingParameters(epochs=0), "epochs must be at least 1"),
-    (lambda: TrainingParameters(learning_rate=math.nan), "learning rate must be a finite number"),
-    (lambda: TrainingParameters(learning_rate=-1e-3), "learning rate must be positive"),
-    (lambda: TrainingParameters(seed=-1), "seed must be between 0"),
-    (lambda: TrainingParameters(batch_size=1), "batch size must be at least 2"),
-    (lambda: TrainingParameters(patch_size=10), "patch size must be odd"),
-    (lambda: TrainingParameters(epochs=2.5), "epochs must be a whole number"),
-    (lambda: TrainingParameters(device="tpu"), "device must be one of auto, cpu, cuda"),
-    (lambda: TrainRequest(hsi="h.tif", lidar=[], labels="l.tif", out="m.ncglf2"), "at least one LiDAR raster"),
-    (lambda: TrainRequest(hsi="", lidar=["d.tif"], labels="l.tif", out="m.ncglf2"), "hsi must be a file path"),
-    (lambda: ClassifyRequest(model="m", hsi="h", lidar=["d"], out="c", tile_size=0), "tile size must be"),
-    (lambda: ClassifyRequest(model="m", hsi="h", lidar=["d"], out="c", batch_size=0), "batch size must be"),
-    (lambda: ClassifyRequest(model="m", hsi="h", lidar=["d"], out="c", precision="int8"), "precision must be one of"),
-    (lambda: ClassifyRequest(model="m", hsi="h", lidar=["d"], out="c", extent=(0, 0, 0, 5)), "is empty"),
-    (lambda: ClassifyRequest(model="m", hsi="h", lidar=["d"], out="c", extent=(0, 0, math.inf, 5)), "four finite"),
-    (lambda: ImportRequest(checkpoint="c", hsi="h", lidar=["d"], num_classes=1, out="o"), "number of classes"),
-    (lambda: AssessRequest(classification="c", reference="r", out_html=""), "HTML report must be a file path"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: TrainingParameters(epochs=0), "epochs must be at least 1"),
+        (lambda: TrainingParameters(learning_rate=math.nan), "learning rate must be a finite number"),
+        (lambda: TrainingParameters(learning_rate=-1e-3), "learning rate must be positive"),
+        (lambda: TrainingParameters(seed=-1), "seed must be between 0"),
+        (lambda: TrainingParameters(batch_size=1), "batch size must be at least 2"),
+        (lambda: TrainingParameters(patch_size=10), "patch size must be odd"),
+        (lambda: TrainingParameters(epochs=2.5), "epochs must be a whole number"),
+        (lambda: TrainingParameters(device="tpu"), "device must be one of auto, cpu, cuda"),
+        (lambda: TrainRequest(hsi="h.tif", lidar=[], labels="l.tif", out="m.ncglf2"), "at least one LiDAR raster"),
+        (lambda: TrainRequest(hsi="", lidar=["d.tif"], labels="l.tif", out="m.ncglf2"), "hsi must be a file path"),
+        (lambda: ClassifyRequest(model="m", hsi="h", lidar=["d"], out="c", tile_size=0), "tile size must be"),
+        (lambda: ClassifyRequest(model="m", hsi="h", lidar=["d"], out="c", batch_size=0), "batch size must be"),
+        (
+            lambda: ClassifyRequest(model="m", hsi="h", lidar=["d"], out="c", precision="int8"),
+            "precision must be one of",
+        ),
+        (lambda: ClassifyRequest(model="m", hsi="h", lidar=["d"], out="c", extent=(0, 0, 0, 5)), "is empty"),
+        (lambda: ClassifyRequest(model="m", hsi="h", lidar=["d"], out="c", extent=(0, 0, math.inf, 5)), "four finite"),
+        (lambda: ImportRequest(checkpoint="c", hsi="h", lidar=["d"], num_classes=1, out="o"), "number of classes"),
+        (lambda: AssessRequest(classification="c", reference="r", out_html=""), "HTML report must be a file path"),
+    ],
+)
 def test_bad_values_are_refused_with_the_parameters_name(make, message):
     with pytest.raises(InputError, match=message):
         make()
@@ -89,8 +125,7 @@ def test_bad_json_is_refused_clearly():
 
 
 def test_requests_and_their_defaults_load_without_torch():
-    code = ("import sys; import ncglf2.core.requests as r; r.TrainingParameters(); "
-            "print('torch' in sys.modules)")
+    code = "import sys; import ncglf2.core.requests as r; r.TrainingParameters(); print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"

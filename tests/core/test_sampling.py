@@ -1,4 +1,5 @@
 """Per-class training samples, stratified validation, seeded; clear errors."""
+
 import numpy as np
 import pytest
 

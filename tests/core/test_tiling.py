@@ -1,4 +1,5 @@
 """Tiles cover windows exactly; patches equal a direct zero-padded cut."""
+
 import numpy as np
 import pytest
 import torch
@@ -6,7 +7,9 @@ import torch
 from ncglf2.core.pipeline.tiling import cut_patches, tile_windows
 
 
-@pytest.mark.parametrize("window,tile,block", [((0, 0, 100, 70), 32, (16, 16)), ((5, 7, 50, 41), 20, (256, 1)), ((3, 0, 9, 9), 64, (1, 1))])
+@pytest.mark.parametrize(
+    "window,tile,block", [((0, 0, 100, 70), 32, (16, 16)), ((5, 7, 50, 41), 20, (256, 1)), ((3, 0, 9, 9), 64, (1, 1))]
+)
 def test_tiles_cover_window_once(window, tile, block):
     x0, y0, w, h = window
     cover = np.zeros((y0 + h + 1, x0 + w + 1), dtype=int)

@@ -1,4 +1,5 @@
 """Train, save, classify and assess end to end on a tiny real scene."""
+
 import json
 
 import numpy as np
@@ -19,7 +20,16 @@ def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("scene")
     scene = build_tiny_scene(folder)
     model = str(folder / "model.ncglf2")
-    outcome = train(TrainRequest(hsi=scene.hsi, lidar=[scene.dsm], labels=scene.labels, out=model, report=str(folder / "train.html"), params=tiny_parameters()))
+    outcome = train(
+        TrainRequest(
+            hsi=scene.hsi,
+            lidar=[scene.dsm],
+            labels=scene.labels,
+            out=model,
+            report=str(folder / "train.html"),
+            params=tiny_parameters(),
+        )
+    )
     return scene, model, outcome, folder
 
 
@@ -38,7 +48,17 @@ def test_training_outcome(trained):
 def test_classification_is_correct_and_styled(trained, tmp_path):
     scene, model, _, _ = trained
     out = str(tmp_path / "classes.tif")
-    result = classify(ClassifyRequest(model=model, hsi=scene.hsi, lidar=[scene.dsm], out=out, confidence=str(tmp_path / "conf.tif"), probabilities=str(tmp_path / "probs.tif"), tile_size=16))
+    result = classify(
+        ClassifyRequest(
+            model=model,
+            hsi=scene.hsi,
+            lidar=[scene.dsm],
+            out=out,
+            confidence=str(tmp_path / "conf.tif"),
+            probabilities=str(tmp_path / "probs.tif"),
+            tile_size=16,
+        )
+    )
     ds = gdal.Open(out)
     classes = ds.GetRasterBand(1).ReadAsArray()
     hsi = gdal.Open(scene.hsi)
@@ -67,7 +87,16 @@ def test_tile_size_does_not_change_the_map(trained, tmp_path):
     maps = []
     for tile in (7, 64):
         out = str(tmp_path / f"classes_{tile}.tif")
-        classify(ClassifyRequest(model=model, hsi=scene.hsi, lidar=[scene.dsm], out=out, probabilities=str(tmp_path / f"p_{tile}.tif"), tile_size=tile))
+        classify(
+            ClassifyRequest(
+                model=model,
+                hsi=scene.hsi,
+                lidar=[scene.dsm],
+                out=out,
+                probabilities=str(tmp_path / f"p_{tile}.tif"),
+                tile_size=tile,
+            )
+        )
         maps.append((gdal.Open(out).ReadAsArray(), gdal.Open(str(tmp_path / f"p_{tile}.tif")).ReadAsArray()))
     np.testing.assert_array_equal(maps[0][0], maps[1][0])
     np.testing.assert_allclose(maps[0][1], maps[1][1], atol=1e-5)
@@ -108,8 +137,15 @@ def test_assessment_against_labels(trained, tmp_path):
     scene, model, _, _ = trained
     out = str(tmp_path / "classes.tif")
     classify(ClassifyRequest(model=model, hsi=scene.hsi, lidar=[scene.dsm], out=out))
-    a = assess(AssessRequest(classification=out, reference=scene.labels, out_html=str(tmp_path / "acc.html"),
-                             json_path=str(tmp_path / "acc.json"), csv_path=str(tmp_path / "acc.csv")))
+    a = assess(
+        AssessRequest(
+            classification=out,
+            reference=scene.labels,
+            out_html=str(tmp_path / "acc.html"),
+            json_path=str(tmp_path / "acc.json"),
+            csv_path=str(tmp_path / "acc.csv"),
+        )
+    )
     report = json.loads((tmp_path / "acc.json").read_text())
     labels = gdal.Open(scene.labels).ReadAsArray()
     classes = gdal.Open(out).ReadAsArray()
@@ -148,7 +184,11 @@ def test_same_seed_same_model(tmp_path):
     weights = []
     for name in ("a", "b"):
         out = str(tmp_path / f"{name}.ncglf2")
-        train(TrainRequest(hsi=scene.hsi, lidar=[scene.dsm], labels=scene.labels, out=out, params=tiny_parameters(epochs=2)))
+        train(
+            TrainRequest(
+                hsi=scene.hsi, lidar=[scene.dsm], labels=scene.labels, out=out, params=tiny_parameters(epochs=2)
+            )
+        )
         weights.append(load_model(out).network.state_dict())
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
@@ -159,7 +199,9 @@ def test_import_reference_matches_checkpoint(reference_files, tmp_path):
     checkpoint, _ = reference_files
     scene = build_tiny_scene(tmp_path, bands=48)
     out = str(tmp_path / "trento.ncglf2")
-    import_reference(ImportRequest(checkpoint=str(checkpoint), hsi=scene.hsi, lidar=[scene.dsm], num_classes=6, out=out))
+    import_reference(
+        ImportRequest(checkpoint=str(checkpoint), hsi=scene.hsi, lidar=[scene.dsm], num_classes=6, out=out)
+    )
     bundle = load_model(out)
     assert bundle.preprocessing.n_components == 40 and bundle.class_ids == [1, 2, 3, 4, 5, 6]
     direct = load_reference_checkpoint(checkpoint, 6)
@@ -177,7 +219,11 @@ def test_labels_that_miss_the_raster(tmp_path):
     scene = build_tiny_scene(tmp_path)
     far = write_raster(tmp_path / "far.tif", np.ones((10, 10), np.uint8), gt=geotransform(origin=(100000.0, 200000.0)))
     with pytest.raises(InputError, match="overlap"):
-        train(TrainRequest(hsi=scene.hsi, lidar=[scene.dsm], labels=far, out=str(tmp_path / "m.ncglf2"), params=tiny_parameters()))
+        train(
+            TrainRequest(
+                hsi=scene.hsi, lidar=[scene.dsm], labels=far, out=str(tmp_path / "m.ncglf2"), params=tiny_parameters()
+            )
+        )
     assert not (tmp_path / "m.ncglf2").exists()
 
 
@@ -189,10 +235,16 @@ def test_model_file_round_trip(trained, tmp_path):
     copy = str(tmp_path / "copy.ncglf2")
     save_model(copy, first)
     second = load_model(copy)
-    assert all(torch.equal(a, b) for a, b in zip(first.network.state_dict().values(), second.network.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(first.network.state_dict().values(), second.network.state_dict().values())
+    )
     for key, value in first.preprocessing.to_arrays().items():
         np.testing.assert_array_equal(value, second.preprocessing.to_arrays()[key])
-    assert (second.class_ids, second.class_names, second.class_colors) == (first.class_ids, first.class_names, first.class_colors)
+    assert (second.class_ids, second.class_names, second.class_colors) == (
+        first.class_ids,
+        first.class_names,
+        first.class_colors,
+    )
     assert second.config == first.config
     header = second.source_header
     assert header["format_version"] == 1 and header["bands"] == {"hsi": 8, "lidar": 1}
@@ -218,7 +270,18 @@ def test_classify_reports_progress_per_batch_within_a_tile(trained, tmp_path):
     """One tile holds the whole scene: the bar still moves with every batch, up to 100 %."""
     scene, model, _, _ = trained
     progress = _Recorder()
-    classify(ClassifyRequest(model=model, hsi=scene.hsi, lidar=[scene.dsm], out=str(tmp_path / "c.tif"), device="cpu", tile_size=4096, batch_size=64), progress)
+    classify(
+        ClassifyRequest(
+            model=model,
+            hsi=scene.hsi,
+            lidar=[scene.dsm],
+            out=str(tmp_path / "c.tif"),
+            device="cpu",
+            tile_size=4096,
+            batch_size=64,
+        ),
+        progress,
+    )
     valid = 36 * 42 - 36  # the tiny scene's nodata corner is 6 x 6
     assert len(progress.percents) >= valid // 64
     assert progress.percents[0] == 0.0 and progress.percents[-1] == pytest.approx(100.0)

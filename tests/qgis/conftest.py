@@ -1,4 +1,5 @@
 """One real QGIS application (offscreen) for the whole session, with Processing."""
+
 import os
 import sys
 from pathlib import Path

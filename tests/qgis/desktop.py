@@ -5,6 +5,7 @@ the batch panel), which need the full application with its ``iface``. The
 script runs once QGIS has started, writes a JSON result and ends the process;
 a crash shows as QGIS's exit status with its log.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-HARNESS = '''
+HARNESS = """
 import json, os, site, sys, traceback
 site.addsitedir({site_packages!r})
 from qgis.PyQt.QtCore import QTimer
@@ -49,7 +50,7 @@ def _run():
 
 
 QTimer.singleShot(300, _run)
-'''
+"""
 
 
 @dataclass
@@ -70,15 +71,27 @@ def run_in_desktop(body: str, folder: Path, timeout: float = 240, env: dict | No
         pytest.skip("the QGIS desktop application or xvfb-run is not installed")
     result = folder / "desktop_result.json"
     script = folder / "desktop_script.py"
-    script.write_text(HARNESS.format(
-        site_packages=sysconfig.get_paths()["purelib"], result=str(result),
-        body=textwrap.indent(textwrap.dedent(body), "    "),
-    ))
+    script.write_text(
+        HARNESS.format(
+            site_packages=sysconfig.get_paths()["purelib"],
+            result=str(result),
+            body=textwrap.indent(textwrap.dedent(body), "    "),
+        )
+    )
     run_env = {**os.environ, "QT_QPA_PLATFORM": "xcb", **(env or {})}
-    command = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", "qgis", "--nologo", "--noversioncheck",
-               "--profiles-path", str(folder / "profiles"), "--code", str(script)]
+    command = [
+        "xvfb-run",
+        "-a",
+        "-s",
+        "-screen 0 1600x1000x24",
+        "qgis",
+        "--nologo",
+        "--noversioncheck",
+        "--profiles-path",
+        str(folder / "profiles"),
+        "--code",
+        str(script),
+    ]
     done = subprocess.run(command, env=run_env, capture_output=True, text=True, timeout=timeout)
     found = json.loads(result.read_text()) if result.is_file() else {}
     return DesktopRun(done.returncode, found, done.stdout[-6000:] + done.stderr[-6000:])
-
-

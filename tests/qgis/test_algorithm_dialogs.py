@@ -5,15 +5,17 @@ raster there crashed QGIS (signal 11) when the Train or Assess dialog opened
 with a raster active. The test runs QGIS itself, so a crash fails it with
 QGIS's exit status.
 """
+
 import sys
 from pathlib import Path
 
+import pytest
 from desktop import run_in_desktop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "core"))
 from scenes import build_tiny_scene  # noqa: E402
 
-BODY = '''
+BODY = """
 import processing
 from processing.gui.BatchAlgorithmDialog import BatchAlgorithmDialog
 from qgis.core import QgsApplication, QgsProject, QgsRasterLayer, QgsVectorLayer
@@ -54,9 +56,10 @@ for active in (None, hsi, labels, points, polygons):
         batch.show()
         QApplication.processEvents()
         batch.close()
-'''
+"""
 
 
+@pytest.mark.slow
 def test_every_dialog_opens_with_every_active_layer_and_takes_raster_labels(tmp_path):
     scene = build_tiny_scene(tmp_path)
     run = run_in_desktop(BODY, tmp_path, env={"SCENE_HSI": scene.hsi, "SCENE_LABELS": scene.labels})

@@ -3,6 +3,7 @@
 Runs wait on the task manager by processing Qt events until the dialog's run
 has finished, so the tasks' signals reach the main thread as in QGIS.
 """
+
 import json
 import os
 import subprocess
@@ -47,7 +48,10 @@ def scene_layers(qgis_app, tmp_path):
 
     scene = build_tiny_scene(tmp_path)
     project = QgsProject.instance()
-    layers = {name: QgsRasterLayer(path, name) for name, path in (("hsi", scene.hsi), ("dsm", scene.dsm), ("labels", scene.labels))}
+    layers = {
+        name: QgsRasterLayer(path, name)
+        for name, path in (("hsi", scene.hsi), ("dsm", scene.dsm), ("labels", scene.labels))
+    }
     assert all(layer.isValid() for layer in layers.values())
     project.addMapLayers(list(layers.values()))
     csv = tmp_path / "classes.csv"
@@ -136,7 +140,11 @@ def test_widget_defaults_come_from_the_algorithm(dialog):
     from qgis.core import QgsApplication
 
     train = QgsApplication.processingRegistry().algorithmById("ncglf2:train")
-    for name, spin in (("EPOCHS", dialog.epochsSpin), ("PATCH_SIZE", dialog.patchSizeSpin), ("PCA_COMPONENTS", dialog.pcaSpin)):
+    for name, spin in (
+        ("EPOCHS", dialog.epochsSpin),
+        ("PATCH_SIZE", dialog.patchSizeSpin),
+        ("PCA_COMPONENTS", dialog.pcaSpin),
+    ):
         assert spin.value() == train.parameterDefinition(name).defaultValue()
     assert dialog.advancedGroup.isCollapsed()
     assert dialog.trainRadio.isChecked() and dialog.modelStack.currentWidget() is dialog.trainPage
@@ -154,7 +162,12 @@ def test_parameters_match_the_algorithms(dialog, scene_layers, tmp_path):
     assert params["LIDAR"] == [layers["dsm"].source()]
     assert params["LABELS_RASTER"] == layers["labels"].source() and params["LABELS"] is None
     assert params["CLASS_FIELD"] is None and not dialog.classFieldCombo.isEnabled()
-    assert (params["EPOCHS"], params["SAMPLES_PER_CLASS"], params["PATCH_SIZE"], params["PCA_COMPONENTS"]) == (7, 0, 5, 4)
+    assert (params["EPOCHS"], params["SAMPLES_PER_CLASS"], params["PATCH_SIZE"], params["PCA_COMPONENTS"]) == (
+        7,
+        0,
+        5,
+        4,
+    )
     assert params["VALIDATION_FRACTION"] == pytest.approx(0.25)
     assert params["LEARNING_RATE"] == pytest.approx(0.003)
     assert params["DEVICE"] == 1 and params["OUTPUT_MODEL"] == str(tmp_path / "tiny.ncglf2")
@@ -193,7 +206,9 @@ def test_parameters_match_the_algorithms(dialog, scene_layers, tmp_path):
     assert classify["PRECISION"] == 0
     dialog.precisionCombo.setCurrentIndex(1)
     classify = dialog.classify_parameters("model.ncglf2")
-    options = QgsApplication.processingRegistry().algorithmById("ncglf2:classify").parameterDefinition("PRECISION").options()
+    options = (
+        QgsApplication.processingRegistry().algorithmById("ncglf2:classify").parameterDefinition("PRECISION").options()
+    )
     assert options[classify["PRECISION"]].startswith("bfloat16") and dialog.precisionCombo.currentText() == options[1]
 
 
@@ -239,8 +254,11 @@ def test_train_and_classify_adds_the_styled_class_map(dialog, scene_layers, tmp_
     assert isinstance(renderer, QgsPalettedRasterRenderer)
     styled = [(c.value, c.label, c.color.name()) for c in renderer.classes()]
     assert styled == [(i, n, c) for i, n, c in CLASSES]
-    confidence = [layer for layer in QgsProject.instance().mapLayers().values()
-                  if layer.source() == str(tmp_path / "tiny_classes_confidence.tif")]
+    confidence = [
+        layer
+        for layer in QgsProject.instance().mapLayers().values()
+        if layer.source() == str(tmp_path / "tiny_classes_confidence.tif")
+    ]
     assert len(confidence) == 1 and confidence[0].isValid()
     # Named after their files, the confidence just below the class map with a 0-1 stretch, a legend of class names.
     assert (added[0].name(), confidence[0].name()) == ("tiny_classes", "tiny_classes_confidence")
@@ -262,15 +280,20 @@ def test_train_and_classify_adds_the_styled_class_map(dialog, scene_layers, tmp_
     image = QImage(str(shot))
     assert image.width() >= 800 and image.height() >= 500
 
-
     # Classify alone reuses the model just trained, here on the map canvas extent only.
     hsi = layers["hsi"]
     canvas = dialog.iface.mapCanvas()
     canvas.setDestinationCrs(hsi.crs())
     full = hsi.extent()
     pixel = hsi.rasterUnitsPerPixelX()
-    canvas.setExtent(QgsRectangle(full.xMinimum() + 6 * pixel, full.yMaximum() - 18 * pixel,
-                                  full.xMinimum() + 18 * pixel, full.yMaximum() - 6 * pixel))
+    canvas.setExtent(
+        QgsRectangle(
+            full.xMinimum() + 6 * pixel,
+            full.yMaximum() - 18 * pixel,
+            full.xMinimum() + 18 * pixel,
+            full.yMaximum() - 6 * pixel,
+        )
+    )
     dialog.canvasExtentRadio.setChecked(True)
     dialog.classOutputWidget.setFilePath(str(tmp_path / "canvas.tif"))
     dialog.confidenceCheck.setChecked(False)
@@ -278,11 +301,12 @@ def test_train_and_classify_adds_the_styled_class_map(dialog, scene_layers, tmp_
     wait_until_idle(dialog, 120)
     assert outcomes[-1].status == "succeeded", dialog.logEdit.toPlainText()
     assert outcomes[-1].results["ncglf2:classify"]["OUTPUT"] == str(tmp_path / "canvas.tif")
-    part = [layer for layer in QgsProject.instance().mapLayers().values() if layer.source() == str(tmp_path / "canvas.tif")]
+    part = [
+        layer for layer in QgsProject.instance().mapLayers().values() if layer.source() == str(tmp_path / "canvas.tif")
+    ]
     assert len(part) == 1 and isinstance(part[0].renderer(), QgsPalettedRasterRenderer)
     assert 10 <= part[0].width() < hsi.width() and 10 <= part[0].height() < hsi.height()
     assert len(dialog.opened_urls) == 1  # no training, no new report
-
 
 
 def test_cancel_stops_training_and_qgis_keeps_working(dialog, scene_layers, tmp_path):
@@ -403,7 +427,7 @@ def _probe(tmp_path, block_torch: bool) -> dict:
     assert completed.returncode == 0, completed.stderr[-3000:]
     line = [text for text in completed.stdout.splitlines() if text.startswith("RESULT ")]
     assert line, completed.stdout[-2000:] + completed.stderr[-2000:]
-    return json.loads(line[-1][len("RESULT "):])
+    return json.loads(line[-1][len("RESULT ") :])
 
 
 def test_without_torch_the_dialog_says_what_to_install(tmp_path):
@@ -462,8 +486,9 @@ def test_first_choices_are_the_likely_ones_and_outputs_are_kept(dialog, scene_la
     layers, _ = scene_layers
     project = QgsProject.instance()
     confidence = QgsRasterLayer(layers["dsm"].source(), "Confidence")
-    points = QgsVectorLayer("Point?crs=EPSG:32632&field=fid:integer&field=id:integer&field=landcover:string",
-                            "field samples", "memory")
+    points = QgsVectorLayer(
+        "Point?crs=EPSG:32632&field=fid:integer&field=id:integer&field=landcover:string", "field samples", "memory"
+    )
     project.addMapLayers([confidence, points])
     assert dialog.hsiLayerCombo.currentLayer() is layers["hsi"]
     assert dialog.labelsLayerCombo.currentLayer() is points

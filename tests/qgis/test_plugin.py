@@ -1,4 +1,5 @@
 """The plugin as QGIS loads it: classFactory, provider registration, metadata."""
+
 import configparser
 import os
 
@@ -92,8 +93,12 @@ def test_zip_follows_the_plugin_repository_rules(tmp_path):
     import zipfile
 
     out = tmp_path / "ncglf2.zip"
-    done = subprocess.run(["/usr/bin/python3", str(ROOT / "tools" / "package.py"), "zip", str(out)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        ["/usr/bin/python3", str(ROOT / "tools" / "package.py"), "zip", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     with zipfile.ZipFile(out) as archive:
         assert archive.testzip() is None
@@ -107,8 +112,17 @@ def test_zip_follows_the_plugin_repository_rules(tmp_path):
     assert not [n for n in names if any(f in n for f in forbidden)]
     parser = configparser.ConfigParser(interpolation=None)
     parser.read_string(metadata)
-    for key in ("name", "description", "about", "version", "qgisMinimumVersion", "author", "email",
-                "repository", "tracker"):
+    for key in (
+        "name",
+        "description",
+        "about",
+        "version",
+        "qgisMinimumVersion",
+        "author",
+        "email",
+        "repository",
+        "tracker",
+    ):
         assert parser.get("general", key).strip(), key
     assert "plugin" not in parser.get("general", "name").lower()
 
@@ -136,16 +150,23 @@ def test_help_page_and_translation_source_are_up_to_date(qgis_app):
     spec = importlib.util.spec_from_file_location("algorithm_docs", ROOT / "tools" / "algorithm_docs.py")
     docs = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(docs)
-    assert docs.render() == (ROOT / "docs" / "algorithms.md").read_text(encoding="utf-8"), \
+    assert docs.render() == (ROOT / "docs" / "algorithms.md").read_text(encoding="utf-8"), (
         "docs/algorithms.md is stale: run tools/algorithm_docs.py"
+    )
     spec = importlib.util.spec_from_file_location("update_translations", ROOT / "tools" / "update_translations.py")
     translations = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(translations)
     ts = translations.build_ts()
-    assert ts == (ROOT / "i18n" / "ncglf2_en.ts").read_text(encoding="utf-8"), \
+    assert ts == (ROOT / "i18n" / "ncglf2_en.ts").read_text(encoding="utf-8"), (
         "i18n/ncglf2_en.ts is stale: run tools/update_translations.py"
-    for text in ("Train a model", "Classify with a model", "Training labels (class raster)", "Validation kappa",
-                 "Tick at least one LiDAR raster."):
+    )
+    for text in (
+        "Train a model",
+        "Classify with a model",
+        "Training labels (class raster)",
+        "Validation kappa",
+        "Tick at least one LiDAR raster.",
+    ):
         assert f"<source>{text}</source>" in ts
 
 
@@ -165,12 +186,17 @@ def test_a_translation_changes_what_the_toolbox_shows(qgis_app, tmp_path):
         pytest.skip("Qt's lrelease is not installed")
     source = (ROOT / "i18n" / "ncglf2_en.ts").read_text(encoding="utf-8")
     german = source.replace('language="en"', 'language="de"').replace(
-        "<source>Train a model</source>\n      <translation type=\"unfinished\" />",
-        "<source>Train a model</source>\n      <translation>Modell trainieren</translation>")
+        '<source>Train a model</source>\n      <translation type="unfinished" />',
+        "<source>Train a model</source>\n      <translation>Modell trainieren</translation>",
+    )
     assert german != source
     (tmp_path / "ncglf2_de.ts").write_text(german, encoding="utf-8")
-    done = subprocess.run([lrelease, str(tmp_path / "ncglf2_de.ts"), "-qm", str(tmp_path / "ncglf2_de.qm")],
-                          capture_output=True, text=True, env={**os.environ, "QT_SELECT": "qt5"})
+    done = subprocess.run(
+        [lrelease, str(tmp_path / "ncglf2_de.ts"), "-qm", str(tmp_path / "ncglf2_de.qm")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QT_SELECT": "qt5"},
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert install_translator("fr", tmp_path) is None  # no French file: nothing loaded
     translator = install_translator("de", tmp_path)

@@ -1,4 +1,5 @@
 """The Processing algorithms on a tiny real scene: toolbox runs, a model, a batch, qgis_process, packaging."""
+
 import json
 import os
 import subprocess
@@ -26,11 +27,38 @@ FAST_TRAINING = {
     "DEVICE": 1,  # cpu
 }
 ALGORITHMS = {
-    "ncglf2:train": ["HSI", "LIDAR", "LABELS", "CLASS_FIELD", "LABELS_RASTER", "VALIDATION", "CLASS_CSV", "EPOCHS", "SAMPLES_PER_CLASS",
-                     "VALIDATION_FRACTION", "BATCH_SIZE", "LEARNING_RATE", "PATCH_SIZE", "PCA_COMPONENTS", "SEED",
-                     "DEVICE", "OUTPUT_MODEL", "OUTPUT_REPORT"],
-    "ncglf2:classify": ["MODEL", "HSI", "LIDAR", "DEVICE", "EXTENT", "TILE_SIZE", "BATCH_SIZE", "OUTPUT",
-                        "OUTPUT_CONFIDENCE", "OUTPUT_PROBABILITIES"],
+    "ncglf2:train": [
+        "HSI",
+        "LIDAR",
+        "LABELS",
+        "CLASS_FIELD",
+        "LABELS_RASTER",
+        "VALIDATION",
+        "CLASS_CSV",
+        "EPOCHS",
+        "SAMPLES_PER_CLASS",
+        "VALIDATION_FRACTION",
+        "BATCH_SIZE",
+        "LEARNING_RATE",
+        "PATCH_SIZE",
+        "PCA_COMPONENTS",
+        "SEED",
+        "DEVICE",
+        "OUTPUT_MODEL",
+        "OUTPUT_REPORT",
+    ],
+    "ncglf2:classify": [
+        "MODEL",
+        "HSI",
+        "LIDAR",
+        "DEVICE",
+        "EXTENT",
+        "TILE_SIZE",
+        "BATCH_SIZE",
+        "OUTPUT",
+        "OUTPUT_CONFIDENCE",
+        "OUTPUT_PROBABILITIES",
+    ],
     "ncglf2:assess": ["CLASSIFICATION", "REFERENCE", "CLASS_FIELD", "REFERENCE_RASTER", "OUTPUT_HTML", "OUTPUT_JSON"],
     "ncglf2:importreference": ["CHECKPOINT", "HSI", "LIDAR", "CLASSES", "PATCH_SIZE", "CLASS_CSV", "OUTPUT_MODEL"],
 }
@@ -62,10 +90,17 @@ def trained(provider, scene, tmp_path_factory):
     import processing
 
     folder = tmp_path_factory.mktemp("processing_model")
-    results = processing.run("ncglf2:train", {
-        "HSI": scene.hsi, "LIDAR": [scene.dsm], "LABELS_RASTER": scene.labels,
-        "OUTPUT_MODEL": str(folder / "model.ncglf2"), "OUTPUT_REPORT": str(folder / "training.html"), **FAST_TRAINING,
-    })
+    results = processing.run(
+        "ncglf2:train",
+        {
+            "HSI": scene.hsi,
+            "LIDAR": [scene.dsm],
+            "LABELS_RASTER": scene.labels,
+            "OUTPUT_MODEL": str(folder / "model.ncglf2"),
+            "OUTPUT_REPORT": str(folder / "training.html"),
+            **FAST_TRAINING,
+        },
+    )
     return results, folder
 
 
@@ -76,7 +111,9 @@ def core_map(trained, scene, tmp_path_factory):
     from ncglf2.core.requests import ClassifyRequest
 
     out = str(tmp_path_factory.mktemp("core_map") / "core.tif")
-    classify(ClassifyRequest(model=str(trained[1] / "model.ncglf2"), hsi=scene.hsi, lidar=[scene.dsm], out=out, device="cpu"))
+    classify(
+        ClassifyRequest(model=str(trained[1] / "model.ncglf2"), hsi=scene.hsi, lidar=[scene.dsm], out=out, device="cpu")
+    )
     return read(out)
 
 
@@ -104,8 +141,14 @@ def class_labels(renderer):
 
 
 def classify_parameters(trained, scene, out, **extra):
-    return {"MODEL": str(trained[1] / "model.ncglf2"), "HSI": scene.hsi, "LIDAR": [scene.dsm], "DEVICE": 1,
-            "OUTPUT": str(out), **extra}
+    return {
+        "MODEL": str(trained[1] / "model.ncglf2"),
+        "HSI": scene.hsi,
+        "LIDAR": [scene.dsm],
+        "DEVICE": 1,
+        "OUTPUT": str(out),
+        **extra,
+    }
 
 
 def test_provider_offers_the_algorithms_with_help(provider):
@@ -140,7 +183,12 @@ def test_train_writes_the_model_and_report_with_the_given_parameters(trained):
     assert bundle.class_names == ["class 1", "class 2", "class 3"]
     assert bundle.config.patch_size == 5 and bundle.config.hsi_channels == 4 and bundle.config.lidar_channels == 1
     training = bundle.provenance["training"]
-    assert (training["epochs"], training["samples_per_class"], training["seed"], training["batch_size"]) == (3, 20, 7, 16)
+    assert (training["epochs"], training["samples_per_class"], training["seed"], training["batch_size"]) == (
+        3,
+        20,
+        7,
+        16,
+    )
     assert training["learning_rate"] == pytest.approx(0.003)
     assert bundle.provenance["samples"]["train"] == 60
     report = json.loads((folder / "training.json").read_text())
@@ -174,10 +222,15 @@ def test_classify_matches_core_and_loads_styled_then_assess(provider, trained, s
     assert class_labels(renderer) == names == ["class 1", "class 2", "class 3"]
     assert [c.color.getRgb()[:3] for c in renderer.classes()] == colors
 
-    assessed = processing.run("ncglf2:assess", {
-        "CLASSIFICATION": str(out), "REFERENCE_RASTER": scene.labels,
-        "OUTPUT_HTML": str(tmp_path / "accuracy.html"), "OUTPUT_JSON": str(tmp_path / "accuracy.json"),
-    })
+    assessed = processing.run(
+        "ncglf2:assess",
+        {
+            "CLASSIFICATION": str(out),
+            "REFERENCE_RASTER": scene.labels,
+            "OUTPUT_HTML": str(tmp_path / "accuracy.html"),
+            "OUTPUT_JSON": str(tmp_path / "accuracy.json"),
+        },
+    )
     labels = read(scene.labels)
     labelled = labels > 0
     expected_oa = float((classes[labelled] == labels[labelled]).mean())
@@ -215,10 +268,15 @@ def test_vector_labels_from_a_named_layer_with_a_class_field(provider, trained, 
 
     classified = tmp_path / "classes.tif"
     processing.run("ncglf2:classify", {**classify_parameters(trained, scene, classified)})
-    results = processing.run("ncglf2:assess", {
-        "CLASSIFICATION": str(classified), "REFERENCE": vector, "CLASS_FIELD": "kind",
-        "OUTPUT_HTML": str(tmp_path / "accuracy.html"),
-    })
+    results = processing.run(
+        "ncglf2:assess",
+        {
+            "CLASSIFICATION": str(classified),
+            "REFERENCE": vector,
+            "CLASS_FIELD": "kind",
+            "OUTPUT_HTML": str(tmp_path / "accuracy.html"),
+        },
+    )
     classes = read(classified)
     expected = np.mean([classes[r, c] == scene.truth[r, c] for r, c in points])
     assert results["OA"] == pytest.approx(expected)
@@ -226,10 +284,16 @@ def test_vector_labels_from_a_named_layer_with_a_class_field(provider, trained, 
     # A filtered layer is copied to a file, so the filter holds.
     vector.setSubsetString('"kind" = 3')
     kept = [(r, c) for r, c in points if scene.truth[r, c] == 3]
-    results = processing.run("ncglf2:assess", {
-        "CLASSIFICATION": str(classified), "REFERENCE": vector, "CLASS_FIELD": "kind",
-        "OUTPUT_HTML": str(tmp_path / "filtered.html"), "OUTPUT_JSON": str(tmp_path / "filtered.json"),
-    })
+    results = processing.run(
+        "ncglf2:assess",
+        {
+            "CLASSIFICATION": str(classified),
+            "REFERENCE": vector,
+            "CLASS_FIELD": "kind",
+            "OUTPUT_HTML": str(tmp_path / "filtered.html"),
+            "OUTPUT_JSON": str(tmp_path / "filtered.json"),
+        },
+    )
     assert json.loads((tmp_path / "filtered.json").read_text())["n"] == len(kept)
     assert results["OA"] == pytest.approx(np.mean([classes[r, c] == 3 for r, c in kept]))
 
@@ -251,9 +315,11 @@ def test_model_train_then_classify(provider, scene, tmp_path):
     from ncglf2.core.requests import ClassifyRequest
 
     model = QgsProcessingModelAlgorithm("Train and classify", "NCGLF2 tests")
-    for definition in (QgsProcessingParameterRasterLayer("hsi", "HSI"),
-                       QgsProcessingParameterMultipleLayers("lidar", "LiDAR", QgsProcessing.TypeRaster),
-                       QgsProcessingParameterRasterLayer("labels", "Labels")):
+    for definition in (
+        QgsProcessingParameterRasterLayer("hsi", "HSI"),
+        QgsProcessingParameterMultipleLayers("lidar", "LiDAR", QgsProcessing.TypeRaster),
+        QgsProcessingParameterRasterLayer("labels", "Labels"),
+    ):
         model.addModelParameter(definition, QgsProcessingModelParameter(definition.name()))
 
     def from_inputs(child):
@@ -271,7 +337,9 @@ def test_model_train_then_classify(provider, scene, tmp_path):
     classify_child = QgsProcessingModelChildAlgorithm("ncglf2:classify")
     classify_child.setChildId("classify")
     from_inputs(classify_child)
-    classify_child.addParameterSources("MODEL", [QgsProcessingModelChildParameterSource.fromChildOutput("train", "OUTPUT_MODEL")])
+    classify_child.addParameterSources(
+        "MODEL", [QgsProcessingModelChildParameterSource.fromChildOutput("train", "OUTPUT_MODEL")]
+    )
     classify_child.addParameterSources("DEVICE", [QgsProcessingModelChildParameterSource.fromStaticValue(1)])
     output = QgsProcessingModelOutput("classmap", "Class map")
     output.setChildId("classify")
@@ -283,8 +351,9 @@ def test_model_train_then_classify(provider, scene, tmp_path):
     assert model.dependsOnChildAlgorithms("classify") == {"train"}
 
     out = tmp_path / "model_map.tif"
-    results = processing.runAndLoadResults(model, {"hsi": scene.hsi, "lidar": [scene.dsm], "labels": scene.labels,
-                                                   "classify:classmap": str(out)})
+    results = processing.runAndLoadResults(
+        model, {"hsi": scene.hsi, "lidar": [scene.dsm], "labels": scene.labels, "classify:classmap": str(out)}
+    )
     assert results["classify:classmap"] == str(out)
     renderers = loaded_renderers(out)
     assert len(renderers) == 1 and class_labels(renderers[0]) == ["class 1", "class 2", "class 3"]
@@ -349,8 +418,9 @@ def test_extent_in_another_crs_is_transformed_to_the_hsi_crs(provider, trained, 
     dataset = gdal.Open(scene.hsi)
     x0, dx, _, y0, _, dy = dataset.GetGeoTransform()
     inner = QgsRectangle(x0 + 10.2 * dx, y0 + 20.8 * dy, x0 + 20.8 * dx, y0 + 10.2 * dy)
-    to_wgs84 = QgsCoordinateTransform(QgsCoordinateReferenceSystem("EPSG:32632"), QgsCoordinateReferenceSystem("EPSG:4326"),
-                                      QgsProject.instance())
+    to_wgs84 = QgsCoordinateTransform(
+        QgsCoordinateReferenceSystem("EPSG:32632"), QgsCoordinateReferenceSystem("EPSG:4326"), QgsProject.instance()
+    )
     geographic = to_wgs84.transformBoundingBox(inner)
     extent = f"{geographic.xMinimum()!r},{geographic.xMaximum()!r},{geographic.yMinimum()!r},{geographic.yMaximum()!r} [EPSG:4326]"
     out = tmp_path / "part.tif"
@@ -382,15 +452,20 @@ def test_progress_reaches_the_feedback_and_cancel_stops_without_output(provider,
             self.messages.append(message)
 
     recorder = Recorder()
-    processing.run("ncglf2:classify", classify_parameters(trained, scene, tmp_path / "a.tif", TILE_SIZE=16), feedback=recorder)
+    processing.run(
+        "ncglf2:classify", classify_parameters(trained, scene, tmp_path / "a.tif", TILE_SIZE=16), feedback=recorder
+    )
     assert recorder.values[-1] == 100 and len(recorder.values) >= 5
     assert recorder.values == sorted(recorder.values)
     assert any(m.startswith("classified 1500 pixels") for m in recorder.messages)
 
     cancelling = Recorder(cancel_at=1)
     with pytest.raises(QgsProcessingException, match="cancelled"):
-        processing.run("ncglf2:classify", classify_parameters(trained, scene, tmp_path / "b.tif", TILE_SIZE=16),
-                       feedback=cancelling)
+        processing.run(
+            "ncglf2:classify",
+            classify_parameters(trained, scene, tmp_path / "b.tif", TILE_SIZE=16),
+            feedback=cancelling,
+        )
     assert not (tmp_path / "b.tif").exists()
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".b.tif")]
 
@@ -408,10 +483,18 @@ def test_import_reference_names_the_classes_and_keeps_the_weights(provider, refe
     table = tmp_path / "trento.csv"
     table.write_text("id,name,color\n" + "".join(f"{i},{n},#{i:02x}80ff\n" for i, n in enumerate(names, start=1)))
     out = tmp_path / "trento.ncglf2"
-    results = processing.run("ncglf2:importreference", {
-        "CHECKPOINT": str(checkpoint), "HSI": scene.hsi, "LIDAR": [scene.dsm], "CLASSES": 6, "PATCH_SIZE": 11,
-        "CLASS_CSV": str(table), "OUTPUT_MODEL": str(out),
-    })
+    results = processing.run(
+        "ncglf2:importreference",
+        {
+            "CHECKPOINT": str(checkpoint),
+            "HSI": scene.hsi,
+            "LIDAR": [scene.dsm],
+            "CLASSES": 6,
+            "PATCH_SIZE": 11,
+            "CLASS_CSV": str(table),
+            "OUTPUT_MODEL": str(out),
+        },
+    )
     assert results["OUTPUT_MODEL"] == str(out)
     bundle = load_model(out)
     assert bundle.class_ids == [1, 2, 3, 4, 5, 6] and bundle.class_names == names
@@ -451,7 +534,9 @@ def test_missing_torch_gives_the_install_command_for_qgis_python(provider, train
     from ncglf2.ncglf2_qgis import dependencies
 
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a)
+    )
     assert dependencies.missing_dependencies() == ["torch"]
     python = os.path.join(sys.exec_prefix, "bin", "python3")
     with pytest.raises(QgsProcessingException) as raised:
@@ -475,7 +560,9 @@ def test_an_existing_output_is_replaced_because_processing_asked(provider, train
     out = tmp_path / "classes.tif"
     out.write_bytes(b"an older file")
     with pytest.raises(InputError, match="already exists"):
-        classify(ClassifyRequest(model=str(trained[1] / "model.ncglf2"), hsi=scene.hsi, lidar=[scene.dsm], out=str(out)))
+        classify(
+            ClassifyRequest(model=str(trained[1] / "model.ncglf2"), hsi=scene.hsi, lidar=[scene.dsm], out=str(out))
+        )
     assert out.read_bytes() == b"an older file"
     processing.run("ncglf2:classify", classify_parameters(trained, scene, out))
     np.testing.assert_array_equal(read(out), core_map)
@@ -490,8 +577,9 @@ def test_a_layer_without_a_file_is_refused_with_a_clear_message(provider, traine
         algorithm.raster_path(wms, "HSI")
     with pytest.raises(QgsProcessingException, match="HSI layer is missing"):
         algorithm.raster_path(None, "HSI")
-    assert algorithm.labels_source(QgsRasterLayer(scene.labels, "labels"), "labels", QgsProcessingContext(),
-                                   QgsProcessingFeedback()) == (scene.labels, None)
+    assert algorithm.labels_source(
+        QgsRasterLayer(scene.labels, "labels"), "labels", QgsProcessingContext(), QgsProcessingFeedback()
+    ) == (scene.labels, None)
 
 
 def test_the_styler_falls_back_to_the_qml_beside_the_map(qgis_app, tmp_path):
@@ -517,8 +605,12 @@ def test_qgis_process_runs_classify_with_the_deployed_plugin(provider, trained, 
 
     config = tmp_path / "config"
     plugins = config / "profiles" / "default" / "python" / "plugins"
-    subprocess.run(["make", "-s", "-C", str(ROOT), "deploy", f"QGIS_PLUGINS_DIR={plugins}"], check=True,
-                   capture_output=True, text=True)
+    subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "deploy", f"QGIS_PLUGINS_DIR={plugins}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     assert (plugins / "ncglf2" / "ncglf2_qgis" / "algorithms" / "classify.py").is_file()
     assert "ncglf2=true" in (config / "profiles" / "default" / "QGIS" / "QGIS3.ini").read_text()
     # QGIS 3.22's qgis_process knows no --profiles-path; it reads the profiles under QGIS_CUSTOM_CONFIG_PATH.
@@ -528,20 +620,37 @@ def test_qgis_process_runs_classify_with_the_deployed_plugin(provider, trained, 
     def qgis_process(*args, with_torch):
         # QGIS runs /usr/bin/python3; torch lives in this test's environment, as if the user had installed it there.
         run_env = dict(env, PYTHONPATH=str(Path(torch.__file__).parent.parent)) if with_torch else env
-        return subprocess.run(["/usr/bin/qgis_process.bin", *args], env=run_env, capture_output=True, text=True,
-                              timeout=300, cwd=str(tmp_path))
+        return subprocess.run(
+            ["/usr/bin/qgis_process.bin", *args],
+            env=run_env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=str(tmp_path),
+        )
 
     out = tmp_path / "cli.tif"
-    arguments = ["--json", "run", "ncglf2:classify", "--", f"MODEL={trained[1] / 'model.ncglf2'}", f"HSI={scene.hsi}",
-                 f"LIDAR={scene.dsm}", "DEVICE=1", f"OUTPUT={out}"]
+    arguments = [
+        "--json",
+        "run",
+        "ncglf2:classify",
+        "--",
+        f"MODEL={trained[1] / 'model.ncglf2'}",
+        f"HSI={scene.hsi}",
+        f"LIDAR={scene.dsm}",
+        "DEVICE=1",
+        f"OUTPUT={out}",
+    ]
     done = qgis_process(*arguments, with_torch=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    report = json.loads(done.stdout[done.stdout.index("{"):])
+    report = json.loads(done.stdout[done.stdout.index("{") :])
     assert report["algorithm_details"]["id"] == "ncglf2:classify"
     assert report["results"]["OUTPUT"] == str(out)
     np.testing.assert_array_equal(read(out), core_map)
 
-    system_has_torch = subprocess.run(["/usr/bin/python3", "-c", "import torch"], env=env, capture_output=True).returncode == 0
+    system_has_torch = (
+        subprocess.run(["/usr/bin/python3", "-c", "import torch"], env=env, capture_output=True).returncode == 0
+    )
     if not system_has_torch:
         # Without torch the plugin still loads, and running says what to install.
         listed = qgis_process("list", with_torch=False)
@@ -559,11 +668,32 @@ def test_make_zip_holds_the_plugin_only():
         names = archive.namelist()
         metadata = archive.read("ncglf2/metadata.txt").decode()
     assert all(n.startswith("ncglf2/") for n in names)
-    for required in ["__init__.py", "metadata.txt", "LICENSE", "resources/icon.png", "core/jobs.py",
-                     "ncglf2_qgis/provider.py", "ncglf2_qgis/algorithms/classify.py", "ncglf2_qgis/styling.py"]:
+    for required in [
+        "__init__.py",
+        "metadata.txt",
+        "LICENSE",
+        "resources/icon.png",
+        "core/jobs.py",
+        "ncglf2_qgis/provider.py",
+        "ncglf2_qgis/algorithms/classify.py",
+        "ncglf2_qgis/styling.py",
+    ]:
         assert f"ncglf2/{required}" in names
-    unwanted = ("tests/", "__pycache__", ".pyc", ".venv", "demo_output", "dist/", ".pytest_cache", "test-artifacts",
-                ".git", ".egg-info", ".ncglf2", "Makefile", "tools/")
+    unwanted = (
+        "tests/",
+        "__pycache__",
+        ".pyc",
+        ".venv",
+        "demo_output",
+        "dist/",
+        ".pytest_cache",
+        "test-artifacts",
+        ".git",
+        ".egg-info",
+        ".ncglf2",
+        "Makefile",
+        "tools/",
+    )
     assert not [n for n in names if any(u in n for u in unwanted)]
     assert "hasProcessingProvider=yes" in metadata
 
@@ -576,8 +706,11 @@ def test_classify_progress_moves_within_a_tile(provider, trained, scene, tmp_pat
     feedback = QgsProcessingFeedback()
     percents = []
     feedback.progressChanged.connect(percents.append)
-    processing.run("ncglf2:classify", classify_parameters(trained, scene, tmp_path / "c.tif", TILE_SIZE=4096,
-                                                          BATCH_SIZE=32), feedback=feedback)
+    processing.run(
+        "ncglf2:classify",
+        classify_parameters(trained, scene, tmp_path / "c.tif", TILE_SIZE=4096, BATCH_SIZE=32),
+        feedback=feedback,
+    )
     inside = sorted({round(p, 1) for p in percents if 0 < p < 100})
     assert len(inside) >= 20, percents
     assert percents[-1] == pytest.approx(100.0)
@@ -606,10 +739,12 @@ def test_loaded_outputs_are_named_styled_and_none_is_reported_missing(provider, 
 
     feedback = Feedback()
     out, confidence = tmp_path / "landcover.tif", tmp_path / "landcover_confidence.tif"
-    parameters = {**classify_parameters(trained, scene, out),
-                  "OUTPUT": QgsProcessingOutputLayerDefinition(str(out), project),
-                  "OUTPUT_CONFIDENCE": QgsProcessingOutputLayerDefinition(str(confidence), project),
-                  "OUTPUT_PROBABILITIES": QgsProcessingOutputLayerDefinition("", project)}
+    parameters = {
+        **classify_parameters(trained, scene, out),
+        "OUTPUT": QgsProcessingOutputLayerDefinition(str(out), project),
+        "OUTPUT_CONFIDENCE": QgsProcessingOutputLayerDefinition(str(confidence), project),
+        "OUTPUT_PROBABILITIES": QgsProcessingOutputLayerDefinition("", project),
+    }
     algorithm = QgsApplication.processingRegistry().createAlgorithmById("ncglf2:classify")
     try:
         results, ok = algorithm.run(parameters, context, feedback)

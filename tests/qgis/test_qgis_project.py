@@ -1,4 +1,5 @@
 """The project written without QGIS opens in real QGIS with every layer styled as asked."""
+
 import zipfile
 
 import pytest
@@ -40,7 +41,7 @@ def test_project_opens_with_styled_layers(qgis_app, scene, tmp_path):
     path = _project(scene, tmp_path)
     with zipfile.ZipFile(path) as archive:
         assert archive.namelist() == ["demo.qgs"]
-        assert b'<datasource>./hsi.tif</datasource>' not in archive.read("demo.qgs")  # the scene is elsewhere
+        assert b"<datasource>./hsi.tif</datasource>" not in archive.read("demo.qgs")  # the scene is elsewhere
     project = QgsProject.instance()
     project.clear()
     assert project.read(str(path))
@@ -93,7 +94,11 @@ def test_sources_are_relative_to_the_project(qgis_app, scene, tmp_path):
     path = tmp_path / "beside.qgs"
     hsi_copy = tmp_path / "hsi.tif"
     gdal.Translate(str(hsi_copy), scene.hsi_path)
-    write_qgis_project(str(path), [ProjectLayer(str(hsi_copy), "HSI", "rgb", bands=(28, 17, 9))], gdal.Open(scene.hsi_path).GetProjection())
+    write_qgis_project(
+        str(path),
+        [ProjectLayer(str(hsi_copy), "HSI", "rgb", bands=(28, 17, 9))],
+        gdal.Open(scene.hsi_path).GetProjection(),
+    )
     text = path.read_text(encoding="utf-8")
     assert "<datasource>./hsi.tif</datasource>" in text
     assert not list(tmp_path.glob("*.part"))
