@@ -48,6 +48,7 @@ test: setup lint
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 test-core: setup
 	$(PY) -m pytest -q tests/core

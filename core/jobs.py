@@ -20,6 +20,7 @@ from .errors import InputError
 from .io.model_file import MODEL_SUFFIX, ModelBundle, load_model, save_model
 from .io.outputs import atomic_path, check_outputs
 from .nn.model import NetworkConfig
+from .pipeline.metrics import Assessment
 from .pipeline.preprocess import fit_preprocessing
 from .pipeline.sampling import split_samples
 from .pipeline.training import fit_network, gather_patches
@@ -58,7 +59,7 @@ def report_paths(html: str) -> dict[str, str]:
 class TrainOutcome:
     model: str
     report: str | None
-    validation: object | None  # metrics.Assessment
+    validation: Assessment | None
     history: dict
     classes: list[str]
     train_pixels: int
@@ -242,6 +243,8 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
 def _write_training_report(request: TrainRequest, history: dict, validation, provenance: dict, colors, ids) -> None:
     from .pipeline.report import TrainingHistory, write_training_report
 
+    if request.report is None:
+        return
     paths = report_paths(request.report)
     record = TrainingHistory(
         epochs=history["epoch"],
@@ -301,7 +304,8 @@ def import_reference(request: ImportRequest, progress: Progress | None = None) -
             for i, cid in enumerate(ids):
                 if cid in table:
                     names[i] = table[cid][0] or names[i]
-                    colors[i] = tuple(table[cid][1]) if table[cid][1] else colors[i]
+                    color = table[cid][1]
+                    colors[i] = tuple(color) if color else colors[i]
         progress.info(f"fitting the PCA ({REFERENCE_PCA_COMPONENTS} whitened components) and standardization")
         preprocessing = fit_preprocessing(
             stack, REFERENCE_PCA_COMPONENTS, request.max_fit_pixels, request.seed, progress

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -214,7 +215,7 @@ class TrainRequest(_Request):
     JOB: ClassVar[str] = "train"
 
     hsi: str
-    lidar: tuple[str, ...]
+    lidar: Sequence[str]  # stored as a tuple
     labels: str
     out: str
     class_field: str | None = None
@@ -251,12 +252,12 @@ class ClassifyRequest(_Request):
 
     model: str
     hsi: str
-    lidar: tuple[str, ...]
+    lidar: Sequence[str]  # stored as a tuple
     out: str
     confidence: str | None = None
     probabilities: str | None = None
     device: str = "auto"
-    extent: tuple[float, float, float, float] | None = None  # xmin, ymin, xmax, ymax in the HSI's CRS
+    extent: Sequence[float] | None = None  # xmin, ymin, xmax, ymax in the HSI's CRS; stored as a tuple
     tile_size: int = DEFAULT_TILE_SIZE
     batch_size: int | None = None  # None: chosen for the device
     precision: str = "float32"
@@ -320,7 +321,7 @@ class ImportRequest(_Request):
 
     checkpoint: str
     hsi: str
-    lidar: tuple[str, ...]
+    lidar: Sequence[str]  # stored as a tuple
     num_classes: int
     out: str
     patch_size: int = 11

@@ -258,14 +258,14 @@ def run_bench(quick: bool = False, device: str = "all") -> dict:
             from ..nn.native import kernel_status
 
             print(f"CPU kernels: {kernel_status()}")
-        batches = (32, 64, 128, 256) if cpu else (1024, 4096, 8192, 16384)
+        batches: tuple[int, ...] = (32, 64, 128, 256) if cpu else (1024, 4096, 8192, 16384)
         if quick:
             batches = batches[:2]
         for precision in ("float32", "bfloat16"):
             rates = inference_rates(dev, precision, batches, seconds)
             if precision == "float32":
                 rates32 = rates
-            best = max(rates, key=rates.get)
+            best = max(rates, key=lambda b: rates[b])
             figures[f"inference_{precision}"] = rates[best]
             listing = ", ".join(f"{b}: {r:,.0f}" for b, r in rates.items())
             print(
@@ -275,7 +275,7 @@ def run_bench(quick: bool = False, device: str = "all") -> dict:
         if cpu:
             from ..nn.native import torch_only
 
-            best32 = max(rates32, key=rates32.get)
+            best32 = max(rates32, key=lambda b: rates32[b])
             with torch_only():
                 plain = inference_rates(dev, "float32", (best32,), seconds)[best32]
             figures["inference_float32_plain_torch"] = plain

@@ -91,7 +91,7 @@ class DemoScene:
     test_labels_path: str
     classes_csv: str
     class_names: list[str]
-    class_colors: list[tuple[int, int, int]]
+    class_colors: list[tuple[int, ...]]
     class_ids: list[int]
 
 
@@ -155,8 +155,8 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], scale: float
     """
     h, w = shape[:2]
     white = rng.standard_normal(shape)
-    fy = np.fft.fftfreq(h)[:, None]
-    fx = np.fft.fftfreq(w)[None, :]
+    fy = np.fft.fftfreq(int(h))[:, None]  # type: ignore[call-overload]  # numpy 1.24 stubs
+    fx = np.fft.fftfreq(int(w))[None, :]  # type: ignore[call-overload]
     kernel = np.exp(-2.0 * (np.pi * scale) ** 2 * (fy**2 + fx**2))
     if white.ndim == 3:
         kernel = kernel[:, :, None]

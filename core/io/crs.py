@@ -50,6 +50,8 @@ def describe_crs(wkt: str) -> str:
         return "no CRS"
     try:
         srs = srs_from_wkt(wkt)
+        if srs is None:
+            raise RuntimeError(wkt)
         authority, code = srs.GetAuthorityName(None), srs.GetAuthorityCode(None)
         if not code:
             with gdal_errors():
@@ -70,7 +72,8 @@ def same_crs(wkt_a: str, wkt_b: str) -> bool:
         return not wkt_a and not wkt_b
     if wkt_a == wkt_b:
         return True
-    return bool(srs_from_wkt(wkt_a).IsSame(srs_from_wkt(wkt_b)))
+    a, b = srs_from_wkt(wkt_a), srs_from_wkt(wkt_b)
+    return a is not None and b is not None and bool(a.IsSame(b))
 
 
 def format_bounds(bounds: Sequence[float]) -> str:

@@ -18,6 +18,11 @@ __all__ = ["Grid", "grids_match", "open_raster", "raster_grid"]
 _IDENTITY = (0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
 
+def _six(values) -> tuple[float, float, float, float, float, float]:
+    x0, dx, rx, y0, ry, dy = (float(v) for v in values)
+    return x0, dx, rx, y0, ry, dy
+
+
 @dataclass(frozen=True)
 class Grid:
     """Pixel grid of a raster: size, GDAL geotransform and CRS.
@@ -45,7 +50,7 @@ class Grid:
         return cls(
             width=int(dataset.RasterXSize),
             height=int(dataset.RasterYSize),
-            geotransform=tuple(float(v) for v in dataset.GetGeoTransform()),
+            geotransform=_six(dataset.GetGeoTransform()),
             crs_wkt=dataset.GetProjection() or "",
             block_size=block,
         )

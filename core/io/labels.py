@@ -30,7 +30,7 @@ from .warp import align_to_grid
 __all__ = ["ClassTable", "LabeledPixels", "read_labels", "read_class_csv", "DEFAULT_PALETTE"]
 
 Log = Callable[[str], None]
-Color = tuple[int, int, int]
+Color = tuple[int, ...]  # (r, g, b), 0-255
 
 # Distinct, print-friendly colours; classes beyond the list reuse it from the start.
 DEFAULT_PALETTE: list[Color] = QUALITATIVE
@@ -167,8 +167,8 @@ def _class_table(
             name, color = csv_classes.get(class_id, (f"class {class_id}", None))
         table_names.append(name)
         colors.append(color)
-    colors = [color or fallback for color, fallback in zip(colors, class_colors(table_names))]
-    return ClassTable([int(i) for i in ids], table_names, colors)
+    filled = [color or fallback for color, fallback in zip(colors, class_colors(table_names))]
+    return ClassTable([int(i) for i in ids], table_names, filled)
 
 
 # ---------------------------------------------------------------- entry point

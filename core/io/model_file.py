@@ -38,7 +38,7 @@ class ModelBundle:
     preprocessing: Preprocessing
     class_ids: list[int]
     class_names: list[str]
-    class_colors: list[tuple[int, int, int]]
+    class_colors: list[tuple[int, ...]]
     provenance: dict = field(default_factory=dict)
     source_header: dict = field(default_factory=dict)  # the header read from disk, if any
 
@@ -164,7 +164,8 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> M
     arrays = {}
     for key in _PREPROCESS_KEYS:
         tensor = tensors.get(f"preprocessing.{key}")
-        _require(tensor is not None, path, f"missing preprocessing statistics {key}")
+        if tensor is None:
+            raise ModelFileError(f"{path}: missing preprocessing statistics {key}")
         arrays[key] = tensor.double().numpy()
     preprocessing = Preprocessing.from_arrays(
         arrays,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-Color = tuple[int, int, int]
+Color = tuple[int, ...]  # (r, g, b), 0-255
 
 # Qualitative colours in an order where neighbours differ in hue and lightness.
 QUALITATIVE: list[Color] = [

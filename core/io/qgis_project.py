@@ -49,7 +49,7 @@ class ProjectLayer:
     path: str
     name: str
     style: str
-    classes: list[tuple[int, str, tuple[int, int, int]]] | None = None
+    classes: list[tuple[int, str, tuple[int, ...]]] | None = None
     bands: tuple[int, int, int] | None = None
     minimum: float | None = None
     maximum: float | None = None
@@ -150,7 +150,7 @@ def _raster_pipe(layer: ProjectLayer, dataset: gdal.Dataset) -> ET.Element:
 
     def limits(band: int) -> tuple[float, float]:
         if fixed:
-            return float(layer.minimum), float(layer.maximum)
+            return float(layer.minimum or 0.0), float(layer.maximum or 0.0)  # both set when fixed
         low, high = _stretch(dataset, band)
         return (
             float(layer.minimum) if layer.minimum is not None else low,
@@ -209,8 +209,8 @@ def _raster_pipe(layer: ProjectLayer, dataset: gdal.Dataset) -> ET.Element:
             minimumValue=repr(low),
             maximumValue=repr(high),
         )
-        for value, color in zip(np.linspace(low, high, len(_RAMP)), _RAMP):
-            _sub(shader, "item", value=repr(float(value)), label=f"{value:.2f}", color=color, alpha="255")
+        for value, hex_color in zip(np.linspace(low, high, len(_RAMP)), _RAMP):
+            _sub(shader, "item", value=repr(float(value)), label=f"{value:.2f}", color=hex_color, alpha="255")
     _sub(pipe, "brightnesscontrast", brightness="0", contrast="0", gamma="1")
     _sub(
         pipe,
@@ -359,7 +359,9 @@ def _map_layer(layer: ProjectLayer, layer_id: str, project_dir: str, crs_wkt: st
 
 def _map_canvas(root: ET.Element, extents: list[ET.Element], crs_wkt: str) -> None:
     """The map view QGIS opens on: every layer in full (without it the canvas opens blank at 1:1)."""
-    boxes = np.array([[float(extent.find(tag).text) for tag in ("xmin", "ymin", "xmax", "ymax")] for extent in extents])
+    boxes = np.array(
+        [[float(extent.findtext(tag, "nan")) for tag in ("xmin", "ymin", "xmax", "ymax")] for extent in extents]
+    )
     xmin, ymin = boxes[:, 0].min(), boxes[:, 1].min()
     xmax, ymax = boxes[:, 2].max(), boxes[:, 3].max()
     geographic = osr.SpatialReference(wkt=crs_wkt).IsGeographic()
@@ -427,7 +429,7 @@ def write_qgis_project(path: str, layers: list[ProjectLayer], crs_wkt: str, titl
         _sub(_sub(node, "customproperties"), "Option")
     for element, _, _ in written:
         project_layers.append(element)
-    _map_canvas(root, [element.find("extent") for element, _, _ in written], crs_wkt)
+    _map_canvas(root, [extent for element, _, _ in written if (extent := element.find("extent")) is not None], crs_wkt)
     order = _sub(root, "layerorder")
     for layer_id in reversed(ids):
         _sub(order, "layer", id=layer_id)

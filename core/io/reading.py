@@ -50,7 +50,7 @@ def raster_band_centres(path: str) -> np.ndarray | None:
         dataset = None
 
 
-def read_class_map_info(path: str) -> tuple[list[int], list[str], list[tuple[int, int, int]]]:
+def read_class_map_info(path: str) -> tuple[list[int], list[str], list[tuple[int, ...]]]:
     """Class ids, names and colours a classification raster carries (category names + colour table)."""
     dataset = open_raster(path, "classification")
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 from osgeo import gdal, gdal_array
@@ -15,7 +16,7 @@ from .crs import gdal_errors
 from .grid import Grid, open_raster
 from .warp import align_to_grid
 
-__all__ = ["RasterStack", "open_inputs"]
+__all__ = ["WindowSource", "RasterStack", "open_inputs"]
 
 
 class _BandReader:
@@ -68,6 +69,27 @@ class _BandReader:
             # after the cast, so float64 values beyond float32's range count as invalid too
             invalid |= ~np.isfinite(values).all(axis=0)
         return values, invalid
+
+
+class WindowSource(Protocol):
+    """What the pipeline reads rasters through: the HSI grid, band counts, windows and pixel rows.
+
+    ``RasterStack`` is the one implementation; tests and a distributed reader can offer others.
+    """
+
+    grid: Grid
+    hsi_path: str
+    lidar_paths: list[str]
+    hsi_bands: int
+    lidar_bands: int
+
+    def read_window(self, x: int, y: int, w: int, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(hsi (B, h, w), lidar (L, h, w), valid (h, w)) of one window of the HSI grid."""
+        ...
+
+    def read_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The same for the pixels at ``rows`` (flat indices into the grid)."""
+        ...
 
 
 class RasterStack:
@@ -159,7 +181,7 @@ class RasterStack:
 
     def close(self) -> None:
         """Release the GDAL datasets (and the files they hold open)."""
-        self._hsi = None
+        self._hsi = None  # type: ignore[assignment]  # closed: reads fail from here on
         self._lidar = []
         self._sources = []
 

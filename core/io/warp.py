@@ -43,7 +43,8 @@ def _bounds_in(grid: Grid, target_wkt: str) -> tuple[float, float, float, float]
     transform = osr.CoordinateTransformation(srs_from_wkt(grid.crs_wkt), srs_from_wkt(target_wkt))
     with gdal_errors():
         bounds = transform.TransformBounds(*grid.bounds, 21)
-    return tuple(float(v) for v in bounds)
+    xmin, ymin, xmax, ymax = (float(v) for v in bounds)
+    return xmin, ymin, xmax, ymax
 
 
 def _check_overlap(source: Grid, source_name: str, target: Grid, target_name: str) -> None:

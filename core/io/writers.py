@@ -76,7 +76,7 @@ def create_geotiff(
     return dataset
 
 
-def _check_classes(class_ids: Sequence[int], names: Sequence[str], colors: Sequence[tuple[int, int, int]]) -> list[int]:
+def _check_classes(class_ids: Sequence[int], names: Sequence[str], colors: Sequence[tuple[int, ...]]) -> list[int]:
     ids = [int(i) for i in class_ids]
     if not len(ids) == len(names) == len(colors):
         raise ValueError(f"{len(ids)} class ids, {len(names)} names and {len(colors)} colours must match in number")
@@ -89,7 +89,7 @@ def set_class_table(
     dataset: gdal.Dataset,
     class_ids: Sequence[int],
     names: Sequence[str],
-    colors: Sequence[tuple[int, int, int]],
+    colors: Sequence[tuple[int, ...]],
 ) -> None:
     """Give band 1 a colour table and category names indexed by class id.
 
@@ -123,7 +123,7 @@ def write_paletted_qml(
     path: str,
     class_ids: Sequence[int],
     names: Sequence[str],
-    colors: Sequence[tuple[int, int, int]],
+    colors: Sequence[tuple[int, ...]],
 ) -> None:
     """Write a QGIS style with a paletted renderer (band 1, one entry per class).
 

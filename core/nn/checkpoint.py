@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
@@ -40,7 +40,7 @@ _RENAMES: list[tuple[str, str]] = [
     (r"^eca\.conv\.", "channel_attention.conv."),
 ]
 # Second pass on the inner part of the names.
-_INNER: list[tuple[str, str]] = [
+_INNER: list[tuple[str, str | Callable[[re.Match[str]], str]]] = [
     (r"\.layer\.(\d+)\.", r".blocks.\1."),
     (r"\.ffn_norm\.", ".mlp_norm."),
     (r"\.ffn\.fc1\.", ".mlp.fc."),
@@ -65,7 +65,7 @@ def _numpy_scalar_globals() -> list:
     """The globals a pickled numpy scalar refers to, under the names numpy 1 and 2 pickle them."""
     from numpy.core import multiarray  # numpy 2 keeps this alias for unpickling
 
-    scalar = multiarray.scalar
+    scalar = multiarray.scalar  # type: ignore[attr-defined]
     return [np.dtype, (scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar")] + [
         type(np.dtype(t)) for t in ("f8", "f4", "i8", "i4")
     ]
@@ -106,8 +106,8 @@ def _rename(key: str) -> str | None:
             break
     else:
         return None
-    for pattern, replacement in _INNER:
-        key = re.sub(pattern, replacement, key)
+    for inner, substitute in _INNER:
+        key = re.sub(inner, substitute, key)
     return key
 
 

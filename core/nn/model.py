@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -106,9 +107,10 @@ class ScaleAggregation(nn.Module):
         self.merge = nn.Conv2d(3, 1, 3, padding=1, bias=False)
 
     def _branch(self, branch: nn.Sequential, x: Tensor) -> Tensor:
-        conv, norm = branch[0], branch[1]
+        conv, norm = cast(nn.Conv2d, branch[0]), cast(nn.BatchNorm2d, branch[1])
         if norm.training:
             return branch(x)
+        assert conv.bias is not None and norm.running_mean is not None and norm.running_var is not None
         # Inference: batch normalization folded into the convolution (in float32 at least).
         dtype = torch.promote_types(conv.weight.dtype, torch.float32)
         factor = norm.weight.to(dtype) * torch.rsqrt(norm.running_var.to(dtype) + norm.eps)
@@ -117,11 +119,11 @@ class ScaleAggregation(nn.Module):
             conv.weight.dtype
         )
         return conv_activation(
-            x, weight.contiguous(memory_format=torch.channels_last), bias, conv.padding[0], 1, "relu"
+            x, weight.contiguous(memory_format=torch.channels_last), bias, int(conv.padding[0]), 1, "relu"
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        a, b, c = (self._branch(branch, x) for branch in self.branches)
+        a, b, c = (self._branch(cast(nn.Sequential, branch), x) for branch in self.branches)
         total = a + b + c
         peak = torch.maximum(torch.maximum(a, b), c)
         # merge([sum, sum/3, max]) = conv(sum, w0 + w1/3) + conv(max, w2): one depthwise
@@ -299,6 +301,9 @@ class StructureGraph(nn.Module):
     it; a two-layer GCN over the rank-one adjacency m m^T propagates them,
     and the anchor's node feature is the class token's increment.
     """
+
+    grid_rows: Tensor  # buffers: the row and column of every patch position
+    grid_cols: Tensor
 
     def __init__(self, width: int, patch_size: int, hidden: int = 32) -> None:
         super().__init__()

@@ -23,6 +23,7 @@ import torch
 from ..errors import InputError
 from ..io.model_file import ModelBundle
 from ..io.outputs import atomic_path, check_outputs
+from ..io.stack import WindowSource
 from ..io.writers import create_geotiff, set_class_table, write_paletted_qml
 from ..nn.allocator import keep_freed_memory
 from ..nn.devices import resolve_device
@@ -71,7 +72,7 @@ def default_batch_size(device: torch.device, patch_size: int = 11) -> int:
     return max(256, min(16384, 1 << max(8, size.bit_length() - 1)))
 
 
-def check_model_fits(bundle: ModelBundle, stack) -> None:
+def check_model_fits(bundle: ModelBundle, stack: WindowSource) -> None:
     """The rasters must have the band counts the model was trained on."""
     expected_hsi, expected_lidar = bundle.preprocessing.hsi_bands, bundle.config.lidar_channels
     if stack.hsi_bands != expected_hsi:
@@ -167,7 +168,7 @@ def prepare_network(network: torch.nn.Module, device: torch.device, precision: s
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
     if device.type == "cpu":
         keep_freed_memory()
-    network = network.to(device).eval().to(memory_format=torch.channels_last)
+    network = network.to(device).eval().to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     if precision == "bfloat16":
         network = copy.deepcopy(network).to(torch.bfloat16)
     return network
@@ -316,7 +317,7 @@ def classify_tile(
 
 def classify_raster(
     bundle: ModelBundle,
-    stack,
+    stack: WindowSource,
     out: str,
     confidence: str | None = None,
     probabilities: str | None = None,

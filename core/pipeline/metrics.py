@@ -119,7 +119,7 @@ class Assessment:
     users: np.ndarray
     f1: np.ndarray
     # Per reference class: pixels mapped to an id outside ``class_ids`` (errors).
-    other_ids: np.ndarray = field(default=None)  # type: ignore[assignment]
+    other_ids: np.ndarray = field(default=None)  # type: ignore[arg-type]  # filled in __post_init__
 
     def __post_init__(self) -> None:
         if self.other_ids is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from ..io.stack import WindowSource
 from ..nn.preprocessing import Preprocessing
 from ..progress import Progress, SilentProgress, check_canceled
 from ..requests import DEFAULT_MAX_FIT_PIXELS
@@ -41,7 +42,7 @@ class _Moments:
 
 
 def fit_preprocessing(
-    stack,
+    stack: WindowSource,
     n_components: int = 40,
     max_pixels: int = DEFAULT_MAX_FIT_PIXELS,
     seed: int = 0,
@@ -108,6 +109,7 @@ def fit_preprocessing(
     # standardization (ddof 0) that follows them therefore scales by sqrt((n-1)/n).
     channel_mean = np.concatenate((np.zeros(n_components), lidar_mean_shifted + moments.lidar_shift))
     channel_std = np.concatenate((np.full(n_components, np.sqrt((n - 1) / n)), lidar_std))
+    assert moments.shift is not None  # set by the first window, and there was one
     return Preprocessing(
         hsi_mean=mean_shifted + moments.shift,
         components=components,

@@ -68,7 +68,11 @@ def _atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) ->
 
 def _atomic_write_text(path: str | os.PathLike, text: str) -> None:
     data = text.encode("utf-8")
-    _atomic_write(path, lambda stream: stream.write(data))
+
+    def write(stream: BinaryIO) -> None:
+        stream.write(data)
+
+    _atomic_write(path, write)
 
 
 # ---------------------------------------------------------------- formatting
@@ -349,16 +353,16 @@ def write_accuracy_report(
     page = _document(title, _assessment_html(assessment, colors) + _context_html(context, "Context"))
     payload = None
     if json_path is not None:
-        payload = assessment.to_dict()
-        payload["title"] = title
-        payload["created"] = datetime.now().astimezone().isoformat(timespec="seconds")
-        payload["context"] = _plain(context)
-        payload = json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        figures = assessment.to_dict()
+        figures["title"] = title
+        figures["created"] = datetime.now().astimezone().isoformat(timespec="seconds")
+        figures["context"] = _plain(context)
+        payload = json.dumps(figures, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     table = _confusion_csv(assessment) if csv_path is not None else None
     # Everything is built before the first write: a bad value cannot leave half a set.
-    if payload is not None:
+    if json_path is not None and payload is not None:
         _atomic_write_text(json_path, payload)
-    if table is not None:
+    if csv_path is not None and table is not None:
         _atomic_write_text(csv_path, table)
     _atomic_write_text(html_path, page)
 

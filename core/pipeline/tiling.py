@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..io.stack import WindowSource
+from ..nn.preprocessing import Preprocessing
+
 __all__ = ["Tile", "tile_windows", "read_tile_features", "cut_patches"]
 
 
@@ -46,7 +49,9 @@ def tile_windows(window: tuple[int, int, int, int], tile_size: int, block_size: 
     return tiles
 
 
-def read_tile_features(stack, preprocessing, tile: Tile, halo: int) -> tuple[np.ndarray, np.ndarray]:
+def read_tile_features(
+    stack: WindowSource, preprocessing: Preprocessing, tile: Tile, halo: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Preprocessed channels of ``tile`` plus ``halo`` pixels around it, and the tile's valid mask.
 
     Returns ``(features (C, h + 2 halo, w + 2 halo) float32, valid (h, w) bool)``:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 
+from ..io.stack import WindowSource
 from ..nn.allocator import keep_freed_memory
 from ..nn.devices import resolve_device
 from ..nn.model import NCGLF2, NetworkConfig, focal_loss
@@ -24,7 +26,7 @@ __all__ = ["TrainingParameters", "gather_patches", "fit_network", "FitResult"]
 
 
 def gather_patches(
-    stack,
+    stack: WindowSource,
     preprocessing,
     rows: np.ndarray,
     cols: np.ndarray,
@@ -106,12 +108,14 @@ def fit_network(
     if device.type == "cpu":
         keep_freed_memory()
     torch.manual_seed(params.seed)
-    network = NCGLF2(config).to(device).to(memory_format=torch.channels_last)
+    network = NCGLF2(config).to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch stubs lack it
     optimiser = torch.optim.Adam(network.parameters(), lr=params.learning_rate)
     step = params.lr_step_epochs or max(1, params.epochs // 5)
     scheduler = torch.optim.lr_scheduler.StepLR(optimiser, step_size=step, gamma=params.lr_gamma)
     shuffle = torch.Generator().manual_seed(params.seed)
-    history = {k: [] for k in ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate")}
+    history: dict[str, Any] = {
+        k: [] for k in ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate")
+    }
     best_accuracy, best_loss, best_state, best_epoch = -1.0, float("inf"), None, 0
     n = train_x.shape[0]
     started = time.perf_counter()
