@@ -65,8 +65,9 @@ bench: setup
 deploy:
 	/usr/bin/python3 tools/package.py deploy "$(QGIS_PLUGINS_DIR)"
 
+ZIP ?= dist/$(PLUGIN_NAME).zip
 zip:
-	/usr/bin/python3 tools/package.py zip dist/$(PLUGIN_NAME).zip
+	/usr/bin/python3 tools/package.py zip $(ZIP)
 
 clean:
 	rm -rf build dist demo_output .pytest_cache test-artifacts

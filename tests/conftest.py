@@ -1,9 +1,4 @@
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from paths import REFERENCE_CHECKPOINT, REFERENCE_VECTORS  # noqa: E402
 
 

@@ -6,13 +6,8 @@ with a raster active. The test runs QGIS itself, so a crash fails it with
 QGIS's exit status.
 """
 
-import sys
-from pathlib import Path
-
 import pytest
 from desktop import run_in_desktop
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "core"))
 from scenes import build_tiny_scene  # noqa: E402
 
 BODY = """

@@ -10,17 +10,11 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
-from paths import ROOT
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "core"))
-sys.path.insert(0, str(ROOT / "tools"))
 from scenes import build_tiny_scene  # noqa: E402
 from screenshot_dialog import save_screenshot  # noqa: E402
 
-ARTIFACTS = ROOT / "test-artifacts"
 CLASSES = [(1, "meadow", "#2e7d32"), (2, "hedge", "#8bc34a"), (3, "gravel", "#9e9e9e")]
 
 
@@ -272,8 +266,7 @@ def test_train_and_classify_adds_the_styled_class_map(dialog, scene_layers, tmp_
     assert dialog.trainClassifyButton.isEnabled() and not dialog.cancelButton.isEnabled()
 
     # The picture kept by the test run: the dialog right after train and classify.
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "dialog.png"
+    shot = tmp_path / "dialog.png"
     save_screenshot(dialog, str(shot))
     from qgis.PyQt.QtGui import QImage
 

@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 from osgeo import gdal
 from paths import ROOT
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "core"))
 from scenes import build_tiny_scene  # noqa: E402
 
 # Small values: still the real training loop, a few seconds on two cores.
@@ -661,10 +659,15 @@ def test_qgis_process_runs_classify_with_the_deployed_plugin(provider, trained, 
         assert not (tmp_path / "none.tif").exists()
 
 
-def test_make_zip_holds_the_plugin_only():
-    done = subprocess.run(["make", "-s", "-C", str(ROOT), "zip"], capture_output=True, text=True, timeout=120)
+def test_make_zip_holds_the_plugin_only(tmp_path):
+    done = subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "zip", f"ZIP={tmp_path / 'ncglf2.zip'}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
-    with zipfile.ZipFile(ROOT / "dist" / "ncglf2.zip") as archive:
+    with zipfile.ZipFile(tmp_path / "ncglf2.zip") as archive:
         names = archive.namelist()
         metadata = archive.read("ncglf2/metadata.txt").decode()
     assert all(n.startswith("ncglf2/") for n in names)
