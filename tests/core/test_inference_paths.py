@@ -81,3 +81,14 @@ def test_gradients_flow_through_the_class_token_update():
     (logits.sum() + consistency).backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     assert network.base.structure.gcn2.grad.abs().sum() > 0
+
+
+def test_in_place_class_token_update_equals_the_copying_one():
+    """Without gradients the class token is updated in place; with them by a copy: the same numbers."""
+    network = randomised(NCGLF2(NetworkConfig(num_classes=5, hsi_channels=10, lidar_channels=2))).eval()
+    x = torch.randn(6, 12, 11, 11)
+    with torch.no_grad():
+        in_place, _ = network(x)  # nothing requires a gradient: the in-place branch
+    copied, _ = network(x.clone().requires_grad_(True))  # the input requires one: the copying branch
+    assert copied.requires_grad
+    torch.testing.assert_close(in_place, copied.detach(), atol=2e-5, rtol=1e-5)

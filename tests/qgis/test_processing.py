@@ -193,7 +193,10 @@ def test_train_writes_the_model_and_report_with_the_given_parameters(trained):
     assert len(report["history"]["epochs"]) == 3
     assert (folder / "training.html").is_file() and (folder / "training_curves.png").is_file()
     assert results["VALIDATION_OA"] == pytest.approx(report["validation"]["oa"])
-    assert 0 < results["VALIDATION_KAPPA"] <= 1
+    matrix = np.asarray(report["validation"]["confusion_matrix"], dtype=float)
+    agreement, chance = np.trace(matrix) / matrix.sum(), (matrix.sum(0) * matrix.sum(1)).sum() / matrix.sum() ** 2
+    assert results["VALIDATION_OA"] == pytest.approx(agreement)
+    assert results["VALIDATION_KAPPA"] == pytest.approx((agreement - chance) / (1 - chance))
 
 
 def test_classify_matches_core_and_loads_styled_then_assess(provider, trained, scene, core_map, tmp_path):
