@@ -54,10 +54,6 @@ class RunOutcome:
     error: str = ""
     seconds: float = 0.0
 
-    @property
-    def succeeded(self) -> bool:
-        return self.status == SUCCEEDED
-
 
 class LogFeedback(QgsProcessingFeedback):
     """A Processing feedback whose messages become a signal (kind: info, warning or error).
@@ -161,11 +157,6 @@ class ProcessingRun(QObject):
 
     def is_running(self) -> bool:
         return self._index >= 0 and self.outcome is None
-
-    @property
-    def task(self) -> QgsProcessingAlgRunnerTask | None:
-        """The task of the step now running, if any."""
-        return self._task
 
     # -- steps -------------------------------------------------------------
     def _start_step(self, index: int) -> None:

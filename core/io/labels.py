@@ -58,9 +58,6 @@ class ClassTable:
                 f"{len(self.ids)} ids, {len(self.names)} names and {len(self.colors)} colours differ in number"
             )
 
-    def name_of(self, class_id: int) -> str:
-        return self.names[self.ids.index(class_id)]
-
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly form (lists only), e.g. for model files and reports."""
         return {

@@ -113,11 +113,6 @@ class RasterStack:
         self.lidar_bands = sum(reader.count for reader in self._lidar)
         self.band_names = [hsi.GetRasterBand(i + 1).GetDescription() or f"band {i + 1}" for i in range(self.hsi_bands)]
 
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(height, width) of the HSI grid."""
-        return self.grid.height, self.grid.width
-
     def _check_window(self, x: int, y: int, w: int, h: int) -> None:
         if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > self.grid.width or y + h > self.grid.height:
             raise ValueError(

@@ -25,18 +25,18 @@ class Split:
     test: np.ndarray
 
 
-def validate_label_counts(labels, source: str = "labels") -> None:
+def validate_label_counts(labels) -> None:
     """Refuse labels that cannot train a classifier, naming the class at fault."""
     table = labels.classes
     counts = [int(np.count_nonzero(labels.class_ids == cid)) for cid in table.ids]
     present = [(cid, name, int(c)) for cid, name, c in zip(table.ids, table.names, counts) if c > 0]
     if len(present) < 2:
         found = ", ".join(f"{name!r} ({c} pixels)" for _, name, c in present) or "none"
-        raise InputError(f"{source}: at least 2 classes with labelled pixels on the raster are needed; found {found}")
+        raise InputError(f"labels: at least 2 classes with labelled pixels on the raster are needed; found {found}")
     few = [f"{name!r} (id {cid}: {c} pixel{'s' if c != 1 else ''})" for cid, name, c in present if c < 2]
     if few:
         raise InputError(
-            f"{source}: every class needs at least 2 labelled pixels on the raster; too few for {', '.join(few)}"
+            f"labels: every class needs at least 2 labelled pixels on the raster; too few for {', '.join(few)}"
         )
 
 
