@@ -22,6 +22,7 @@ from .io.outputs import atomic_path, check_outputs
 from .nn.model import NetworkConfig
 from .pipeline.metrics import Assessment
 from .pipeline.preprocess import fit_preprocessing
+from .pipeline.report import TrainingHistory
 from .pipeline.sampling import split_samples
 from .pipeline.training import fit_network, gather_patches
 from .progress import Progress, SilentProgress, SubProgress
@@ -60,7 +61,7 @@ class TrainOutcome:
     model: str
     report: str | None
     validation: Assessment | None
-    history: dict
+    history: TrainingHistory
     classes: list[str]
     train_pixels: int
     validation_pixels: int
@@ -192,16 +193,12 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
     fit = fit_network(config, train_x, train_y, val_x, val_y, params, SubProgress(progress, 15, 99))
 
     validation = None
-    if val_ids.size:
-        with torch.no_grad():
-            predicted = []
-            for start in range(0, val_x.shape[0], 512):
-                logits, _ = fit.network(val_x[start : start + 512])
-                predicted.append(logits.argmax(1))
-        predicted_ids = np.asarray(model_ids)[torch.cat(predicted).numpy()]
+    if val_ids.size and fit.validation_predictions is not None:
+        # The best epoch's own predictions: the network that was kept, on the same patches.
+        predicted_ids = np.asarray(model_ids)[fit.validation_predictions]
         validation = assess_arrays(val_ids, predicted_ids, model_ids, names)
         progress.info(
-            f"best epoch {fit.history['best_epoch']}: validation OA {100 * validation.oa:.2f} %, "
+            f"best epoch {fit.history.best_epoch}: validation OA {100 * validation.oa:.2f} %, "
             f"AA {100 * validation.aa:.2f} %, kappa {validation.kappa:.4f}"
         )
     provenance = {
@@ -215,7 +212,7 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
         },
         "training": params.to_dict(),
         "samples": {"train": int(split.train.size), "validation": int(val_ids.size), "test": int(split.test.size)},
-        "best_epoch": fit.history["best_epoch"],
+        "best_epoch": fit.history.best_epoch,
         "validation": validation.to_dict() if validation is not None else None,
         "training_seconds": round(fit.seconds, 2),
         "torch_version": torch.__version__,
@@ -240,21 +237,14 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
     )
 
 
-def _write_training_report(request: TrainRequest, history: dict, validation, provenance: dict, colors, ids) -> None:
-    from .pipeline.report import TrainingHistory, write_training_report
+def _write_training_report(
+    request: TrainRequest, record: TrainingHistory, validation, provenance: dict, colors, ids
+) -> None:
+    from .pipeline.report import write_training_report
 
     if request.report is None:
         return
     paths = report_paths(request.report)
-    record = TrainingHistory(
-        epochs=history["epoch"],
-        train_loss=history["train_loss"],
-        train_accuracy=history["train_accuracy"],
-        val_loss=history["val_loss"],
-        val_accuracy=history["val_accuracy"],
-        learning_rate=history["learning_rate"],
-        best_epoch=history["best_epoch"],
-    )
     context = {
         "model": request.out,
         "date": _dt.datetime.now().isoformat(timespec="seconds"),

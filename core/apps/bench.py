@@ -18,11 +18,14 @@ import time
 import numpy as np
 import torch
 
-from ..nn.model import NCGLF2, NetworkConfig, focal_loss
+from ..nn.model import NCGLF2, NetworkConfig
+from ..pipeline.training import training_loss
+from ..requests import TrainingParameters
 
 __all__ = ["run_bench", "count_flops", "hardware_description"]
 
 PAPER = NetworkConfig(num_classes=15, patch_size=11, hsi_channels=40, lidar_channels=1)
+PAPER_TRAINING = TrainingParameters()  # the paper's loss weights
 PUBLISHED_FLOPS = 188e6  # per patch, the reference computation at these sizes
 
 
@@ -154,7 +157,7 @@ def training_epoch_seconds(device: torch.device, epochs: int) -> float:
         for s in range(0, 300, 64):
             index = order[s : s + 64]
             logits, consistency = network(x[index])
-            loss = 0.2 * focal_loss(logits, y[index]) + 0.8 * consistency
+            loss = training_loss(logits, y[index], consistency, PAPER_TRAINING)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()

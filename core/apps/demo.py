@@ -174,7 +174,7 @@ def run_demo(
         "classify_seconds": timings["classify"],
         "pixels": result.pixels,
         "scene_seconds": timings["scene"],
-        "best_epoch": outcome.history["best_epoch"],
+        "best_epoch": outcome.history.best_epoch,
     }
     print(
         f"demo: OA {100 * assessment.oa:.2f} %  AA {100 * assessment.aa:.2f} %  kappa {assessment.kappa:.4f} "

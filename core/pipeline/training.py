@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -20,9 +19,10 @@ from ..nn.devices import resolve_device
 from ..nn.model import NCGLF2, NetworkConfig, focal_loss
 from ..progress import Progress, SilentProgress, check_canceled
 from ..requests import TrainingParameters
+from .report import TrainingHistory
 from .tiling import Tile, cut_patches, iter_batches, read_tile_features
 
-__all__ = ["TrainingParameters", "gather_patches", "fit_network", "FitResult"]
+__all__ = ["TrainingParameters", "gather_patches", "fit_network", "FitResult", "training_loss"]
 
 
 def gather_patches(
@@ -67,10 +67,20 @@ def gather_patches(
 
 @dataclass
 class FitResult:
-    network: NCGLF2
-    history: dict = field(default_factory=dict)  # per-epoch lists + best_epoch
+    network: NCGLF2  # the best epoch's weights, eval mode, on the CPU
+    history: TrainingHistory
     best_validation_accuracy: float | None = None
+    validation_predictions: np.ndarray | None = None  # the best epoch's class indices of the validation patches
     seconds: float = 0.0
+
+
+def training_loss(
+    logits: torch.Tensor, target: torch.Tensor, consistency: torch.Tensor, params: TrainingParameters
+) -> torch.Tensor:
+    """The paper's objective: weighted focal loss plus the base/detail consistency term."""
+    return (
+        params.focal_weight * focal_loss(logits, target, params.focal_gamma) + params.consistency_weight * consistency
+    )
 
 
 def _evaluate(
@@ -82,11 +92,7 @@ def _evaluate(
     with torch.no_grad():
         for batch in iter_batches(x.shape[0], 256):
             logits, consistency = network(x[batch].to(device))
-            target = y[batch].to(device)
-            loss = (
-                params.focal_weight * focal_loss(logits, target, params.focal_gamma)
-                + params.consistency_weight * consistency
-            )
+            loss = training_loss(logits, y[batch].to(device), consistency, params)
             loss_sum += float(loss) * (batch.stop - batch.start)
             predictions.append(logits.argmax(1).cpu())
     predicted = torch.cat(predictions).numpy()
@@ -113,10 +119,11 @@ def fit_network(
     step = params.lr_step_epochs or max(1, params.epochs // 5)
     scheduler = torch.optim.lr_scheduler.StepLR(optimiser, step_size=step, gamma=params.lr_gamma)
     shuffle = torch.Generator().manual_seed(params.seed)
-    history: dict[str, Any] = {
-        k: [] for k in ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate")
+    columns: dict[str, list] = {
+        k: [] for k in ("epochs", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate")
     }
     best_accuracy, best_loss, best_state, best_epoch = -1.0, float("inf"), None, 0
+    best_predictions: np.ndarray | None = None
     n = train_x.shape[0]
     started = time.perf_counter()
     train_x_device, train_y_device = train_x.to(device), train_y.to(device)
@@ -131,10 +138,7 @@ def fit_network(
                 continue
             logits, consistency = network(train_x_device[index])
             target = train_y_device[index]
-            loss = (
-                params.focal_weight * focal_loss(logits, target, params.focal_gamma)
-                + params.consistency_weight * consistency
-            )
+            loss = training_loss(logits, target, consistency, params)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -142,23 +146,28 @@ def fit_network(
             correct += int((logits.argmax(1) == target).sum())
         learning_rate = optimiser.param_groups[0]["lr"]
         scheduler.step()
+        predicted = None
         if val_x.shape[0]:
-            val_loss, val_accuracy, _ = _evaluate(network, val_x, val_y, params, device)
+            val_loss, val_accuracy, predicted = _evaluate(network, val_x, val_y, params, device)
         else:
             val_loss, val_accuracy = float("nan"), correct / n
-        for key, value in zip(history, (epoch, loss_sum / n, correct / n, val_loss, val_accuracy, learning_rate)):
-            history[key].append(value)
+        for key, value in zip(columns, (epoch, loss_sum / n, correct / n, val_loss, val_accuracy, learning_rate)):
+            columns[key].append(value)
         # Ties in accuracy (common on small validation sets) go to the lower validation loss.
         if val_accuracy > best_accuracy or (val_accuracy == best_accuracy and val_loss < best_loss):
             best_accuracy, best_loss, best_epoch = val_accuracy, val_loss, epoch
             best_state = copy.deepcopy(network.state_dict())
+            best_predictions = predicted
         progress.info(
             f"epoch {epoch}/{params.epochs}: loss {loss_sum / n:.4f}, train accuracy {100 * correct / n:.1f} %, "
             f"validation accuracy {100 * val_accuracy:.1f} %"
         )
         progress.set_progress(100.0 * epoch / params.epochs)
     network.load_state_dict(best_state)
-    history["best_epoch"] = best_epoch
     return FitResult(
-        network.cpu().eval(), history, best_accuracy if val_x.shape[0] else None, time.perf_counter() - started
+        network.cpu().eval(),
+        TrainingHistory(**columns, best_epoch=best_epoch),
+        best_accuracy if val_x.shape[0] else None,
+        best_predictions,
+        time.perf_counter() - started,
     )
