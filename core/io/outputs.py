@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import InputError
 
-__all__ = ["check_outputs", "atomic_path", "sidecar_paths"]
+__all__ = ["check_outputs", "atomic_path", "write_atomically", "sidecar_paths"]
 
 
 def sidecar_paths(path: str) -> list[str]:
@@ -67,3 +70,35 @@ def atomic_path(path: str, suffix: str | None = None) -> Iterator[str]:
             os.replace(old, new)
         elif os.path.exists(new):
             os.unlink(new)
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
+    """Write a file through ``write(stream)`` into a temporary sibling, then rename it over ``path``.
+
+    For writers that take a stream (reports, pictures, projects); writers that
+    create their file themselves (GDAL) use :func:`atomic_path`. The sibling is
+    created exclusively and synced before the rename.
+
+    ``os.open`` with mode 0o666 lets the umask decide permissions, as a plain
+    ``open`` would (``tempfile`` would leave the report readable by its owner only).
+    """
+    target = Path(path)
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        raise InputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, target)
+    except BaseException as exc:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise InputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        raise

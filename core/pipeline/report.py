@@ -15,8 +15,7 @@ import json
 import math
 import os
 import re
-import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +25,7 @@ from urllib.parse import quote
 import numpy as np
 
 from ..errors import InputError
+from ..io.outputs import write_atomically
 from .metrics import Assessment
 
 __all__ = [
@@ -38,41 +38,13 @@ __all__ = [
 # ---------------------------------------------------------------- file output
 
 
-def _atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
-    """Write through ``write`` into a temporary sibling, then rename over ``path``.
-
-    ``os.open`` with mode 0o666 lets the umask decide permissions, as a plain
-    ``open`` would (``tempfile`` would leave the report readable by its owner only).
-    """
-    target = Path(path)
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as exc:
-        raise InputError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, target)
-    except BaseException as exc:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise InputError(f"cannot write {target}: {exc.strerror or exc}") from exc
-        raise
-
-
 def _atomic_write_text(path: str | os.PathLike, text: str) -> None:
     data = text.encode("utf-8")
 
     def write(stream: BinaryIO) -> None:
         stream.write(data)
 
-    _atomic_write(path, write)
+    write_atomically(path, write)
 
 
 # ---------------------------------------------------------------- formatting
@@ -458,7 +430,7 @@ def plot_training_curves(history: TrainingHistory, png_path: str) -> None:
         axes.grid(True, alpha=0.3)
         if epochs:
             axes.legend(loc="best", fontsize="small")
-    _atomic_write(png_path, lambda stream: figure.savefig(stream, format="png", dpi=100))
+    write_atomically(png_path, lambda stream: figure.savefig(stream, format="png", dpi=100))
 
 
 def _number(value: float, digits: int = 4) -> str:
