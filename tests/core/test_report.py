@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from ncglf2.core.errors import InputError
+from ncglf2.core.io.outputs import write_atomically
 from ncglf2.core.pipeline.metrics import assess
 from ncglf2.core.pipeline.report import (
     TrainingHistory,
-    _atomic_write,
     plot_training_curves,
     write_accuracy_report,
     write_training_report,
@@ -175,6 +175,6 @@ def test_failed_write_keeps_existing_files(tmp_path, assessment):
         raise RuntimeError("disk gone")
 
     with pytest.raises(RuntimeError, match="disk gone"):
-        _atomic_write(html_path, half_then_fail)
+        write_atomically(html_path, half_then_fail)
     assert html_path.read_text(encoding="utf-8") == "previous report"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]
