@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import sys
-import threading
 
 __all__ = ["keep_freed_memory"]
 
@@ -23,16 +23,11 @@ _M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 32 << 20  # the largest value every glibc accepts
 TRIM_THRESHOLD = 512 << 20
 
-_lock = threading.Lock()
-_done: list[bool] = []
 
-
+@functools.cache
 def keep_freed_memory() -> bool:
     """Apply the allocator settings once per process; True where they took effect."""
-    with _lock:
-        if not _done:
-            _done.append(_apply())
-        return _done[0]
+    return _apply()
 
 
 def _apply() -> bool:

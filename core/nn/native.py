@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import hashlib
 import logging
 import os
@@ -55,7 +56,6 @@ _MAX_NORM_WIDTH = 4096
 
 _log = logging.getLogger("ncglf2")
 _lock = threading.Lock()
-_loaded: dict[str, object] = {}  # "library" -> ctypes.CDLL | None, "status" -> str
 _torch_only = 0
 
 
@@ -117,31 +117,34 @@ def _build(compiler: str, target: Path) -> str:
 
 def load_kernel() -> ctypes.CDLL | None:
     """The kernel library, building it on first use; None where it cannot be had (see ``kernel_status``)."""
-    with _lock:
-        if "status" in _loaded:
-            return _loaded["library"]  # type: ignore[return-value]
-        library, status = None, ""
-        if os.environ.get("NCGLF2_NATIVE", "1") == "0":
-            status = "disabled by NCGLF2_NATIVE=0"
-        elif (compiler := _compiler()) is None:
-            status = "no C compiler found (set CC); using torch's operators"
-        else:
-            parts = [p.read_bytes() for p in (*SOURCES, *HEADERS)]
-            parts += [compiler.encode(), _compiler_version(compiler).encode(), _cpu_signature().encode()]
-            key = hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
-            target = _cache_dir() / f"ncglf2-kernels-{key}.so"
-            try:
-                library, how = _load_cached(target), "cached"
-                if library is None:
-                    how = f"built with {os.path.basename(compiler)} {_build(compiler, target)}"
-                    library = ctypes.CDLL(str(target))
-                _declare(library)
-                status = f"native kernels ({how}: {target})"
-            except (OSError, RuntimeError, AttributeError) as error:
-                library, status = None, f"native kernels unavailable ({error}); using torch's operators"
-                _log.warning(status)
-        _loaded.update(library=library, status=status)
-        return library
+    with _lock:  # one build, even when threads ask at once
+        return _load_once()[0]
+
+
+@functools.cache
+def _load_once() -> tuple[ctypes.CDLL | None, str]:
+    """(library or None, status line), found or built once per process."""
+    library, status = None, ""
+    if os.environ.get("NCGLF2_NATIVE", "1") == "0":
+        status = "disabled by NCGLF2_NATIVE=0"
+    elif (compiler := _compiler()) is None:
+        status = "no C compiler found (set CC); using torch's operators"
+    else:
+        parts = [p.read_bytes() for p in (*SOURCES, *HEADERS)]
+        parts += [compiler.encode(), _compiler_version(compiler).encode(), _cpu_signature().encode()]
+        key = hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
+        target = _cache_dir() / f"ncglf2-kernels-{key}.so"
+        try:
+            library, how = _load_cached(target), "cached"
+            if library is None:
+                how = f"built with {os.path.basename(compiler)} {_build(compiler, target)}"
+                library = ctypes.CDLL(str(target))
+            _declare(library)
+            status = f"native kernels ({how}: {target})"
+        except (OSError, RuntimeError, AttributeError) as error:
+            library, status = None, f"native kernels unavailable ({error}); using torch's operators"
+            _log.warning(status)
+    return library, status
 
 
 def _load_cached(target: Path) -> ctypes.CDLL | None:
@@ -167,8 +170,8 @@ def _declare(library: ctypes.CDLL) -> None:
 
 def kernel_status() -> str:
     """One line on whether the native kernels are in use, and why not."""
-    load_kernel()
-    return str(_loaded["status"])
+    with _lock:
+        return _load_once()[1]
 
 
 @contextlib.contextmanager
