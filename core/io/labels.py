@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from ..errors import InputError
+from ..progress import Log, no_log
 from .crs import describe_crs, format_bounds, gdal_errors, same_crs, srs_from_wkt
 from .grid import Grid
 from .palette import QUALITATIVE, class_colors
@@ -29,7 +30,6 @@ from .warp import align_to_grid
 
 __all__ = ["ClassTable", "LabeledPixels", "read_labels", "read_class_csv", "DEFAULT_PALETTE"]
 
-Log = Callable[[str], None]
 Color = tuple[int, ...]  # (r, g, b), 0-255
 
 # Distinct, print-friendly colours; classes beyond the list reuse it from the start.
@@ -38,10 +38,6 @@ DEFAULT_PALETTE: list[Color] = QUALITATIVE
 # Above this many pixels the rasterized vector window goes to a compressed temporary GeoTIFF.
 _MEM_RASTERIZE_PIXELS = 64 * 1024 * 1024
 _READ_BLOCK = 2048
-
-
-def _no_log(message: str) -> None:
-    pass
 
 
 @dataclass
@@ -194,7 +190,7 @@ def read_labels(
 
     Where features overlap, the later feature in the layer wins the pixel.
     """
-    log = log or _no_log
+    log = log or no_log
     source = os.fspath(source)
     raster_name = raster_name or "HSI raster"
     csv_classes = read_class_csv(class_csv) if class_csv else None

@@ -25,6 +25,7 @@ from osgeo import gdal, ogr, osr
 from ..errors import InputError
 from .crs import gdal_errors
 from .outputs import atomic_path
+from .writers import hex_color
 
 __all__ = ["ProjectLayer", "write_qgis_project"]
 
@@ -54,10 +55,6 @@ class ProjectLayer:
     minimum: float | None = None
     maximum: float | None = None
     visible: bool = True
-
-
-def _hex(color: Sequence[int]) -> str:
-    return "#{:02x}{:02x}{:02x}".format(*(int(c) for c in color[:3]))
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -> ET.Element:
@@ -164,7 +161,7 @@ def _raster_pipe(layer: ProjectLayer, dataset: gdal.Dataset) -> ET.Element:
         _min_max_origin(renderer, True)
         palette = _sub(renderer, "colorPalette")
         for value, label, color in layer.classes:
-            _sub(palette, "paletteEntry", value=str(int(value)), label=label, color=_hex(color), alpha="255")
+            _sub(palette, "paletteEntry", value=str(int(value)), label=label, color=hex_color(color), alpha="255")
     elif layer.style == "rgb":
         bands = layer.bands or (1, 2, 3)
         if len(bands) != 3 or not all(1 <= b <= dataset.RasterCount for b in bands):
@@ -209,8 +206,8 @@ def _raster_pipe(layer: ProjectLayer, dataset: gdal.Dataset) -> ET.Element:
             minimumValue=repr(low),
             maximumValue=repr(high),
         )
-        for value, hex_color in zip(np.linspace(low, high, len(_RAMP)), _RAMP):
-            _sub(shader, "item", value=repr(float(value)), label=f"{value:.2f}", color=hex_color, alpha="255")
+        for value, ramp_color in zip(np.linspace(low, high, len(_RAMP)), _RAMP):
+            _sub(shader, "item", value=repr(float(value)), label=f"{value:.2f}", color=ramp_color, alpha="255")
     _sub(pipe, "brightnesscontrast", brightness="0", contrast="0", gamma="1")
     _sub(
         pipe,

@@ -115,7 +115,8 @@ def set_class_table(
         band.SetRasterCategoryNames(categories)
 
 
-def _hex(color: Sequence[int]) -> str:
+def hex_color(color: Sequence[int]) -> str:
+    """#rrggbb of an (r, g, b) colour, as QGIS styles write it."""
     return "#{:02x}{:02x}{:02x}".format(*(int(c) for c in color[:3]))
 
 
@@ -141,7 +142,9 @@ def write_paletted_qml(
     palette = ET.SubElement(renderer, "colorPalette")
     for class_id, name, color in zip(ids, names, colors):
         ET.SubElement(
-            palette, "paletteEntry", {"value": str(class_id), "color": _hex(color), "label": str(name), "alpha": "255"}
+            palette,
+            "paletteEntry",
+            {"value": str(class_id), "color": hex_color(color), "label": str(name), "alpha": "255"},
         )
     ET.SubElement(pipe, "brightnesscontrast", {"brightness": "0", "contrast": "0", "gamma": "1"})
     ET.SubElement(
