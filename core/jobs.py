@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .errors import InputError
+from .io.labels import ClassTable
 from .io.model_file import MODEL_SUFFIX, ModelBundle, load_model, save_model
 from .io.outputs import atomic_path, check_outputs
 from .nn.model import NetworkConfig
@@ -217,7 +218,7 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
         "training_seconds": round(fit.seconds, 2),
         "torch_version": torch.__version__,
     }
-    bundle = ModelBundle(fit.network, preprocessing, model_ids, names, colors, provenance)
+    bundle = ModelBundle(fit.network, preprocessing, ClassTable(model_ids, names, colors), provenance)
     save_model(request.out, bundle)
     progress.info(f"model written to {request.out}")
     if request.report:
@@ -309,7 +310,7 @@ def import_reference(request: ImportRequest, progress: Progress | None = None) -
             },
             "torch_version": torch.__version__,
         }
-    save_model(out, ModelBundle(network, preprocessing, ids, names, colors, provenance))
+    save_model(out, ModelBundle(network, preprocessing, ClassTable(ids, names, colors), provenance))
     progress.info(f"model written to {out}")
     return out
 

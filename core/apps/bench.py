@@ -173,6 +173,7 @@ def end_to_end(
     """(pixels/s, seconds, peak RSS in MB, its growth over the start) of classifying a generated scene from files to files."""
     from osgeo import gdal
 
+    from ..io.labels import ClassTable
     from ..io.model_file import ModelBundle
     from ..io.stack import open_inputs
     from ..pipeline.inference import classify_raster
@@ -198,9 +199,8 @@ def end_to_end(
         before = _status_mb("VmRSS")
         with open_inputs(hsi_path, [dsm_path]) as stack:
             prep = fit_preprocessing(stack, 40)
-            bundle = ModelBundle(
-                NCGLF2(PAPER).eval(), prep, list(range(1, 16)), [f"c{i}" for i in range(15)], [(0, 0, 0)] * 15
-            )
+            classes = ClassTable(list(range(1, 16)), [f"c{i}" for i in range(15)], [(0, 0, 0)] * 15)
+            bundle = ModelBundle(NCGLF2(PAPER).eval(), prep, classes)
             result = classify_raster(
                 bundle, stack, os.path.join(folder, "out.tif"), device=str(device), precision=precision
             )

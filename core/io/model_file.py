@@ -20,6 +20,7 @@ from ..errors import ModelFileError
 from ..nn.model import NCGLF2, NetworkConfig
 from ..nn.preprocessing import Preprocessing
 from ..version import __version__
+from .labels import ClassTable
 from .outputs import atomic_path
 
 __all__ = ["ModelBundle", "save_model", "load_model", "FORMAT_VERSION", "MODEL_SUFFIX"]
@@ -36,11 +37,21 @@ class ModelBundle:
 
     network: NCGLF2
     preprocessing: Preprocessing
-    class_ids: list[int]
-    class_names: list[str]
-    class_colors: list[tuple[int, ...]]
+    classes: ClassTable  # the network's outputs in order: their ids, names and colours
     provenance: dict = field(default_factory=dict)
     source_header: dict = field(default_factory=dict)  # the header read from disk, if any
+
+    @property
+    def class_ids(self) -> list[int]:
+        return self.classes.ids
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.classes.names
+
+    @property
+    def class_colors(self) -> list[tuple[int, ...]]:
+        return self.classes.colors
 
     @property
     def config(self) -> NetworkConfig:
@@ -201,5 +212,9 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> M
 
     network.eval().to(device)
     return ModelBundle(
-        network, preprocessing, ids, names, colors, provenance=dict(header.get("provenance", {})), source_header=header
+        network,
+        preprocessing,
+        ClassTable(ids, names, colors),
+        provenance=dict(header.get("provenance", {})),
+        source_header=header,
     )

@@ -14,6 +14,7 @@ SCRIPT = textwrap.dedent(
     import json, resource, sys
     import numpy as np, torch
     from ncglf2.core.nn.model import NCGLF2, NetworkConfig
+    from ncglf2.core.io.labels import ClassTable
     from ncglf2.core.io.model_file import ModelBundle
     from ncglf2.core.pipeline.preprocess import fit_preprocessing
     from ncglf2.core.io.stack import open_inputs
@@ -37,7 +38,7 @@ SCRIPT = textwrap.dedent(
     with open_inputs(hsi, [dsm]) as stack:
         prep = fit_preprocessing(stack, n_components=6)
         net = NCGLF2(NetworkConfig(num_classes=4, patch_size=5, hsi_channels=6, lidar_channels=1, width=16, depth=1)).eval()
-        bundle = ModelBundle(net, prep, [1, 2, 3, 4], list("abcd"), [(1, 2, 3)] * 4)
+        bundle = ModelBundle(net, prep, ClassTable([1, 2, 3, 4], list("abcd"), [(1, 2, 3)] * 4))
         classify_raster(bundle, stack, out, confidence=out + ".conf.tif", tile_size=40, batch_size=512, device="cpu", progress=Probe())
     print(json.dumps(peaks))
     """
