@@ -126,6 +126,10 @@ class Throughput:
             self._next_log = now + self.every
             self.progress.info(self.line(now))
 
+    def within(self, start: float, size: float) -> Callable[[float], None]:
+        """A callback for one part of the count: the share of it done moves the total from ``start``."""
+        return lambda fraction: self.update(start + size * fraction)
+
     def line(self, now: float | None = None) -> str:
         """E.g. "12,288 of 88,305 pixels (13.9 %), 1,460 pixels/s, about 52 s left"."""
         elapsed = max((self.clock() if now is None else now) - self.started, 1e-9)

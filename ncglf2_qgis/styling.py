@@ -34,6 +34,7 @@ __all__ = [
     "ConfidenceStyler",
     "style_when_loaded",
     "confidence_when_loaded",
+    "when_loaded",
     "skip_empty_outputs",
 ]
 
@@ -140,18 +141,23 @@ class ConfidenceStyler(QgsProcessingLayerPostProcessorInterface):
 # Processing owns each styler once it is attached and deletes it with its
 # context; Python must keep the wrapper alive until then, or the styler is
 # collected before the layer is loaded.
-_live_stylers: list[ClassMapStyler] = []
+_live_stylers: list[QgsProcessingLayerPostProcessorInterface] = []
 
 
-def _attach(
-    context: QgsProcessingContext, output: str, styler: QgsProcessingLayerPostProcessorInterface, name: str
+def when_loaded(
+    context: QgsProcessingContext,
+    output: str,
+    name: str = "",
+    styler: QgsProcessingLayerPostProcessorInterface | None = None,
 ) -> bool:
+    """Name (and style) ``output`` for when Processing loads it; False when it will not be loaded."""
     if not output or not context.willLoadLayerOnCompletion(output):
         return False
-    _live_stylers[:] = [s for s in _live_stylers if not sip.isdeleted(s)]
-    _live_stylers.append(styler)
     details = context.layerToLoadOnCompletionDetails(output)
-    details.setPostProcessor(styler)
+    if styler is not None:
+        _live_stylers[:] = [s for s in _live_stylers if not sip.isdeleted(s)]
+        _live_stylers.append(styler)
+        details.setPostProcessor(styler)
     if name:
         details.name = name
     return True
@@ -159,12 +165,12 @@ def _attach(
 
 def style_when_loaded(context: QgsProcessingContext, output: str, name: str = "") -> bool:
     """Attach a styler to ``output`` if Processing will load it when the run completes."""
-    return _attach(context, output, ClassMapStyler(), name)
+    return when_loaded(context, output, name, ClassMapStyler())
 
 
 def confidence_when_loaded(context: QgsProcessingContext, output: str, class_map: str, name: str = "") -> bool:
     """Style a confidence output 0-1 and keep it below ``class_map`` when Processing loads it."""
-    return _attach(context, output, ConfidenceStyler(class_map), name)
+    return when_loaded(context, output, name, ConfidenceStyler(class_map))
 
 
 def skip_empty_outputs(context: QgsProcessingContext) -> None:

@@ -385,13 +385,6 @@ def classify_raster(
             with torch.inference_mode():
                 for tile, features, valid in reads:
                     check_canceled(progress)
-                    done_before = pixels_before  # bound now: the callback runs within this tile
-
-                    def advance(
-                        fraction: float, before: int = done_before, size: int = tile.width * tile.height
-                    ) -> None:
-                        meter.update(before + size * fraction)
-
                     result = classify_tile(
                         network,
                         features,
@@ -402,7 +395,7 @@ def classify_raster(
                         class_dtype,
                         confidence=conf_ds is not None,
                         probabilities=prob_ds is not None,
-                        on_batch=advance,
+                        on_batch=meter.within(pixels_before, tile.width * tile.height),
                     )
                     writer.put(tile, result.classes, result.confidence, result.probabilities)
                     classified += result.pixels

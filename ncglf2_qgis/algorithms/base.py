@@ -99,7 +99,7 @@ class NCGLF2Algorithm(QgsProcessingAlgorithm):
         return [word.strip() for word in words.split(",") if word.strip()]
 
     def icon(self) -> QIcon:
-        return QIcon(resource_path(f"algorithms/{self.name()}.svg"))
+        return QIcon(self.svgIconPath())
 
     def svgIconPath(self) -> str:  # noqa: N802
         return resource_path(f"algorithms/{self.name()}.svg")

@@ -11,7 +11,7 @@ from qgis.core import (
 )
 
 from ...core.requests import DEFAULT_TILE_SIZE, PRECISIONS, ClassifyRequest
-from ..styling import confidence_when_loaded, result_layer_name, skip_empty_outputs, style_when_loaded
+from ..styling import confidence_when_loaded, result_layer_name, skip_empty_outputs, style_when_loaded, when_loaded
 from .base import FeedbackProgress, NCGLF2Algorithm, load_engine
 from .train import add_device, add_inputs
 
@@ -151,9 +151,9 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
             confidence_when_loaded(
                 context, result.confidence, result.classes, result_layer_name(result.confidence, model, "confidence")
             )
-        if result.probabilities and context.willLoadLayerOnCompletion(result.probabilities):
-            context.layerToLoadOnCompletionDetails(result.probabilities).name = result_layer_name(
-                result.probabilities, model, "class probabilities"
+        if result.probabilities:
+            when_loaded(
+                context, result.probabilities, result_layer_name(result.probabilities, model, "class probabilities")
             )
         return {
             self.OUTPUT: result.classes,
