@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .native import dropout, fused_attention, inference_shortcut_applies, layer_norm
+from .native import dropout, fused_attention, inference_shortcut_applies, layer_norm, native_attention_serves
 
 __all__ = ["NCGLF2", "NetworkConfig", "focal_loss"]
 
@@ -178,62 +178,105 @@ class Attention(nn.Module):
     """Multi-head self-attention that also returns the class token's probabilities.
 
     The structure step needs only row 0 of the attention probabilities (taken
-    before dropout). In CPU inference the native kernel yields it together
-    with the context; otherwise that row is computed on its own and the full
-    attention runs through torch's fused kernel. With ``class_token_only`` the
-    output is computed for the class token alone.
+    before dropout). Which implementation yields them is chosen when the mode,
+    device or precision changes (``train``, ``to``), not on every call:
+    the native kernel in CPU inference, materialised probabilities in CPU
+    training (the native generator draws the dropout mask), torch's fused
+    kernel elsewhere. With ``class_token_only`` the output is computed for the
+    class token alone.
     """
 
     def __init__(self, width: int, heads: int) -> None:
         super().__init__()
         self.heads = heads
         self.head_width = width // heads
+        self.scale = 1.0 / math.sqrt(self.head_width)
         self.query = nn.Linear(width, width)
         self.key = nn.Linear(width, width)
         self.value = nn.Linear(width, width)
         self.out = nn.Linear(width, width)
         self.attn_dropout = 0.1
         self.out_dropout = Dropout(0.1)
+        self.path = ""
+        self._choose_path()
 
-    def _split(self, x: Tensor) -> Tensor:
-        n, t, _ = x.shape
-        return x.reshape(n, t, self.heads, self.head_width).transpose(1, 2)
+    def _choose_path(self) -> None:
+        weight = self.query.weight
+        if weight.device.type != "cpu":
+            self.path = "torch_fused"
+        elif self.training:
+            self.path = "cpu_training"
+        elif native_attention_serves(self.head_width, weight.dtype):
+            self.path = "native"
+        else:
+            self.path = "torch_fused"
+
+    def train(self, mode: bool = True) -> Attention:
+        super().train(mode)
+        self._choose_path()
+        return self
+
+    def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]  # torch's own signature
+        super()._apply(fn, recurse)
+        self._choose_path()
+        return self
+
+    def extra_repr(self) -> str:
+        return f"heads={self.heads}, head_width={self.head_width}, path={self.path}"
 
     def forward(self, x: Tensor, class_token_only: bool = False) -> tuple[Tensor, Tensor]:
-        scale = 1.0 / math.sqrt(self.head_width)
         if class_token_only:
-            return self._class_token(x, scale)
+            return self._class_token(x)
+        context, cls_probs = getattr(self, f"_{self.path}")(x)
+        return self.out_dropout(self.out(context.to(x.dtype))), cls_probs.to(x.dtype)
+
+    def _qkv_parameters(self) -> tuple[Tensor, Tensor]:
         weight = torch.cat((self.query.weight, self.key.weight, self.value.weight))
         bias = torch.cat((self.query.bias, self.key.bias, self.value.bias))
-        native = not self.training and x.device.type == "cpu"
-        qkv = F.linear(x, weight, None if native else bias)  # one product for q, k and v
-        fused = fused_attention(qkv, self.heads, scale, bias) if native else None  # adds the bias as it reads
-        if fused is not None:
-            context, cls_probs = fused
-            return self.out_dropout(self.out(context)), cls_probs.to(x.dtype)
-        if native:
-            qkv = qkv + bias
+        return weight, bias
+
+    def _native(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """CPU inference: one product for q, k and v; the kernel adds the bias as it reads them."""
+        weight, bias = self._qkv_parameters()
+        if not inference_shortcut_applies(x, weight, bias):  # gradients recorded, or torch_only
+            return self._torch_fused(x)
+        fused = fused_attention(F.linear(x, weight), self.heads, self.scale, bias)
+        if fused is None:  # no tokens
+            return self._torch_fused(x)
+        return fused
+
+    def _cpu_training(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """CPU training: dropout needs the probabilities anyway, so they are materialised here."""
+        q, k, v = self._heads(x)
+        probs = torch.softmax(q @ k.transpose(-1, -2) * self.scale, dim=-1)
+        cls_probs = probs[:, :, 0]  # before dropout: feeds the structure step
+        return self._merge(dropout(probs, self.attn_dropout, True) @ v), cls_probs
+
+    def _torch_fused(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """torch's fused attention, plus the class token's row of the probabilities computed on its own."""
+        q, k, v = self._heads(x)
+        scores = (q[:, :, :1] * k).sum(-1, dtype=torch.promote_types(q.dtype, torch.float32))
+        cls_probs = torch.softmax(scores * self.scale, dim=-1)
+        context = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.attn_dropout if self.training else 0.0, scale=self.scale
+        )
+        return self._merge(context), cls_probs
+
+    def _heads(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         # On the CPU, torch's attention runs in float32 for reduced-precision models: at these
         # tiny head widths its fused float32 kernel beats a bfloat16 softmax there.
-        q, k, v = (self._split(part) for part in _widened(qkv).chunk(3, -1))
-        if self.training and x.device.type == "cpu":
-            # Training on the CPU: torch's attention with dropout materialises the probabilities
-            # anyway; doing it here lets the native generator draw the mask.
-            probs = torch.softmax(q @ k.transpose(-1, -2) * scale, dim=-1)
-            cls_probs = probs[:, :, 0]  # before dropout: feeds the structure step
-            context = dropout(probs, self.attn_dropout, True) @ v
-        else:
-            # The class token's row of the probabilities (before dropout) feeds the structure step.
-            scores = (q[:, :, :1] * k).sum(-1, dtype=torch.promote_types(q.dtype, torch.float32))
-            cls_probs = torch.softmax(scores * scale, dim=-1)
-            context = F.scaled_dot_product_attention(
-                q, k, v, dropout_p=self.attn_dropout if self.training else 0.0, scale=scale
-            )
-        n, h, t, e = context.shape
-        context = context.transpose(1, 2).reshape(n, t, h * e).to(x.dtype)
-        return self.out_dropout(self.out(context)), cls_probs.to(x.dtype)
+        weight, bias = self._qkv_parameters()
+        qkv = _widened(F.linear(x, weight, bias))
+        n, t, _ = qkv.shape
+        q, k, v = (part.reshape(n, t, self.heads, self.head_width).transpose(1, 2) for part in qkv.chunk(3, -1))
+        return q, k, v
 
-    def _class_token(self, x: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    @staticmethod
+    def _merge(context: Tensor) -> Tensor:
+        n, h, t, e = context.shape
+        return context.transpose(1, 2).reshape(n, t, h * e)
+
+    def _class_token(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Attention output (N, 1, width) of the class token alone, without projecting every token.
 
         Per head, the class token's score against token j is x_j . (W_k^T q) plus
@@ -247,7 +290,7 @@ class Attention(nn.Module):
             n, self.heads, self.head_width
         )
         key_weight = self.key.weight.to(dtype).view(self.heads, self.head_width, width)
-        probe = torch.einsum("nhe,hew->nhw", q * scale, key_weight)  # (N, heads, width)
+        probe = torch.einsum("nhe,hew->nhw", q * self.scale, key_weight)  # (N, heads, width)
         cls_probs = torch.softmax(probe @ xs.transpose(1, 2), dim=-1)  # (N, heads, T)
         kept = dropout(cls_probs, self.attn_dropout, self.training)
         pooled = kept @ xs  # (N, heads, width)

@@ -208,6 +208,13 @@ def _float32(t: Tensor) -> Tensor:
     return t.detach().to(torch.float32).contiguous()
 
 
+def native_attention_serves(head_width: int, dtype: torch.dtype) -> bool:
+    """Whether the attention kernel can run heads of this width and dtype (decided once per module state)."""
+    if dtype not in (torch.float32, torch.bfloat16):  # torch_only is checked per call: it is a context
+        return False
+    return head_width % _LANES == 0 and head_width <= _MAX_HEAD_WIDTH and load_kernel() is not None
+
+
 def fused_attention(qkv: Tensor, heads: int, scale: float, bias: Tensor | None = None) -> tuple[Tensor, Tensor] | None:
     """Softmax attention of the fused projections ``qkv`` (N, T, 3W) laid out [q | k | v], plus ``bias`` (3W).
 

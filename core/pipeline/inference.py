@@ -28,6 +28,7 @@ from ..io.writers import create_geotiff, set_class_table, write_paletted_qml
 from ..nn.allocator import keep_freed_memory
 from ..nn.devices import resolve_device
 from ..progress import Progress, SilentProgress, Throughput, check_canceled
+from ..requests import PRECISIONS
 from .tiling import Tile, cut_patches, read_tile_features, tile_windows
 
 __all__ = [
@@ -157,9 +158,6 @@ class _Writer:
         self._thread.join()
         if self._error is not None:
             raise self._error
-
-
-PRECISIONS = ("float32", "bfloat16")
 
 
 def prepare_network(network: torch.nn.Module, device: torch.device, precision: str = "float32") -> torch.nn.Module:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 from osgeo import gdal, ogr, osr
-from paths import ROOT, SHARED
+from paths import ROOT, SHARED, require_shared
 
 from ncglf2.core.apps.demo_scene import SPECTRA_CSV, build_demo_scene, read_spectra_table
 
@@ -238,8 +238,7 @@ def test_spectra_table_is_packaged_with_its_licence():
 
 def test_spectra_table_regenerates_from_the_field_data(tmp_path):
     source = SHARED / "data" / "muufl_asd_spectra"
-    if not source.is_dir():
-        pytest.skip(f"field spectra not present: {source}")
+    require_shared(source)
     spec = importlib.util.spec_from_file_location("make_spectra_table", ROOT / "tools" / "make_spectra_table.py")
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from ncglf2.core.nn.model import NCGLF2, NetworkConfig, ScaleAggregation, conv_activation
-from ncglf2.core.nn.native import torch_only
+from ncglf2.core.nn.model import NCGLF2, Attention, NetworkConfig, ScaleAggregation, conv_activation
+from ncglf2.core.nn.native import load_kernel, torch_only
 
 
 def randomised(network: torch.nn.Module) -> torch.nn.Module:
@@ -92,3 +94,35 @@ def test_in_place_class_token_update_equals_the_copying_one():
     copied, _ = network(x.clone().requires_grad_(True))  # the input requires one: the copying branch
     assert copied.requires_grad
     torch.testing.assert_close(in_place, copied.detach(), atol=2e-5, rtol=1e-5)
+
+
+def _attention_paths(network: torch.nn.Module) -> set[str]:
+    return {module.path for module in network.modules() if isinstance(module, Attention)}
+
+
+def test_attention_path_follows_mode_device_and_precision():
+    """The path is chosen when the module changes (train/eval, dtype, copy), not per call."""
+    network = NCGLF2(NetworkConfig(num_classes=3, hsi_channels=10, lidar_channels=2))
+    assert _attention_paths(network) == {"cpu_training"}
+    inference = "native" if load_kernel() is not None else "torch_fused"
+    assert _attention_paths(network.eval()) == {inference}
+    assert _attention_paths(copy.deepcopy(network).to(torch.bfloat16)) == {inference}
+    assert _attention_paths(network.to(torch.float64)) == {"torch_fused"}  # no kernel for float64
+    assert _attention_paths(network.to(torch.float32).train()) == {"cpu_training"}
+
+
+@pytest.mark.parametrize("path", ["native", "cpu_training", "torch_fused"])
+def test_every_attention_path_gives_the_same_numbers(path):
+    if path == "native" and load_kernel() is None:
+        pytest.skip("native kernels are switched off")
+    torch.manual_seed(3)
+    attention = Attention(32, 2).eval()
+    attention.attn_dropout = 0.0  # dropout off, so that training-mode paths compute the same function
+    x = torch.randn(4, 9, 32)
+    with torch.no_grad():
+        expected_context, expected_probs = attention._torch_fused(x)
+        attention.path = path
+        out, probs = attention(x)
+    expected = attention.out(expected_context)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(probs, expected_probs, atol=1e-6, rtol=1e-5)
