@@ -20,6 +20,7 @@ from .errors import InputError
 from .io.labels import ClassTable
 from .io.model_file import MODEL_SUFFIX, ModelBundle, load_model, save_model
 from .io.outputs import atomic_path, check_outputs
+from .nn.devices import describe_device
 from .nn.model import NetworkConfig
 from .pipeline.metrics import Assessment
 from .pipeline.preprocess import fit_preprocessing
@@ -190,7 +191,7 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
         depth=params.depth,
         heads=params.heads,
     )
-    progress.info(f"training {params.epochs} epochs on {params.device}")
+    progress.info(f"training {params.epochs} epochs on {describe_device(params.device)}")
     fit = fit_network(config, train_x, train_y, val_x, val_y, params, SubProgress(progress, 15, 99))
 
     validation = None
@@ -324,6 +325,7 @@ def classify(request: ClassifyRequest, progress: Progress | None = None):
     bundle = load_model(request.model)
     with open_inputs(request.hsi, list(request.lidar), log=progress.info) as stack:
         window = stack.grid.window_from_extent(*request.extent) if request.extent else None
+        progress.info(f"classifying on {describe_device(request.device)}")
         result = classify_raster(
             bundle,
             stack,

@@ -28,6 +28,7 @@ __all__ = [
     "ClassifyRequest",
     "AssessRequest",
     "ImportRequest",
+    "request_from_dict",
     "request_from_json",
 ]
 
@@ -355,13 +356,19 @@ class ImportRequest(_Request):
 _JOBS: dict[str, type[_Request]] = {r.JOB: r for r in (TrainRequest, ClassifyRequest, AssessRequest, ImportRequest)}
 
 
+def request_from_dict(data: object) -> _Request:
+    """Any job's request from its dictionary, by its ``job`` field."""
+    _require(
+        isinstance(data, dict) and data.get("job") in _JOBS, f"the request must name its job: one of {', '.join(_JOBS)}"
+    )
+    assert isinstance(data, dict)
+    return _JOBS[data["job"]].from_dict(data)
+
+
 def request_from_json(text: str) -> _Request:
     """Any job's request from its JSON, by its ``job`` field (what the engine process receives)."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise InputError(f"the request is not valid JSON: {error}") from None
-    _require(
-        isinstance(data, dict) and data.get("job") in _JOBS, f"the request must name its job: one of {', '.join(_JOBS)}"
-    )
-    return _JOBS[data["job"]].from_dict(data)
+    return request_from_dict(data)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 import traceback
 
 from ..errors import Cancelled, NCGLF2Error
@@ -46,6 +49,12 @@ def _add_inputs(parser: argparse.ArgumentParser) -> None:
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     parser.add_argument("--debug", action="store_true", help="show a full traceback on errors")
+    parser.add_argument(
+        "--events",
+        choices=("text", "jsonl"),
+        default="text",
+        help="jsonl: progress, log, the result and errors as JSON lines on standard output (the engine protocol)",
+    )
 
 
 def _device(parser: argparse.ArgumentParser) -> None:
@@ -211,94 +220,106 @@ def _samples(value: str) -> int | None:
     return number
 
 
+def job_request(args: argparse.Namespace):
+    """The request of a job command (train, classify, assess, import-reference)."""
+    if args.command == "train":
+        return TrainRequest(
+            hsi=args.hsi,
+            lidar=args.lidar,
+            labels=args.labels,
+            out=args.out,
+            class_field=args.class_field,
+            validation=args.validation,
+            class_csv=args.class_csv,
+            report=args.report,
+            overwrite=args.overwrite,
+            params=TrainingParameters(
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                learning_rate=args.learning_rate,
+                samples_per_class=_samples(args.samples_per_class),
+                validation_fraction=args.validation_fraction,
+                patch_size=args.patch_size,
+                pca_components=args.components,
+                seed=args.seed,
+                device=args.device,
+            ),
+        )
+    if args.command == "classify":
+        return ClassifyRequest(
+            model=args.model,
+            hsi=args.hsi,
+            lidar=args.lidar,
+            out=args.out,
+            confidence=args.confidence,
+            probabilities=args.probabilities,
+            device=args.device,
+            extent=tuple(args.extent) if args.extent else None,
+            tile_size=args.tile_size,
+            batch_size=args.batch_size,
+            precision=args.precision,
+            overwrite=args.overwrite,
+        )
+    if args.command == "assess":
+        return AssessRequest(
+            classification=args.classification,
+            reference=args.reference,
+            out_html=args.out,
+            json_path=args.json,
+            csv_path=args.csv,
+            class_field=args.class_field,
+            class_csv=args.class_csv,
+            overwrite=args.overwrite,
+        )
+    if args.command == "import-reference":
+        return ImportRequest(
+            checkpoint=args.checkpoint,
+            hsi=args.hsi,
+            lidar=args.lidar,
+            num_classes=args.classes,
+            out=args.out,
+            patch_size=args.patch_size,
+            class_csv=args.class_csv,
+            overwrite=args.overwrite,
+        )
+    return None
+
+
+def run_events(args: argparse.Namespace) -> int:
+    """A job with its progress, log, result and errors as JSON lines on standard output (the engine protocol)."""
+    from ..engine.child import engine_facts, protect_event_stream, run_and_report
+    from ..engine.protocol import EventWriter
+
+    writer = EventWriter(protect_event_stream())
+    cancel = threading.Event()
+    with _signals_cancel(cancel):
+        try:
+            request = job_request(args)
+        except NCGLF2Error as error:
+            writer.error(error)
+            return 2
+        writer.emit("engine", **engine_facts())
+        return run_and_report(request, writer, cancel)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..progress import ConsoleProgress
 
+    if getattr(args, "events", "text") == "jsonl":
+        return run_events(args)
     progress = ConsoleProgress()
-    if args.command == "train":
-        from ..jobs import train
+    request = job_request(args)
+    if request is not None:
+        from ..engine.child import run_job
 
-        outcome = train(
-            TrainRequest(
-                hsi=args.hsi,
-                lidar=args.lidar,
-                labels=args.labels,
-                out=args.out,
-                class_field=args.class_field,
-                validation=args.validation,
-                class_csv=args.class_csv,
-                report=args.report,
-                overwrite=args.overwrite,
-                params=TrainingParameters(
-                    epochs=args.epochs,
-                    batch_size=args.batch_size,
-                    learning_rate=args.learning_rate,
-                    samples_per_class=_samples(args.samples_per_class),
-                    validation_fraction=args.validation_fraction,
-                    patch_size=args.patch_size,
-                    pca_components=args.components,
-                    seed=args.seed,
-                    device=args.device,
-                ),
-            ),
-            progress,
-        )
-        if outcome.validation is not None:
-            v = outcome.validation
-            print(f"validation: OA {100 * v.oa:.2f} %  AA {100 * v.aa:.2f} %  kappa {v.kappa:.4f}")
-    elif args.command == "classify":
-        from ..jobs import classify
-
-        classify(
-            ClassifyRequest(
-                model=args.model,
-                hsi=args.hsi,
-                lidar=args.lidar,
-                out=args.out,
-                confidence=args.confidence,
-                probabilities=args.probabilities,
-                device=args.device,
-                extent=tuple(args.extent) if args.extent else None,
-                tile_size=args.tile_size,
-                batch_size=args.batch_size,
-                precision=args.precision,
-                overwrite=args.overwrite,
-            ),
-            progress,
-        )
-    elif args.command == "assess":
-        from ..jobs import assess
-
-        a = assess(
-            AssessRequest(
-                classification=args.classification,
-                reference=args.reference,
-                out_html=args.out,
-                json_path=args.json,
-                csv_path=args.csv,
-                class_field=args.class_field,
-                class_csv=args.class_csv,
-                overwrite=args.overwrite,
-            ),
-            progress,
-        )
-        print(f"OA {100 * a.oa:.2f} %  AA {100 * a.aa:.2f} %  kappa {a.kappa:.4f}  ({a.n} pixels)")
-    elif args.command == "import-reference":
-        from ..jobs import import_reference
-
-        import_reference(
-            ImportRequest(
-                checkpoint=args.checkpoint,
-                hsi=args.hsi,
-                lidar=args.lidar,
-                num_classes=args.classes,
-                out=args.out,
-                patch_size=args.patch_size,
-                class_csv=args.class_csv,
-                overwrite=args.overwrite,
-            ),
-            progress,
-        )
+        result = run_job(request, progress)
+        if args.command == "train" and result["validation"] is not None:
+            v = result["validation"]
+            print(f"validation: OA {100 * v['oa']:.2f} %  AA {100 * v['aa']:.2f} %  kappa {v['kappa']:.4f}")
+        elif args.command == "assess":
+            print(
+                f"OA {100 * result['oa']:.2f} %  AA {100 * result['aa']:.2f} %  kappa {result['kappa']:.4f}  ({result['n']} pixels)"
+            )
     elif args.command == "demo":
         from .demo import run_demo
 
@@ -310,9 +331,40 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _signals_cancel(cancel):
+    """SIGTERM and Ctrl-C set ``cancel``: the job stops at its next check and cleans up."""
+
+    def on_signal(signum, frame):
+        cancel.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _terminate_as_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # A scheduler's or service manager's stop (SIGTERM) ends the run as Ctrl-C does: outputs removed.
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt) if in_main_thread else None
+    try:
+        return _run_reporting(args)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run_reporting(args: argparse.Namespace) -> int:
+    """``run`` with every failure as one line on standard error and an exit status."""
     try:
         return run(args)
     except Cancelled as error:

@@ -6,7 +6,7 @@ import torch
 
 from ..errors import InputError
 
-__all__ = ["resolve_device"]
+__all__ = ["resolve_device", "describe_device"]
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -16,3 +16,13 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise InputError("CUDA was asked for but torch sees no CUDA device; use device auto or cpu")
     return torch.device(name)
+
+
+def describe_device(name: str = "auto") -> str:
+    """What a job on ``name`` runs on, for the log: the device and, for a GPU, its model and memory."""
+    device = resolve_device(name)
+    if device.type != "cuda":
+        return f"{device.type} ({torch.get_num_threads()} threads)"
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    properties = torch.cuda.get_device_properties(index)
+    return f"cuda:{index} ({properties.name}, {properties.total_memory / 2**30:.0f} GiB)"

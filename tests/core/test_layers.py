@@ -1,4 +1,4 @@
-"""core/ is layered and its imports point one way: base <- nn <- io <- pipeline <- jobs <- apps."""
+"""core/ is layered and its imports point one way: base <- nn <- io <- pipeline <- jobs <- engine <- apps."""
 
 import ast
 from pathlib import Path
@@ -15,7 +15,8 @@ LAYERS = {
     "io": 2,
     "pipeline": 3,
     "jobs": 4,
-    "apps": 5,
+    "engine": 5,
+    "apps": 6,
 }
 
 
