@@ -25,7 +25,7 @@ from qgis.gui import QgsFileWidget
 from qgis.PyQt import sip, uic
 from qgis.PyQt.QtCore import QTimer, QUrl, pyqtSignal
 from qgis.PyQt.QtGui import QDesktopServices, QFontDatabase, QIcon
-from qgis.PyQt.QtWidgets import QDialog, QWidget
+from qgis.PyQt.QtWidgets import QDialog, QHBoxLayout, QPushButton, QWidget
 
 from .resources import resource_path
 from .tasks import CANCELLED, SUCCEEDED, ProcessingRun, RunOutcome, Step
@@ -33,6 +33,7 @@ from .tasks import CANCELLED, SUCCEEDED, ProcessingRun, RunOutcome, Step
 FORM_CLASS, _ = uic.loadUiType(resource_path("ncglf2_dialog.ui"))
 
 TRAIN = "ncglf2:train"
+INSTALL_ENGINE = "ncglf2:installengine"
 CLASSIFY = "ncglf2:classify"
 IMPORT_REFERENCE = "ncglf2:importreference"
 MESSAGE_TITLE = "NCGLF2"
@@ -103,10 +104,20 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
         self.setWindowIcon(QIcon(resource_path("icon.png")))
         self._set_up_widgets()
         self._connect()
-        self.check_dependencies()
+        self.check_engine()
 
     # -- set-up --------------------------------------------------------------
     def _set_up_widgets(self) -> None:
+        self.installEngineButton = QPushButton(self.tr("Install engine"), self)
+        self.installEngineButton.setToolTip(
+            self.tr(
+                "Install (or repair) PyTorch in a separate environment in the QGIS profile; QGIS's Python stays as it is"
+            )
+        )
+        for layout in self.findChildren(QHBoxLayout):
+            if layout.indexOf(self.cancelButton) >= 0:
+                layout.insertWidget(0, self.installEngineButton)
+                break
         raster = QgsMapLayerProxyModel.RasterLayer
         labels = raster | QgsMapLayerProxyModel.PointLayer | QgsMapLayerProxyModel.PolygonLayer
         self.hsiLayerCombo.setFilters(raster)
@@ -238,6 +249,7 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
         self.classifyButton.clicked.connect(self.start_classify)
         self.trainClassifyButton.clicked.connect(self.start_train_and_classify)
         self.cancelButton.clicked.connect(self.cancel)
+        self.installEngineButton.clicked.connect(self.start_install_engine)
         self.closeButton.clicked.connect(self.close)
         self.project.layersAdded.connect(self.refresh_lidar_layers)
         self.project.layersRemoved.connect(self.refresh_lidar_layers)
@@ -257,16 +269,25 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
             except TypeError:
                 pass
 
-    # -- dependencies --------------------------------------------------------
-    def check_dependencies(self) -> list[str]:
-        """Show what to install when torch or safetensors is missing, and block the run buttons."""
-        from .dependencies import install_hint, missing_dependencies
+    # -- the engine ----------------------------------------------------------
+    def check_engine(self) -> list[str]:
+        """Say how to install the engine when there is none, and block the run buttons until there is."""
+        from qgis.core import QgsProcessingException
 
-        self.missing = list(missing_dependencies())
-        if self.missing:
-            self.show_message(install_hint(self.missing), level="warning")
+        from .engine import engine_choice
+
+        try:
+            engine_choice()
+            self.missing = []
+        except QgsProcessingException as error:
+            self.missing = [str(error)]
+            self.show_message(str(error), level="warning")
+        self.installEngineButton.setText(self.tr("Install engine") if self.missing else self.tr("Repair engine"))
         self._update_buttons()
         return self.missing
+
+    def start_install_engine(self) -> None:
+        self._start(lambda: [Step(INSTALL_ENGINE, {"ACTION": 0}, 1.0)])
 
     # -- widgets -------------------------------------------------------------
     def refresh_lidar_layers(self, *_args) -> None:
@@ -327,6 +348,7 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
         self.trainClassifyButton.setEnabled(ready and not self.loadRadio.isChecked())
         self.classifyButton.setEnabled(ready)
         self.cancelButton.setEnabled(busy)
+        self.installEngineButton.setEnabled(not busy)
 
     def is_busy(self) -> bool:
         return self.run is not None and self.run.is_running()
@@ -536,6 +558,8 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
                 self.append_log(self.tr("could not open {}").format(classification), "error")
 
     def _on_run_finished(self, outcome: RunOutcome) -> None:
+        if self.missing or outcome.steps_run and INSTALL_ENGINE in outcome.steps_run:
+            self.check_engine()  # installed, repaired or removed: what the buttons offer changes
         if outcome.status == SUCCEEDED:
             self.fill_output_defaults()  # the next run writes new files instead of replacing these
             self.progressBar.setValue(100)

@@ -69,7 +69,7 @@ class NCGLF2Plugin:
 
             self.dialog = NCGLF2Dialog(self.iface, parent=self.iface.mainWindow())
         else:
-            self.dialog.check_dependencies()
+            self.dialog.check_engine()
         self.dialog.show()
         self.dialog.raise_()
         self.dialog.activateWindow()

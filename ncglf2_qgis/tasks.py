@@ -53,6 +53,7 @@ class RunOutcome:
     results: dict[str, dict] = field(default_factory=dict)
     error: str = ""
     seconds: float = 0.0
+    steps_run: list[str] = field(default_factory=list)  # the algorithm ids of the run, in order
 
 
 class LogFeedback(QgsProcessingFeedback):
@@ -210,7 +211,9 @@ class ProcessingRun(QObject):
             self._finish(SUCCEEDED)
 
     def _finish(self, status: str, error: str = "") -> None:
-        self.outcome = RunOutcome(status, dict(self.results), error, time.perf_counter() - self._started)
+        self.outcome = RunOutcome(
+            status, dict(self.results), error, time.perf_counter() - self._started, [s.algorithm_id for s in self.steps]
+        )
         self._context = None
         self._feedback = None
         _active_runs.discard(self)

@@ -20,7 +20,7 @@ import threading
 import traceback
 from typing import IO, Any
 
-from ..errors import Cancelled
+from ..errors import Cancelled, NCGLF2Error
 from ..progress import Progress
 from ..requests import (
     AssessRequest,
@@ -122,9 +122,9 @@ def run_and_report(request: Any, writer: EventWriter, cancel: threading.Event) -
         writer.error(Cancelled("cancelled; no output was written"))
         return 130
     except BaseException as error:  # every failure becomes one event; the parent decides what to show
-        details = "" if isinstance(error, Cancelled) else traceback.format_exc()
-        writer.error(error, details=details)
-        return 130 if isinstance(error, Cancelled) else 2
+        expected = isinstance(error, NCGLF2Error)  # the message says it all; a traceback only for surprises
+        writer.error(error, details="" if expected else traceback.format_exc())
+        return 130 if isinstance(error, Cancelled) else 2 if expected else 1
     finally:
         _release_memory()
     writer.emit("result", job=request.JOB, result=result)
@@ -219,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         writer.emit(
             "error",
             kind="engine",
-            message=f"the engine's Python ({sys.executable}) cannot load torch: {type(error).__name__}: {error}. {REPAIR_HINT}",
+            message=f"the engine's Python ({sys.executable}) cannot load torch or the engine: "
+            f"{type(error).__name__}: {error}. {REPAIR_HINT}",
             details=traceback.format_exc(),
         )
         return 3

@@ -230,13 +230,13 @@ class EngineProcess:
 
     def close(self, timeout: float = 5.0) -> None:
         """Ask the process to exit; kill it when it does not."""
-        if not self.alive():
-            return
-        self._send({"stop": True})
-        try:
-            self._process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        if self.alive():
+            self._send({"stop": True})
+            try:
+                self._process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._close_input()
 
     def kill(self) -> None:
         if self.alive():
@@ -244,6 +244,14 @@ class EngineProcess:
             try:
                 self._process.wait(timeout=10)
             except subprocess.TimeoutExpired:
+                pass
+        self._close_input()
+
+    def _close_input(self) -> None:
+        if self._process.stdin is not None and not self._process.stdin.closed:
+            try:
+                self._process.stdin.close()
+            except OSError:
                 pass
 
 

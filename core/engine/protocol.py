@@ -16,6 +16,7 @@ Child to parent:
 from __future__ import annotations
 
 import json
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -74,6 +75,19 @@ def parse_event(line: str) -> Event:
     return Event(kind, data)
 
 
+def _plain(value: Any) -> Any:
+    """JSON-ready: NaN and infinities (an undefined kappa) become null, numpy scalars Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 class EventWriter:
     """Writes events to a text stream, whole lines only, from any thread."""
 
@@ -82,7 +96,7 @@ class EventWriter:
         self._lock = threading.Lock()
 
     def emit(self, event: str, /, **fields: Any) -> None:
-        line = json.dumps({"event": event, **fields}, allow_nan=False, default=str)
+        line = json.dumps(_plain({"event": event, **fields}), allow_nan=False, default=str)
         with self._lock:
             self.stream.write(line + "\n")
             self.stream.flush()

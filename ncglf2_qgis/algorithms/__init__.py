@@ -6,6 +6,13 @@ def all_algorithms() -> list:
     from .assess import AssessAlgorithm
     from .classify import ClassifyAlgorithm
     from .import_reference import ImportReferenceAlgorithm
+    from .install_engine import InstallEngineAlgorithm
     from .train import TrainAlgorithm
 
-    return [TrainAlgorithm(), ClassifyAlgorithm(), AssessAlgorithm(), ImportReferenceAlgorithm()]
+    return [
+        TrainAlgorithm(),
+        ClassifyAlgorithm(),
+        AssessAlgorithm(),
+        ImportReferenceAlgorithm(),
+        InstallEngineAlgorithm(),
+    ]

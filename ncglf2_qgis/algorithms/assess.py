@@ -10,7 +10,7 @@ from qgis.core import (
 )
 
 from ...core.requests import AssessRequest
-from .base import FeedbackProgress, NCGLF2Algorithm, load_engine
+from .base import NCGLF2Algorithm
 from .train import CLASS_CSV_FILTER, HTML_FILTER, add_labels
 
 
@@ -105,7 +105,6 @@ class AssessAlgorithm(NCGLF2Algorithm):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(title)))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        jobs = load_engine()
         classification = self.raster_path(
             self.parameterAsRasterLayer(parameters, self.CLASSIFICATION, context), "classification"
         )
@@ -118,27 +117,25 @@ class AssessAlgorithm(NCGLF2Algorithm):
         out_html = self.parameterAsFileOutput(parameters, self.OUTPUT_HTML, context)
         out_json = self.optional_output(parameters, self.OUTPUT_JSON, context)
         out_csv = self.optional_output(parameters, self.OUTPUT_CSV, context)
-        assessment = self.run_engine(
-            lambda: jobs.assess(
-                AssessRequest(
-                    classification=classification,
-                    reference=reference,
-                    out_html=out_html,
-                    json_path=out_json,
-                    csv_path=out_csv,
-                    class_field=self.parameterAsString(parameters, self.CLASS_FIELD, context) or None,
-                    class_csv=self.parameterAsFile(parameters, self.CLASS_CSV, context) or None,
-                    reference_layer=reference_layer,
-                    overwrite=True,  # Processing already asked before replacing a destination
-                ),
-                FeedbackProgress(feedback),
+        request = self.checked(
+            lambda: AssessRequest(
+                classification=classification,
+                reference=reference,
+                out_html=out_html,
+                json_path=out_json,
+                csv_path=out_csv,
+                class_field=self.parameterAsString(parameters, self.CLASS_FIELD, context) or None,
+                class_csv=self.parameterAsFile(parameters, self.CLASS_CSV, context) or None,
+                reference_layer=reference_layer,
+                overwrite=True,  # Processing already asked before replacing a destination
             )
         )
+        assessment = self.run_job(request, feedback)
         return {
             self.OUTPUT_HTML: out_html,
             self.OUTPUT_JSON: out_json,
             self.OUTPUT_CSV: out_csv,
-            self.OA: assessment.oa,
-            self.AA: assessment.aa,
-            self.KAPPA: assessment.kappa,
+            self.OA: assessment["oa"],
+            self.AA: assessment["aa"],
+            self.KAPPA: assessment["kappa"],
         }

@@ -1,9 +1,8 @@
 """What every NCGLF2 Processing algorithm shares.
 
-An algorithm turns its parameters into file paths and plain values, calls one
-job of ``core.jobs`` with the feedback as progress, and turns engine
-errors into ``QgsProcessingException``. torch and the engine load inside
-``processAlgorithm``, so the plugin loads where torch is missing.
+An algorithm turns its parameters into file paths and plain values, builds
+the job's request and runs it in the engine process (``..engine``), whose
+progress and log arrive as feedback. QGIS's process never imports torch.
 """
 
 from __future__ import annotations
@@ -30,44 +29,11 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ...core.requests import DEVICES
-from ..dependencies import install_hint, missing_dependencies
+from ..engine import run_in_engine
 from ..resources import plugin_metadata, resource_path
 
 # The algorithms' help pages, rendered by the repository host.
 HELP_PAGE = "docs/algorithms.md"
-
-
-class FeedbackProgress:
-    """The engine's progress protocol over a ``QgsProcessingFeedback``."""
-
-    def __init__(self, feedback: QgsProcessingFeedback | None) -> None:
-        self.feedback = feedback
-
-    def set_progress(self, percent: float) -> None:
-        if self.feedback is not None:
-            self.feedback.setProgress(percent)
-
-    def is_canceled(self) -> bool:
-        return self.feedback is not None and self.feedback.isCanceled()
-
-    def info(self, message: str) -> None:
-        if self.feedback is not None:
-            self.feedback.pushInfo(message)
-
-
-def load_engine():
-    """The engine's ``jobs`` module, or a QgsProcessingException that says what to install."""
-    missing = missing_dependencies()
-    if missing:
-        raise QgsProcessingException(install_hint(missing))
-    try:
-        from ...core import jobs
-    except ImportError as error:
-        # Found but not importable, e.g. a torch build that does not fit this Python.
-        raise QgsProcessingException(
-            f"the NCGLF2 engine cannot start: {error}\n{install_hint([error.name or 'torch'])}"
-        ) from None
-    return jobs
 
 
 class NCGLF2Algorithm(QgsProcessingAlgorithm):
@@ -237,14 +203,18 @@ class NCGLF2Algorithm(QgsProcessingAlgorithm):
 
     # ------------------------------------------------------------ the engine
 
-    def run_engine(self, job: Callable[[], Any]) -> Any:
-        """Run ``job``; engine errors (cancel included) become a QgsProcessingException with their message."""
+    def checked(self, build: Callable[[], Any]) -> Any:
+        """``build()`` (a request: its checks run here, before the engine starts); its errors as the user's."""
         from ...core.errors import NCGLF2Error
 
         try:
-            return job()
+            return build()
         except NCGLF2Error as error:
             raise QgsProcessingException(str(error)) from None
+
+    def run_job(self, request: Any, feedback: QgsProcessingFeedback | None) -> dict[str, Any]:
+        """The job's result (plain JSON) from the engine process."""
+        return run_in_engine(request, feedback)
 
 
 def _is_raster_file(path: str) -> bool:

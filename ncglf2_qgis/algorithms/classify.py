@@ -12,7 +12,7 @@ from qgis.core import (
 
 from ...core.requests import DEFAULT_TILE_SIZE, PRECISIONS, ClassifyRequest
 from ..styling import confidence_when_loaded, result_layer_name, skip_empty_outputs, style_when_loaded, when_loaded
-from .base import FeedbackProgress, NCGLF2Algorithm, load_engine
+from .base import NCGLF2Algorithm
 from .train import add_device, add_inputs
 
 
@@ -113,7 +113,6 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
         )
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        jobs = load_engine()
         model = self.parameterAsFile(parameters, self.MODEL, context)
         hsi_layer = self.parameterAsRasterLayer(parameters, self.HSI, context)
         hsi = self.raster_path(hsi_layer, "HSI")
@@ -126,37 +125,40 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         confidence = self.parameterAsOutputLayer(parameters, self.OUTPUT_CONFIDENCE, context) or None
         probabilities = self.parameterAsOutputLayer(parameters, self.OUTPUT_PROBABILITIES, context) or None
-        result = self.run_engine(
-            lambda: jobs.classify(
-                ClassifyRequest(
-                    model=model,
-                    hsi=hsi,
-                    lidar=lidar,
-                    out=out,
-                    confidence=confidence,
-                    probabilities=probabilities,
-                    device=self.device(parameters, self.DEVICE, context),
-                    extent=extent,
-                    tile_size=self.optional_int(parameters, self.TILE_SIZE, context) or DEFAULT_TILE_SIZE,
-                    batch_size=self.optional_int(parameters, self.BATCH_SIZE, context),
-                    precision=PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
-                    overwrite=True,  # Processing already asked before replacing a destination
-                ),
-                FeedbackProgress(feedback),
+        request = self.checked(
+            lambda: ClassifyRequest(
+                model=model,
+                hsi=hsi,
+                lidar=lidar,
+                out=out,
+                confidence=confidence,
+                probabilities=probabilities,
+                device=self.device(parameters, self.DEVICE, context),
+                extent=extent,
+                tile_size=self.optional_int(parameters, self.TILE_SIZE, context) or DEFAULT_TILE_SIZE,
+                batch_size=self.optional_int(parameters, self.BATCH_SIZE, context),
+                precision=PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
+                overwrite=True,  # Processing already asked before replacing a destination
             )
         )
+        result = self.run_job(request, feedback)
         skip_empty_outputs(context)
-        style_when_loaded(context, result.classes, result_layer_name(result.classes, model, "classes"))
-        if result.confidence:
+        style_when_loaded(context, result["classes"], result_layer_name(result["classes"], model, "classes"))
+        if result["confidence"]:
             confidence_when_loaded(
-                context, result.confidence, result.classes, result_layer_name(result.confidence, model, "confidence")
+                context,
+                result["confidence"],
+                result["classes"],
+                result_layer_name(result["confidence"], model, "confidence"),
             )
-        if result.probabilities:
+        if result["probabilities"]:
             when_loaded(
-                context, result.probabilities, result_layer_name(result.probabilities, model, "class probabilities")
+                context,
+                result["probabilities"],
+                result_layer_name(result["probabilities"], model, "class probabilities"),
             )
         return {
-            self.OUTPUT: result.classes,
-            self.OUTPUT_CONFIDENCE: result.confidence,
-            self.OUTPUT_PROBABILITIES: result.probabilities,
+            self.OUTPUT: result["classes"],
+            self.OUTPUT_CONFIDENCE: result["confidence"],
+            self.OUTPUT_PROBABILITIES: result["probabilities"],
         }

@@ -9,7 +9,7 @@ from qgis.core import (
 )
 
 from ...core.requests import ImportRequest
-from .base import FeedbackProgress, NCGLF2Algorithm, load_engine
+from .base import NCGLF2Algorithm
 from .train import CLASS_CSV_FILTER, MODEL_FILTER, add_inputs
 
 
@@ -83,23 +83,19 @@ class ImportReferenceAlgorithm(NCGLF2Algorithm):
         )
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        jobs = load_engine()
         hsi = self.raster_path(self.parameterAsRasterLayer(parameters, self.HSI, context), "HSI")
         lidar = self.raster_paths(self.parameterAsLayerList(parameters, self.LIDAR, context), "LiDAR")
         out = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
-        model = self.run_engine(
-            lambda: jobs.import_reference(
-                ImportRequest(
-                    checkpoint=self.parameterAsFile(parameters, self.CHECKPOINT, context),
-                    hsi=hsi,
-                    lidar=lidar,
-                    num_classes=self.parameterAsInt(parameters, self.CLASSES, context),
-                    out=out,
-                    patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context),
-                    class_csv=self.parameterAsFile(parameters, self.CLASS_CSV, context) or None,
-                    overwrite=True,  # Processing already asked before replacing a destination
-                ),
-                FeedbackProgress(feedback),
+        request = self.checked(
+            lambda: ImportRequest(
+                checkpoint=self.parameterAsFile(parameters, self.CHECKPOINT, context),
+                hsi=hsi,
+                lidar=lidar,
+                num_classes=self.parameterAsInt(parameters, self.CLASSES, context),
+                out=out,
+                patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context),
+                class_csv=self.parameterAsFile(parameters, self.CLASS_CSV, context) or None,
+                overwrite=True,  # Processing already asked before replacing a destination
             )
         )
-        return {self.OUTPUT_MODEL: model}
+        return {self.OUTPUT_MODEL: self.run_job(request, feedback)["model"]}

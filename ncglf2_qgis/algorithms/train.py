@@ -17,7 +17,7 @@ from qgis.core import (
 )
 
 from ...core.requests import DEVICES, TrainingParameters, TrainRequest
-from .base import FeedbackProgress, NCGLF2Algorithm, load_engine
+from .base import NCGLF2Algorithm
 
 MODEL_FILTER = "NCGLF2 model (*.ncglf2)"
 PAPER = TrainingParameters()  # the published protocol: every default below
@@ -318,14 +318,13 @@ class TrainAlgorithm(NCGLF2Algorithm):
         return request
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        jobs = load_engine()
-        request = self.run_engine(lambda: self.request(parameters, context, feedback))
-        outcome = self.run_engine(lambda: jobs.train(request, FeedbackProgress(feedback)))
-        validation_result = outcome.validation
+        request = self.checked(lambda: self.request(parameters, context, feedback))
+        outcome = self.run_job(request, feedback)
+        validation = outcome["validation"] or {}
         return {
-            self.OUTPUT_MODEL: outcome.model,
-            self.OUTPUT_REPORT: outcome.report,
-            self.VALIDATION_OA: validation_result.oa if validation_result is not None else None,
-            self.VALIDATION_AA: validation_result.aa if validation_result is not None else None,
-            self.VALIDATION_KAPPA: validation_result.kappa if validation_result is not None else None,
+            self.OUTPUT_MODEL: outcome["model"],
+            self.OUTPUT_REPORT: outcome["report"],
+            self.VALIDATION_OA: validation.get("oa"),
+            self.VALIDATION_AA: validation.get("aa"),
+            self.VALIDATION_KAPPA: validation.get("kappa"),
         }

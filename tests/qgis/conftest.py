@@ -9,6 +9,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # desktop.py
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Jobs run in engine processes of this Python (the project's .venv, which has torch).
+os.environ.setdefault("NCGLF2_ENGINE_PYTHON", sys.executable)
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,7 @@
 import json
 import os
 import subprocess
-import sys
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +23,7 @@ FAST_TRAINING = {
     "DEVICE": 1,  # cpu
 }
 ALGORITHMS = {
+    "ncglf2:installengine": ["ACTION", "CPU_ONLY"],
     "ncglf2:train": [
         "HSI",
         "LIDAR",
@@ -526,29 +525,22 @@ def test_engine_errors_become_processing_exceptions(provider, trained, tmp_path)
     assert not (tmp_path / "map.tif").exists()
 
 
-def test_missing_torch_gives_the_install_command_for_qgis_python(provider, trained, scene, tmp_path, monkeypatch):
-    import importlib.util
-
+def test_an_engine_python_without_torch_gives_the_repair_hint(provider, trained, scene, tmp_path, monkeypatch):
     import processing
     from qgis.core import QgsProcessingException
 
-    from ncglf2.ncglf2_qgis import dependencies
-
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a)
-    )
-    assert dependencies.missing_dependencies() == ["torch"]
-    python = os.path.join(sys.exec_prefix, "bin", "python3")
+    if subprocess.run(["/usr/bin/python3", "-c", "import torch"], capture_output=True).returncode == 0:
+        pytest.skip("the system Python has torch")
+    monkeypatch.setenv("NCGLF2_ENGINE_PYTHON", "/usr/bin/python3")
     with pytest.raises(QgsProcessingException) as raised:
         processing.run("ncglf2:classify", classify_parameters(trained, scene, tmp_path / "map.tif"))
     message = str(raised.value)
-    assert f'"{python}" -m pip install torch' in message and "safetensors" not in message
+    assert "cannot load torch" in message and "Install NCGLF2 engine" in message and "Traceback" not in message
     assert not (tmp_path / "map.tif").exists()
 
-    monkeypatch.setattr(sys, "platform", "win32")
-    windows = dependencies.install_hint(["torch", "safetensors"])
-    assert "OSGeo4W Shell" in windows and "python -m pip install torch safetensors" in windows
+    monkeypatch.setenv("NCGLF2_ENGINE_PYTHON", str(tmp_path / "no" / "python"))
+    with pytest.raises(QgsProcessingException, match="does not exist"):
+        processing.run("ncglf2:classify", classify_parameters(trained, scene, tmp_path / "map.tif"))
 
 
 def test_an_existing_output_is_replaced_because_processing_asked(provider, trained, scene, core_map, tmp_path):
@@ -601,65 +593,95 @@ def test_the_styler_falls_back_to_the_qml_beside_the_map(qgis_app, tmp_path):
     assert [c.label for c in layer.renderer().classes()] == ["Water", "Trees"]
 
 
-def test_qgis_process_runs_classify_with_the_deployed_plugin(provider, trained, scene, core_map, tmp_path):
-    import torch
-
+@pytest.mark.slow
+def test_qgis_process_installs_the_engine_then_trains_classifies_and_assesses(scene, tmp_path):
+    """A throw-away profile whose QGIS Python has no torch: install the engine, then every job, all by qgis_process."""
+    if subprocess.run(["/usr/bin/python3", "-c", "import torch"], capture_output=True).returncode == 0:
+        pytest.skip("the system Python has torch: not a QGIS user's situation")
     config = tmp_path / "config"
-    plugins = config / "profiles" / "default" / "python" / "plugins"
+    profile = config / "profiles" / "default"
+    plugins = profile / "python" / "plugins"
     subprocess.run(
         ["make", "-s", "-C", str(ROOT), "deploy", f"QGIS_PLUGINS_DIR={plugins}"],
         check=True,
         capture_output=True,
         text=True,
     )
-    assert (plugins / "ncglf2" / "ncglf2_qgis" / "algorithms" / "classify.py").is_file()
-    assert "ncglf2=true" in (config / "profiles" / "default" / "QGIS" / "QGIS3.ini").read_text()
+    assert (plugins / "ncglf2" / "core" / "engine" / "child.py").is_file()
+    assert "ncglf2=true" in (profile / "QGIS" / "QGIS3.ini").read_text()
     # QGIS 3.22's qgis_process knows no --profiles-path; it reads the profiles under QGIS_CUSTOM_CONFIG_PATH.
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    env.update(QGIS_CUSTOM_CONFIG_PATH=str(config), QT_QPA_PLATFORM="offscreen", OMP_NUM_THREADS="1")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "NCGLF2_ENGINE_PYTHON")}
+    # The engine's torch comes through pip's own configuration (here: the wheels on this machine's disk).
+    env.update(QGIS_CUSTOM_CONFIG_PATH=str(config), QT_QPA_PLATFORM="offscreen", NCGLF2_TORCH_INDEX="pip")
 
-    def qgis_process(*args, with_torch):
-        # QGIS runs /usr/bin/python3; torch lives in this test's environment, as if the user had installed it there.
-        run_env = dict(env, PYTHONPATH=str(Path(torch.__file__).parent.parent)) if with_torch else env
-        return subprocess.run(
-            ["/usr/bin/qgis_process.bin", *args],
-            env=run_env,
+    def qgis_process(algorithm, **parameters):
+        arguments = [f"{name}={value}" for name, value in parameters.items()]
+        done = subprocess.run(
+            ["/usr/bin/qgis_process.bin", "--json", "run", algorithm, "--", *arguments],
+            env=env,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=600,
             cwd=str(tmp_path),
         )
+        output = done.stdout + done.stderr
+        report = json.loads(done.stdout[done.stdout.index("{") :]) if done.returncode == 0 else None
+        return done.returncode, report, output
 
-    out = tmp_path / "cli.tif"
-    arguments = [
-        "--json",
-        "run",
-        "ncglf2:classify",
-        "--",
-        f"MODEL={trained[1] / 'model.ncglf2'}",
-        f"HSI={scene.hsi}",
-        f"LIDAR={scene.dsm}",
-        "DEVICE=1",
-        f"OUTPUT={out}",
-    ]
-    done = qgis_process(*arguments, with_torch=True)
-    assert done.returncode == 0, done.stdout + done.stderr
-    report = json.loads(done.stdout[done.stdout.index("{") :])
-    assert report["algorithm_details"]["id"] == "ncglf2:classify"
-    assert report["results"]["OUTPUT"] == str(out)
-    np.testing.assert_array_equal(read(out), core_map)
-
-    system_has_torch = (
-        subprocess.run(["/usr/bin/python3", "-c", "import torch"], env=env, capture_output=True).returncode == 0
+    # Without an engine, running says how to install one, and writes nothing.
+    code, _, output = qgis_process(
+        "ncglf2:classify", MODEL=tmp_path / "m.ncglf2", HSI=scene.hsi, LIDAR=scene.dsm, OUTPUT=tmp_path / "none.tif"
     )
-    if not system_has_torch:
-        # Without torch the plugin still loads, and running says what to install.
-        listed = qgis_process("list", with_torch=False)
-        assert "ncglf2:classify" in listed.stdout
-        failed = qgis_process(*arguments[1:-1], f"OUTPUT={tmp_path / 'none.tif'}", with_torch=False)
-        assert failed.returncode != 0
-        assert "-m pip install torch safetensors" in failed.stdout + failed.stderr
-        assert not (tmp_path / "none.tif").exists()
+    assert code != 0 and "Install NCGLF2 engine" in output and "Traceback" not in output
+    assert not (tmp_path / "none.tif").exists()
+
+    code, report, output = qgis_process("ncglf2:installengine", ACTION=0)
+    assert code == 0, output
+    engine_dir = profile / "ncglf2" / "engine"
+    assert report["results"]["PYTHON"].startswith(str(engine_dir))
+    assert report["results"]["DEVICE"].startswith("cpu") and report["results"]["TORCH"].startswith("2.")
+    record = json.loads((engine_dir / "ncglf2-engine.json").read_text())
+    assert record["build"] == "cpu" and record["torch"] == report["results"]["TORCH"]
+    numpy_pin = [
+        line for line in (engine_dir / "ncglf2-constraints.txt").read_text().split() if line.startswith("numpy==")
+    ]
+    system_numpy = subprocess.run(
+        ["/usr/bin/python3", "-c", "import numpy; print(numpy.__version__)"], capture_output=True, text=True
+    ).stdout.strip()
+    assert numpy_pin == [f"numpy=={system_numpy}"]  # QGIS's numpy, never upgraded
+
+    model = tmp_path / "m.ncglf2"
+    code, report, output = qgis_process(
+        "ncglf2:train",
+        HSI=scene.hsi,
+        LIDAR=scene.dsm,
+        LABELS_RASTER=scene.labels,
+        EPOCHS=3,
+        PATCH_SIZE=5,
+        PCA_COMPONENTS=4,
+        DEVICE=1,
+        OUTPUT_MODEL=model,
+    )
+    assert code == 0, output
+    assert "engine: Python" in output and f"the managed environment {engine_dir}" in output
+    assert model.is_file()
+    out = tmp_path / "map.tif"
+    code, report, output = qgis_process(
+        "ncglf2:classify", MODEL=model, HSI=scene.hsi, LIDAR=scene.dsm, DEVICE=1, OUTPUT=out
+    )
+    assert code == 0, output
+    classes = read(out)
+    assert set(np.unique(classes)) <= {0, 1, 2, 3} and (classes > 0).mean() > 0.9
+    code, report, output = qgis_process(
+        "ncglf2:assess", CLASSIFICATION=out, REFERENCE_RASTER=scene.labels, OUTPUT_HTML=tmp_path / "accuracy.html"
+    )
+    assert code == 0, output
+    labels = read(scene.labels)
+    assert report["results"]["OA"] == pytest.approx(float((classes[labels > 0] == labels[labels > 0]).mean()))
+
+    code, report, output = qgis_process("ncglf2:installengine", ACTION=1)
+    assert code == 0, output
+    assert not engine_dir.exists()
 
 
 def test_make_zip_holds_the_plugin_only(tmp_path):
