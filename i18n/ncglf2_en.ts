@@ -331,13 +331,89 @@
       <translation type="unfinished" />
     </message>
     <message>
+      <location filename="ncglf2_qgis/algorithms/install_engine.py" />
+      <source>install,engine,pytorch,torch,setup,repair,gpu,cuda</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/install_engine.py" />
+      <source>Installs the NCGLF2 engine: a separate Python environment in the QGIS profile folder with PyTorch and safetensors, which every NCGLF2 algorithm then runs in. QGIS's own Python is left untouched (its numpy and GDAL are shared, never upgraded). With an NVIDIA driver present the matching CUDA build of PyTorch is chosen, else the CPU build. Running it again repairs or upgrades the engine; 'uninstall' removes it. The download is about 200 MB for the CPU build and 2-3 GB for CUDA.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/install_engine.py" />
+      <source>Engine</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/install_engine.py" />
+      <source>Install NCGLF2 engine</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/install_engine.py" />
+      <source>Install (or repair, or upgrade) the engine environment, or remove it.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/install_engine.py" />
+      <source>Action</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/install_engine.py" />
+      <source>Install or repair</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/install_engine.py" />
+      <source>Uninstall</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/install_engine.py" />
+      <source>Install the smaller CPU build of PyTorch although an NVIDIA driver is present.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/install_engine.py" />
+      <source>CPU build even with an NVIDIA GPU</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/install_engine.py" />
+      <source>Engine Python</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/install_engine.py" />
+      <source>PyTorch version</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/install_engine.py" />
       <location filename="ncglf2_qgis/algorithms/train.py" />
-      <source>Where the network runs: auto uses an NVIDIA GPU (CUDA) when torch sees one, else the CPU; cuda fails when no GPU is available.</source>
+      <source>Device</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/install_engine.py" />
+      <source>the engine is being installed already; wait for that run to end</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/install_engine.py" />
+      <source>the Python that QGIS runs cannot be found, so no environment can be made from it</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/install_engine.py" />
+      <source>the NCGLF2 engine is ready: {}</source>
       <translation type="unfinished" />
     </message>
     <message>
       <location filename="ncglf2_qgis/algorithms/train.py" />
-      <source>Device</source>
+      <source>Where the network runs: auto uses an NVIDIA GPU (CUDA) when torch sees one, else the CPU; cuda fails when no GPU is available.</source>
       <translation type="unfinished" />
     </message>
     <message>
@@ -535,12 +611,27 @@
     <name>NCGLF2Dialog</name>
     <message>
       <location filename="ncglf2_qgis/dialog.py" />
+      <source>Install engine</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/dialog.py" />
+      <source>Install (or repair) PyTorch in a separate environment in the QGIS profile; QGIS's Python stays as it is</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/dialog.py" />
       <source>choose one or more rasters</source>
       <translation type="unfinished" />
     </message>
     <message>
       <location filename="ncglf2_qgis/dialog.py" />
       <source>[temporary file, deleted when QGIS closes]</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/dialog.py" />
+      <source>Repair engine</source>
       <translation type="unfinished" />
     </message>
     <message>
@@ -1001,6 +1092,21 @@
     <message>
       <location filename="ncglf2_qgis/provider.py" />
       <source>NCGLF2 HSI + LiDAR fusion {}</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/provider.py" />
+      <source>Engine Python: a Python with torch and safetensors ('automatic': the installed engine)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/provider.py" />
+      <source>PyTorch wheel index for the engine installation (empty: download.pytorch.org; 'pip': pip's own)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/provider.py" />
+      <source>Keep the engine process running between jobs</source>
       <translation type="unfinished" />
     </message>
   </context>

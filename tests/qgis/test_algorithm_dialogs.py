@@ -60,7 +60,13 @@ def test_every_dialog_opens_with_every_active_layer_and_takes_raster_labels(tmp_
     run = run_in_desktop(BODY, tmp_path, env={"SCENE_HSI": scene.hsi, "SCENE_LABELS": scene.labels})
     run.check()
     algorithms = run.found["algorithms"]
-    assert algorithms == ["ncglf2:assess", "ncglf2:classify", "ncglf2:importreference", "ncglf2:train"]
+    assert algorithms == [
+        "ncglf2:assess",
+        "ncglf2:classify",
+        "ncglf2:importreference",
+        "ncglf2:installengine",
+        "ncglf2:train",
+    ]
     assert len(run.found["opened"]) == 5 * len(algorithms)
     # The class field lists the vector layer's fields once it is chosen.
     for algorithm_id in ("ncglf2:train", "ncglf2:assess"):

@@ -12,6 +12,7 @@ import textwrap
 import time
 
 import pytest
+from paths import ROOT  # noqa: E402
 from scenes import build_tiny_scene  # noqa: E402
 from screenshot_dialog import save_screenshot  # noqa: E402
 
@@ -367,11 +368,14 @@ def test_engine_errors_are_shown_in_the_dialog_and_message_bar(dialog, scene_lay
 
 PROBE = textwrap.dedent(
     """
-    import json, sys
+    import json, os, sys
     from qgis.core import QgsApplication
     QgsApplication.setPrefixPath("/usr", True)
     app = QgsApplication([], True)
     app.initQgis()
+    sys.path.append("/usr/share/qgis/python/plugins")
+    from processing.core.Processing import Processing
+    Processing.initialize()
     from qgis.testing.mocked import get_iface
     import ncglf2
     plugin = ncglf2.classFactory(get_iface())
@@ -379,64 +383,93 @@ PROBE = textwrap.dedent(
     plugin.initGui()
     dialog = plugin.show_dialog()
     result = {
-        "torch_loaded": "torch" in sys.modules,
         "provider": QgsApplication.processingRegistry().providerById("ncglf2") is not None,
         "message": dialog.messageLabel.text() if dialog.messageLabel.isVisible() else "",
         "buttons": [b.isEnabled() for b in (dialog.trainButton, dialog.classifyButton, dialog.trainClassifyButton)],
+        "install": [dialog.installEngineButton.text(), dialog.installEngineButton.isEnabled()],
     }
-    from ncglf2.ncglf2_qgis.dependencies import install_command
-    result["command"] = install_command(["torch"])
+    jobs = json.loads(os.environ.get("PROBE_JOBS", "[]"))
+    import processing
+    result["jobs"] = [sorted(processing.run(algorithm, parameters)) for algorithm, parameters in jobs]
     plugin.unload()
-    try:
-        import torch  # noqa: F401
-        result["torch_importable"] = True
-    except ImportError:
-        result["torch_importable"] = False
+    result["torch_loaded"] = "torch" in sys.modules
     print("RESULT " + json.dumps(result))
     """
 )
 
-BLOCK_TORCH = textwrap.dedent(
-    """
-    import sys
 
-    class _NoTorch:
-        def find_spec(self, name, path=None, target=None):
-            if name == "torch" or name.startswith("torch."):
-                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-            return None
-
-    sys.meta_path.insert(0, _NoTorch())
-    """
-)
-
-
-def _probe(tmp_path, block_torch: bool) -> dict:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    if block_torch:
-        (tmp_path / "sitecustomize.py").write_text(BLOCK_TORCH)
-        env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
-    completed = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=60)
+def _probe(tmp_path, engine: str | None, jobs=()) -> dict:
+    """The plugin in Debian's QGIS Python (no torch: a QGIS user's situation), in a throw-away profile."""
+    if subprocess.run(["/usr/bin/python3", "-c", "import torch"], capture_output=True).returncode == 0:
+        pytest.skip("the system Python has torch")
+    packages = tmp_path / "packages"
+    packages.mkdir()
+    (packages / "ncglf2").symlink_to(ROOT, target_is_directory=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "NCGLF2_ENGINE_PYTHON")}
+    env.update(
+        QT_QPA_PLATFORM="offscreen",
+        PYTHONPATH=str(packages),
+        QGIS_CUSTOM_CONFIG_PATH=str(tmp_path / "config"),
+        PROBE_JOBS=json.dumps(list(jobs)),
+    )
+    if engine:
+        env["NCGLF2_ENGINE_PYTHON"] = engine
+    completed = subprocess.run(["/usr/bin/python3", "-c", PROBE], env=env, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
     line = [text for text in completed.stdout.splitlines() if text.startswith("RESULT ")]
     assert line, completed.stdout[-2000:] + completed.stderr[-2000:]
     return json.loads(line[-1][len("RESULT ") :])
 
 
-def test_without_torch_the_dialog_says_what_to_install(tmp_path):
-    result = _probe(tmp_path, block_torch=True)
-    assert result["torch_importable"] is False and result["torch_loaded"] is False
-    assert result["provider"] is True
-    assert "torch" in result["message"] and result["command"] in result["message"]
-    assert "-m pip install torch" in result["command"]
+def test_without_an_engine_the_dialog_offers_to_install_one(tmp_path):
+    result = _probe(tmp_path, engine=None)
+    assert result["torch_loaded"] is False and result["provider"] is True
+    assert "not installed" in result["message"] and "Install NCGLF2 engine" in result["message"]
     assert result["buttons"] == [False, False, False]
+    assert result["install"] == ["Install engine", True]
 
 
-def test_the_plugin_and_dialog_load_without_importing_torch(tmp_path):
-    result = _probe(tmp_path, block_torch=False)
-    assert result["torch_importable"] is True
-    assert result["torch_loaded"] is False
+@pytest.mark.slow
+def test_qgis_runs_every_job_without_ever_importing_torch(tmp_path, reference_files):
+    """Train, classify, assess and import through Processing in a QGIS Python without torch; the engine has it."""
+    scene = build_tiny_scene(tmp_path, bands=48)
+    model, classes = tmp_path / "m.ncglf2", tmp_path / "map.tif"
+    common = {"HSI": scene.hsi, "LIDAR": [scene.dsm], "DEVICE": 1}
+    jobs = [
+        (
+            "ncglf2:train",
+            {
+                **common,
+                "LABELS_RASTER": scene.labels,
+                "EPOCHS": 2,
+                "PATCH_SIZE": 5,
+                "PCA_COMPONENTS": 4,
+                "OUTPUT_MODEL": str(model),
+            },
+        ),
+        ("ncglf2:classify", {**common, "MODEL": str(model), "OUTPUT": str(classes)}),
+        (
+            "ncglf2:assess",
+            {"CLASSIFICATION": str(classes), "REFERENCE_RASTER": scene.labels, "OUTPUT_HTML": str(tmp_path / "a.html")},
+        ),
+        (
+            "ncglf2:importreference",
+            {
+                "CHECKPOINT": str(reference_files[0]),
+                "HSI": scene.hsi,
+                "LIDAR": [scene.dsm],
+                "CLASSES": 6,
+                "PATCH_SIZE": 11,
+                "OUTPUT_MODEL": str(tmp_path / "r.ncglf2"),
+            },
+        ),
+    ]
+    result = _probe(tmp_path, engine=sys.executable, jobs=jobs)
     assert result["message"] == "" and result["buttons"] == [True, True, True]
+    assert result["install"] == ["Repair engine", True]
+    assert "OUTPUT_MODEL" in result["jobs"][0] and "OA" in result["jobs"][2]
+    assert model.is_file() and classes.is_file() and (tmp_path / "r.ncglf2").is_file()
+    assert result["torch_loaded"] is False
 
 
 def test_unloading_mid_run_cancels_it_safely(plugin, scene_layers, tmp_path):
