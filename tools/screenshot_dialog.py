@@ -4,7 +4,12 @@ The dialog is shown with the layers of a small generated demo scene (HSI,
 DSM, training polygons) after a short real "Train and classify" run, so the
 picture shows the log, the progress bar and the outcome; ``--idle`` skips the run;
 ``--during`` trains first, then takes the picture while a classification is under way
-(docs/dialog_classifying.png by default).
+(docs/dialog_classifying.png by default); ``--install`` presses "Install engine" and
+takes the picture while pip installs PyTorch (docs/dialog_install_engine.png by default;
+run it in QGIS's own Python, with a throw-away profile, for the user's view):
+
+    QGIS_CUSTOM_CONFIG_PATH=$(mktemp -d) PYTHONPATH=<folder with an ncglf2 link> \
+        /usr/bin/python3 tools/screenshot_dialog.py --install
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python tools/screenshot_dialog.py [--idle | --during] [out.png]
 """
@@ -91,6 +96,26 @@ def prepare_dialog(dialog, folder: str, outputs: str) -> None:
     dialog.confidenceCheck.setChecked(True)
 
 
+def install_and_catch(dialog, path: str, timeout: float = 600) -> None:
+    """Press "Install engine", take the picture while pip works, then wait for the end."""
+    import time
+
+    from qgis.core import QgsApplication
+
+    dialog.installEngineButton.click()
+    started, taken = time.monotonic(), False
+    while dialog.is_busy():
+        if time.monotonic() - started > timeout:
+            raise TimeoutError("the installation did not end")
+        if not taken and "Installing collected packages" in dialog.logEdit.toPlainText():
+            save_screenshot(dialog, path)
+            taken = True
+        QgsApplication.processEvents()
+        time.sleep(0.01)
+    if not taken:
+        raise RuntimeError("the installation ended before pip installed anything:\n" + dialog.logEdit.toPlainText())
+
+
 def save_screenshot(dialog, path: str) -> str:
     """Render the dialog offscreen into ``path`` (PNG)."""
     from qgis.core import QgsApplication
@@ -105,9 +130,10 @@ def save_screenshot(dialog, path: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    idle, during = "--idle" in argv, "--during" in argv
-    paths = [a for a in argv[1:] if a not in ("--idle", "--during")]
-    out = paths[0] if paths else str(ROOT / "docs" / ("dialog_classifying.png" if during else "dialog.png"))
+    idle, during, install = "--idle" in argv, "--during" in argv, "--install" in argv
+    paths = [a for a in argv[1:] if a not in ("--idle", "--during", "--install")]
+    default = "dialog_install_engine.png" if install else "dialog_classifying.png" if during else "dialog.png"
+    out = paths[0] if paths else str(ROOT / "docs" / default)
     from qgis.core import QgsApplication, QgsProject
     from qgis.testing import start_app
     from qgis.testing.mocked import get_iface
@@ -129,9 +155,13 @@ def main(argv: list[str]) -> int:
         os.makedirs(outputs)
         prepare_dialog(dialog, folder, outputs)
         dialog.show()
-        if not idle:
+        if install:
+            install_and_catch(dialog, out)
+        elif not idle:
             run_and_wait(dialog)
-        if during:
+        if install:
+            pass
+        elif during:
             print(f"caught at {classify_and_catch(dialog, out)} %")
         else:
             save_screenshot(dialog, out)
