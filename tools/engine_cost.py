@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         )
 
         def request(i: int, how: str) -> ClassifyRequest:
-            return ClassifyRequest(model=model, hsi=scene.hsi, lidar=[scene.dsm], out=str(root / f"{how}{i}.tif"), overwrite=True)
+            return ClassifyRequest(
+                model=model, hsi=scene.hsi, lidar=[scene.dsm], out=str(root / f"{how}{i}.tif"), overwrite=True
+            )
 
         classify(request(-1, "warm"))  # kernels and caches warm for the in-process figure
         started = time.perf_counter()

@@ -233,3 +233,30 @@ def test_events_reject_what_is_not_one():
         with pytest.raises(ProtocolError):
             parse_event(line)
     assert json.loads('{"event": "log", "message": "x"}')
+
+
+def test_the_cuda_build_follows_the_driver_and_the_index_setting(tmp_path):
+    from ncglf2.core.engine.install import cuda_build_for_driver, plan_install
+
+    assert cuda_build_for_driver(None) is None
+    assert cuda_build_for_driver((12, 4)) is None  # older than every CUDA build: the CPU build
+    assert cuda_build_for_driver((12, 6)) == "cu126"
+    assert cuda_build_for_driver((12, 9)) == "cu128"
+    assert cuda_build_for_driver((13, 2)) == "cu130"
+    plan = plan_install(tmp_path / "engine", "/usr/bin/python3", "", cpu_only=True)
+    assert plan.build == "cpu" and plan.index == "https://download.pytorch.org/whl/cpu"
+    assert plan_install(tmp_path, "python3", "https://mirror.example/torch/", cpu_only=True).index == (
+        "https://mirror.example/torch/cpu"
+    )
+    assert plan_install(tmp_path, "python3", "pip", cpu_only=True).index is None
+
+
+def test_the_host_python_is_an_interpreter_of_this_installation():
+    from ncglf2.core.engine.interpreter import host_python
+
+    found = host_python()
+    assert found is not None and os.path.isfile(found)
+    prefixes = {os.path.abspath(p) for p in (sys.prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    assert any(os.path.abspath(found).startswith(p + os.sep) for p in prefixes)
+    done = subprocess.run([found, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True)
+    assert done.stdout.strip() == str(tuple(sys.version_info[:2]))

@@ -74,3 +74,33 @@ def test_the_check_sees_an_upward_import():
     found = sorted(_imports(probe, "def f():\n    from ..jobs import train\nfrom .model import NCGLF2\n"))
     assert found == [(2, ["jobs"]), (3, ["nn", "model"])]
     assert _layer(found[0][1]) > _layer(["nn"]) and _layer(found[1][1]) == _layer(["nn"])
+
+
+# Modules of core/ that load torch (directly or through what they import): the QGIS side must not reach them.
+TORCH_LOADING = ("jobs", "nn", "pipeline", "io.model_file", "engine.child", "apps")
+
+
+def test_the_qgis_side_never_reaches_torch():
+    """QGIS runs jobs in the engine process; its own imports of core/ stay torch-free."""
+    offenders = []
+    for path in sorted((ROOT / "ncglf2_qgis").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                if name.split(".")[0] == "torch":
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports torch")
+                dotted = name.split("core.", 1)[1] if "core." in name else ""
+                if any(dotted == m or dotted.startswith(m + ".") for m in TORCH_LOADING):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports core.{dotted}")
+    assert not offenders, "\n".join(offenders)
+    engine = CORE / "engine"
+    for module in ("protocol", "client", "interpreter", "install"):
+        for line, target in _imports(engine / f"{module}.py"):
+            dotted = ".".join(target)
+            assert not any(dotted == m or dotted.startswith(m + ".") for m in TORCH_LOADING), (module, line, dotted)
