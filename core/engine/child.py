@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import queue
 import signal
@@ -141,8 +142,6 @@ def _release_memory() -> None:
 
 def _read_messages(stream: IO[str], requests: queue.Queue, cancel: threading.Event, writer: EventWriter) -> None:
     """Reader thread: requests go to the queue, cancel sets the flag, end of input cancels and stops."""
-    import json
-
     for line in stream:
         if not line.strip():
             continue

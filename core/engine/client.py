@@ -38,6 +38,9 @@ _BOOTSTRAP = (
     "sys.argv = [module] + sys.argv[3:]; runpy.run_module(module, run_name='__main__', alter_sys=True)"
 )
 
+#: Child processes of a windowed host (QGIS on Windows) open no console window.
+NO_WINDOW = getattr(subprocess, "CREATE_NO_WINDOW", 0)
+
 #: Seconds a cancelled job has to stop by itself before its process is killed.
 CANCEL_GRACE_SECONDS = 10.0
 #: Seconds an idle engine process waits for its next job before it exits (and frees its memory).
@@ -89,7 +92,6 @@ class EngineProcess:
         environment = dict(os.environ if env is None else env)
         environment["PYTHONUNBUFFERED"] = "1"
         environment.pop("PYTHONHOME", None)  # QGIS's own on Windows and macOS; the engine's Python has its own
-        flags = getattr(subprocess, "CREATE_NO_WINDOW", 0)
         try:
             self._process = subprocess.Popen(
                 engine_command(python, "ncglf2.core.engine.child", "--idle", str(idle_seconds)),
@@ -100,7 +102,7 @@ class EngineProcess:
                 errors="replace",
                 bufsize=1,
                 env=environment,
-                creationflags=flags,
+                creationflags=NO_WINDOW,
             )
         except OSError as error:
             raise EngineError(f"the engine's Python {python} cannot be started: {error}", kind="engine") from None

@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from pathlib import Path
 from ..errors import Cancelled, InputError, NCGLF2Error
 from ..progress import Progress
 from ..version import __version__
-from .client import engine_command
+from .client import NO_WINDOW, engine_command
 from .interpreter import READY_MARKER, managed_engine_ready, venv_python
 from .protocol import parse_event
 
@@ -104,14 +105,11 @@ def _driver_cuda() -> tuple[int, int] | None:
     if smi is None:
         return None
     try:
-        text = subprocess.run([smi], capture_output=True, text=True, timeout=30, creationflags=_NO_WINDOW).stdout
+        text = subprocess.run([smi], capture_output=True, text=True, timeout=30, creationflags=NO_WINDOW).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
     match = re.search(r"CUDA Version:\s*(\d+)\.(\d+)", text)
     return (int(match.group(1)), int(match.group(2))) if match else None
-
-
-_NO_WINDOW = getattr(subprocess, "CREATE_NO_WINDOW", 0)
 
 
 def plan_install(env_dir: Path, base_python: str, index_setting: str = "", cpu_only: bool = False) -> InstallPlan:
@@ -144,13 +142,12 @@ def _run_streaming(command: Sequence[str], progress: Progress, start: float, end
         encoding="utf-8",
         errors="replace",
         bufsize=1,
-        creationflags=_NO_WINDOW,
+        creationflags=NO_WINDOW,
         env=dict(os.environ, PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1", PYTHONUNBUFFERED="1"),
     )
     lines: list[str] = []
     assert process.stdout is not None
     steps = 0
-    import threading
 
     def watch_cancel() -> None:
         while process.poll() is None:
@@ -211,7 +208,7 @@ def _host_constraints(base_python: str) -> list[str]:
         capture_output=True,
         text=True,
         timeout=120,
-        creationflags=_NO_WINDOW,
+        creationflags=NO_WINDOW,
     )
     if done.returncode != 0:
         raise InstallError(f"the Python {base_python} cannot list its packages: {done.stderr.strip()[-500:]}")
@@ -234,7 +231,7 @@ def _check_disk_space(env_dir: Path, build: str) -> None:
 
 def _usable_python(python: Path) -> bool:
     try:
-        return subprocess.run([str(python), "-c", "pass"], timeout=60, creationflags=_NO_WINDOW).returncode == 0
+        return subprocess.run([str(python), "-c", "pass"], timeout=60, creationflags=NO_WINDOW).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -246,7 +243,7 @@ def verify_engine(python: str, progress: Progress) -> dict:
         capture_output=True,
         text=True,
         timeout=600,
-        creationflags=_NO_WINDOW,
+        creationflags=NO_WINDOW,
     )
     facts: dict = {}
     for line in done.stdout.splitlines():

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import NCGLF2Error
+from .client import NO_WINDOW
 
 __all__ = [
     "AUTOMATIC",
@@ -94,7 +95,7 @@ def python_has_engine_packages(python: str) -> bool:
             [python, "-c", "import torch, safetensors"],
             capture_output=True,
             timeout=300,
-            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
+            creationflags=NO_WINDOW,
         )
     except (OSError, subprocess.TimeoutExpired):
         return False
