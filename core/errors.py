@@ -19,5 +19,12 @@ class ModelFileError(NCGLF2Error):
     """A model or checkpoint file is unreadable, inconsistent or unsafe."""
 
 
+class OutputError(InputError):
+    """An output cannot be written: a full disk, a file that appeared meanwhile, a failed rename.
+
+    An input problem for whoever catches one: the user fixes it by choosing another place or name.
+    """
+
+
 class Cancelled(NCGLF2Error):
     """The user cancelled the run; nothing was written."""

@@ -19,7 +19,7 @@ import torch
 from .errors import InputError
 from .io.labels import ClassTable
 from .io.model_file import MODEL_SUFFIX, ModelBundle, load_model, save_model
-from .io.outputs import atomic_path, check_outputs
+from .io.outputs import OutputSet
 from .nn.devices import describe_device
 from .nn.model import NetworkConfig
 from .pipeline.metrics import Assessment
@@ -95,6 +95,12 @@ def _align_validation(validation, classes, source: str):
     return LabeledPixels(validation.rows, validation.cols, ids.astype(np.int32), classes)
 
 
+def class_indices(ids: np.ndarray, model_ids: list[int]) -> np.ndarray:
+    """The network's class index (0..K-1) of each class id; ids may be as large as 2^31 (no id-sized table)."""
+    order = np.argsort(model_ids)
+    return order[np.searchsorted(np.asarray(model_ids)[order], ids)].astype(np.int64)
+
+
 def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutcome:
     """Fit the preprocessing, sample, train, save the model and write the report."""
     from .io.labels import read_labels
@@ -107,7 +113,13 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
     outputs = [("model", request.out)]
     if request.report:
         outputs += [(f"report {k}", p) for k, p in report_paths(request.report).items()]
-    check_outputs(outputs, request.overwrite, inputs=[request.hsi, *request.lidar, request.labels])
+    # Model and reports are one set: all appear together or none (a failed report keeps the old model).
+    staged = OutputSet(
+        outputs,
+        overwrite=request.overwrite,
+        inputs=[request.hsi, *request.lidar, request.labels, request.validation or "", request.class_csv or ""],
+        log=progress.info,
+    )
     if not request.out.endswith(MODEL_SUFFIX):
         progress.info(f"note: model files usually end in {MODEL_SUFFIX}")
 
@@ -178,10 +190,8 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
         )
         hsi_names = (stack.hsi_path, list(stack.lidar_paths))
 
-    index_of = np.full(int(max(model_ids)) + 1, -1, dtype=np.int64)
-    index_of[model_ids] = np.arange(len(model_ids))
-    train_y = torch.from_numpy(index_of[train_ids])
-    val_y = torch.from_numpy(index_of[val_ids])
+    train_y = torch.from_numpy(class_indices(train_ids, model_ids))
+    val_y = torch.from_numpy(class_indices(val_ids, model_ids))
     config = NetworkConfig(
         num_classes=len(model_ids),
         patch_size=params.patch_size,
@@ -220,10 +230,12 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
         "torch_version": torch.__version__,
     }
     bundle = ModelBundle(fit.network, preprocessing, ClassTable(model_ids, names, colors), provenance)
-    save_model(request.out, bundle)
+    with staged:
+        save_model(staged.path(request.out), bundle)
+        if request.report:
+            _write_training_report(request, staged, fit.history, validation, provenance, colors, model_ids)
     progress.info(f"model written to {request.out}")
     if request.report:
-        _write_training_report(request, fit.history, validation, provenance, colors, model_ids)
         progress.info(f"training report written to {request.report}")
     progress.set_progress(100)
     return TrainOutcome(
@@ -240,7 +252,7 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
 
 
 def _write_training_report(
-    request: TrainRequest, record: TrainingHistory, validation, provenance: dict, colors, ids
+    request: TrainRequest, staged: OutputSet, record: TrainingHistory, validation, provenance: dict, colors, ids
 ) -> None:
     from .pipeline.report import write_training_report
 
@@ -255,8 +267,15 @@ def _write_training_report(
         "samples": provenance["samples"],
         "colors": {cid: color for cid, color in zip(ids, colors)},
     }
-    write_training_report(record, paths["html"], paths["png"], validation=validation, context=context)
-    with atomic_path(paths["json"]) as temporary, open(temporary, "w", encoding="utf-8") as out:
+    write_training_report(
+        record,
+        staged.path(paths["html"]),
+        staged.path(paths["png"]),
+        validation=validation,
+        context=context,
+        png_link=paths["png"],
+    )
+    with open(staged.path(paths["json"]), "w", encoding="utf-8") as out:
         json.dump(
             {"history": record.to_dict(), "validation": provenance["validation"], "context": context},
             out,
@@ -283,7 +302,9 @@ def import_reference(request: ImportRequest, progress: Progress | None = None) -
         request.num_classes,
         request.out,
     )
-    check_outputs([("model", out)], request.overwrite, inputs=[checkpoint, hsi, *lidar])
+    staged = OutputSet(
+        [("model", out)], overwrite=request.overwrite, inputs=[checkpoint, hsi, *lidar, request.class_csv or ""]
+    )
     with open_inputs(hsi, lidar, log=progress.info) as stack:
         network = load_reference_checkpoint(
             checkpoint, num_classes, request.patch_size, REFERENCE_PCA_COMPONENTS, stack.lidar_bands
@@ -311,7 +332,8 @@ def import_reference(request: ImportRequest, progress: Progress | None = None) -
             },
             "torch_version": torch.__version__,
         }
-    save_model(out, ModelBundle(network, preprocessing, ClassTable(ids, names, colors), provenance))
+    with staged:
+        save_model(staged.path(out), ModelBundle(network, preprocessing, ClassTable(ids, names, colors), provenance))
     progress.info(f"model written to {out}")
     return out
 
@@ -339,6 +361,7 @@ def classify(request: ClassifyRequest, progress: Progress | None = None):
             overwrite=request.overwrite,
             progress=progress,
             precision=request.precision,
+            inputs=[request.model],
         )
     progress.info(
         f"classified {result.pixels} pixels in {result.seconds:.1f} s ({result.pixels / max(result.seconds, 1e-9):.0f} pixels/s)"
@@ -357,14 +380,15 @@ def assess(request: AssessRequest, progress: Progress | None = None):
 
     progress = progress or SilentProgress()
     classification, reference, class_field = request.classification, request.reference, request.class_field
-    check_outputs(
+    staged = OutputSet(
         [
             ("HTML report", request.out_html),
             ("JSON report", request.json_path or ""),
             ("CSV report", request.csv_path or ""),
         ],
-        request.overwrite,
-        inputs=[classification, reference],
+        overwrite=request.overwrite,
+        inputs=[classification, reference, request.class_csv or ""],
+        log=progress.info,
     )
     grid = raster_grid(classification)
     map_ids, map_names, map_colors = read_class_map_info(classification)
@@ -406,7 +430,14 @@ def assess(request: AssessRequest, progress: Progress | None = None):
         "date": _dt.datetime.now().isoformat(timespec="seconds"),
         "colors": colors,
     }
-    write_accuracy_report(assessment, request.out_html, request.json_path, request.csv_path, context=context)
+    with staged:
+        write_accuracy_report(
+            assessment,
+            staged.path(request.out_html),
+            staged.path(request.json_path) if request.json_path else None,
+            staged.path(request.csv_path) if request.csv_path else None,
+            context=context,
+        )
     progress.info(
         f"OA {100 * assessment.oa:.2f} % (95 % CI {100 * assessment.oa_ci95[0]:.2f}-{100 * assessment.oa_ci95[1]:.2f}), "
         f"AA {100 * assessment.aa:.2f} %, kappa {assessment.kappa:.4f} on {assessment.n} pixels"

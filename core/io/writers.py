@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from xml.etree import ElementTree as ET
 
 from osgeo import gdal
@@ -13,13 +15,14 @@ from .crs import gdal_errors
 from .grid import Grid
 from .outputs import atomic_path
 
-__all__ = ["create_geotiff", "set_class_table", "write_paletted_qml"]
+__all__ = ["create_geotiff", "set_class_table", "write_paletted_qml", "checked_gdal_writes", "close_datasets"]
 
 
 _OUTPUT_TYPES = {
     "uint8": gdal.GDT_Byte,
     "uint16": gdal.GDT_UInt16,
     "int16": gdal.GDT_Int16,
+    "uint32": gdal.GDT_UInt32,
     "float32": gdal.GDT_Float32,
 }
 
@@ -53,7 +56,7 @@ def create_geotiff(
         "BIGTIFF=IF_SAFER",
         "INTERLEAVE=BAND",
     ]
-    if dtype in ("uint16", "int16"):
+    if dtype in ("uint16", "int16", "uint32"):
         options.append("PREDICTOR=2")
     elif dtype == "float32":
         options.append("PREDICTOR=3")
@@ -74,6 +77,55 @@ def create_geotiff(
     except RuntimeError as error:
         raise InputError(f"cannot create the GeoTIFF {path}: {error}") from None
     return dataset
+
+
+_FULL_DISK_WORDS = ("no space left", "disk full", "free disk space", "not enough space", "file too large")
+
+
+@contextlib.contextmanager
+def checked_gdal_writes(path: str) -> Iterator[None]:
+    """Turn every GDAL error (and a lost sidecar) reported in this thread inside the block into an OSError.
+
+    GDAL's GeoTIFF writer reports a full disk through its error handler, often
+    only when blocks are flushed or the file is closed, and returns nothing to
+    the caller; a handler pushed for this thread sees every such message.
+    A full disk becomes ``errno.ENOSPC`` so callers can say how much room is needed.
+    """
+    failures: list[str] = []
+
+    def handler(level: int, number: int, message: str) -> None:
+        if level >= gdal.CE_Failure or "auxiliary information" in message.lower():
+            failures.append(message.strip())
+
+    gdal.PushErrorHandler(handler)
+    try:
+        yield
+    except RuntimeError as error:  # raised instead where exceptions are on
+        failures.append(str(error))
+    finally:
+        gdal.PopErrorHandler()
+        if failures:
+            text = "; ".join(dict.fromkeys(failures))
+            full = any(word in text.lower() for word in _FULL_DISK_WORDS)
+            raise OSError(errno.ENOSPC if full else errno.EIO, text, path)
+
+
+def close_datasets(datasets: dict[str, gdal.Dataset]) -> None:
+    """Flush and close every dataset of ``{path: dataset}`` (which must hold the last references).
+
+    Raises OSError naming the first file whose write failed; every dataset is closed either way.
+    """
+    failure: OSError | None = None
+    while datasets:
+        path, dataset = datasets.popitem()
+        try:
+            with checked_gdal_writes(path):
+                dataset.FlushCache()
+                del dataset  # the last reference: GDAL closes the file and writes its sidecar now
+        except OSError as error:
+            failure = failure or error
+    if failure is not None:
+        raise failure
 
 
 def _check_classes(class_ids: Sequence[int], names: Sequence[str], colors: Sequence[tuple[int, ...]]) -> list[int]:

@@ -13,18 +13,18 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from osgeo import gdal
 
 from ..errors import InputError
 from ..io.model_file import ModelBundle
-from ..io.outputs import atomic_path, check_outputs
+from ..io.outputs import OutputSet
 from ..io.stack import WindowSource
-from ..io.writers import create_geotiff, set_class_table, write_paletted_qml
+from ..io.writers import checked_gdal_writes, close_datasets, create_geotiff, set_class_table, write_paletted_qml
 from ..nn.allocator import keep_freed_memory
 from ..nn.devices import resolve_device
 from ..progress import Progress, SilentProgress, Throughput, check_canceled
@@ -205,7 +205,7 @@ class BatchPlan:
 
 
 class _TileOutputs:
-    """The output GeoTIFFs of one run, written tile by tile (from the writer thread)."""
+    """The output GeoTIFFs of one run, written tile by tile (from the writer thread), every write checked."""
 
     def __init__(
         self,
@@ -218,35 +218,61 @@ class _TileOutputs:
         origin: tuple[int, int],
     ) -> None:
         self.origin = origin
+        self.paths = {"classes": classes, "confidence": confidence, "probabilities": probabilities}
+        self.datasets: dict[str, gdal.Dataset] = {}
         # The band's name heads the class list in QGIS's legend.
-        self.classes = create_geotiff(classes, grid, 1, class_dtype, 0, ["land-cover class"])
-        set_class_table(self.classes, bundle.class_ids, bundle.class_names, bundle.class_colors)
-        self.confidence = (
-            create_geotiff(confidence, grid, 1, "float32", FLOAT_NODATA, ["confidence (max probability)"])
-            if confidence
-            else None
-        )
-        self.probabilities = (
-            create_geotiff(probabilities, grid, len(bundle.class_ids), "float32", FLOAT_NODATA, bundle.class_names)
-            if probabilities
-            else None
-        )
+        self.datasets[classes] = create_geotiff(classes, grid, 1, class_dtype, 0, ["land-cover class"])
+        if class_dtype != "uint32":  # GeoTIFF colour tables stop at 16 bits; the .qml style still colours it
+            set_class_table(self.datasets[classes], bundle.class_ids, bundle.class_names, bundle.class_colors)
+        if confidence:
+            self.datasets[confidence] = create_geotiff(
+                confidence, grid, 1, "float32", FLOAT_NODATA, ["confidence (max probability)"]
+            )
+        if probabilities:
+            self.datasets[probabilities] = create_geotiff(
+                probabilities, grid, len(bundle.class_ids), "float32", FLOAT_NODATA, bundle.class_names
+            )
 
     def write(self, tile: Tile, class_map: np.ndarray, conf: np.ndarray | None, probs: np.ndarray | None) -> None:
         x, y = tile.x - self.origin[0], tile.y - self.origin[1]
-        self.classes.GetRasterBand(1).WriteArray(class_map, x, y)
-        if self.confidence is not None:
-            self.confidence.GetRasterBand(1).WriteArray(conf, x, y)
-        if self.probabilities is not None:
-            self.probabilities.WriteArray(probs, x, y)
+        for name, values in (("classes", class_map), ("confidence", conf), ("probabilities", probs)):
+            path = self.paths[name]
+            if path is None or values is None:
+                continue
+            with checked_gdal_writes(path):
+                dataset = self.datasets[path]
+                if values.ndim == 2:
+                    dataset.GetRasterBand(1).WriteArray(values, x, y)
+                else:
+                    dataset.WriteArray(values, x, y)
 
     def close(self) -> None:
         """Flush and close every file (GDAL writes the sidecars now, before the renames)."""
-        for name in ("classes", "confidence", "probabilities"):
-            dataset = getattr(self, name)
-            if dataset is not None:
-                dataset.FlushCache()
-            setattr(self, name, None)
+        close_datasets(self.datasets)
+
+
+def output_sizes(pixels: int, class_dtype: str, classes: int, confidence: str | None, probabilities: str | None):
+    """(at least, at most) bytes of each output raster: DEFLATE may shrink it, never to nothing.
+
+    Class maps compress well (large areas of one class), floats hardly; the
+    lower bounds are what no real map goes below, so a refusal is never wrong.
+    """
+    class_bytes = pixels * np.dtype(class_dtype).itemsize
+    sizes = {"classes": (class_bytes // 64, class_bytes + 65536)}
+    if confidence:
+        sizes["confidence"] = (pixels, pixels * 4 + 65536)
+    if probabilities:
+        sizes["probabilities"] = (pixels * classes, pixels * classes * 4 + 65536)
+    return sizes
+
+
+def class_map_type(class_ids) -> str:
+    """The narrowest unsigned type that holds every class id (0 means unclassified)."""
+    top = int(max(class_ids))
+    for dtype in ("uint8", "uint16", "uint32"):
+        if top <= np.iinfo(dtype).max:
+            return dtype
+    raise InputError(f"class ids must be below 2^32 to be written into a class map (got {top})")
 
 
 @dataclass
@@ -326,18 +352,29 @@ def classify_raster(
     overwrite: bool = False,
     progress: Progress | None = None,
     precision: str = "float32",
+    inputs: Sequence[str] = (),
 ) -> ClassifyResult:
     """Classify every valid pixel of ``stack`` (or of a pixel ``window``) into GeoTIFFs.
 
-    Everything is checked before any work: band counts, output paths, the
-    window. A failed or cancelled run removes its temporary files and leaves
-    existing outputs as they were.
+    Everything is checked before any work: band counts, output paths against
+    each other and against the rasters and ``inputs`` (the model file), the
+    window, the free space. A failed or cancelled run removes its temporary
+    files and leaves existing outputs as they were; the class map, its style
+    and the optional rasters appear together.
     """
     progress = progress or SilentProgress()
     started = time.perf_counter()
     check_model_fits(bundle, stack)
+    grid = stack.grid
+    window = window or (0, 0, grid.width, grid.height)
+    wx, wy, ww, wh = window
+    if ww <= 0 or wh <= 0 or wx < 0 or wy < 0 or wx + ww > grid.width or wy + wh > grid.height:
+        raise InputError(f"the window {window} is not inside the {grid.width} x {grid.height} raster")
     style = os.path.splitext(out)[0] + ".qml"
-    check_outputs(
+    class_dtype = class_map_type(bundle.class_ids)
+    sizes = output_sizes(ww * wh, class_dtype, len(bundle.class_ids), confidence, probabilities)
+    files = {"classes": out, "confidence": confidence or "", "probabilities": probabilities or ""}
+    outputs = OutputSet(
         [
             ("classification", out),
             ("style", style),
@@ -345,36 +382,30 @@ def classify_raster(
             ("probability raster", probabilities or ""),
         ],
         overwrite=overwrite,
-        inputs=[stack.hsi_path, *stack.lidar_paths],
+        inputs=[stack.hsi_path, *stack.lidar_paths, *inputs],
+        sizes={files[name]: size for name, size in sizes.items() if files[name]},
+        log=progress.info,
     )
-    grid = stack.grid
-    window = window or (0, 0, grid.width, grid.height)
-    wx, wy, ww, wh = window
-    if ww <= 0 or wh <= 0 or wx < 0 or wy < 0 or wx + ww > grid.width or wy + wh > grid.height:
-        raise InputError(f"the window {window} is not inside the {grid.width} x {grid.height} raster")
     torch_device = resolve_device(device)
     network = prepare_network(bundle.network, torch_device, precision)
     plan = BatchPlan(batch_size or default_batch_size(torch_device, bundle.config.patch_size), progress)
     patch_size = bundle.config.patch_size
     halo = patch_size // 2
     out_grid = grid.window(*window)
-    ids = np.asarray(bundle.class_ids)
-    class_dtype = "uint8" if ids.max() <= 255 else "uint16"
-    lookup = torch.from_numpy(ids.astype(np.int64)).to(torch_device)
+    lookup = torch.from_numpy(np.asarray(bundle.class_ids, dtype=np.int64)).to(torch_device)
     tiles = tile_windows(window, tile_size, grid.block_size)
 
-    with ExitStack() as cleanup:
-        outputs = _TileOutputs(
-            cleanup.enter_context(atomic_path(out)),
-            cleanup.enter_context(atomic_path(confidence)) if confidence else None,
-            cleanup.enter_context(atomic_path(probabilities)) if probabilities else None,
+    with outputs:
+        tiles_out = _TileOutputs(
+            outputs.path(out),
+            outputs.path(confidence) if confidence else None,
+            outputs.path(probabilities) if probabilities else None,
             out_grid,
             class_dtype,
             bundle,
             origin=(wx, wy),
         )
-        conf_ds, prob_ds = outputs.confidence, outputs.probabilities
-        writer = _Writer(outputs.write)
+        writer = _Writer(tiles_out.write)
         classified = 0
         meter = Throughput(progress, ww * wh, "pixels")
         pixels_before = 0  # pixels of the tiles already classified
@@ -391,8 +422,8 @@ def classify_raster(
                         patch_size,
                         plan,
                         class_dtype,
-                        confidence=conf_ds is not None,
-                        probabilities=prob_ds is not None,
+                        confidence=confidence is not None,
+                        probabilities=probabilities is not None,
                         on_batch=meter.within(pixels_before, tile.width * tile.height),
                     )
                     writer.put(tile, result.classes, result.confidence, result.probabilities)
@@ -400,7 +431,22 @@ def classify_raster(
                     pixels_before += tile.width * tile.height
                     meter.update(pixels_before)
         finally:
-            writer.close()
-            outputs.close()
-    write_paletted_qml(style, bundle.class_ids, bundle.class_names, bundle.class_colors)
+            try:
+                writer.close()
+            finally:
+                tiles_out.close()
+        if classified == 0:
+            raise InputError(_nothing_to_classify(stack, window))
+        write_paletted_qml(outputs.path(style), bundle.class_ids, bundle.class_names, bundle.class_colors)
     return ClassifyResult(out, style, confidence, probabilities, classified, time.perf_counter() - started)
+
+
+def _nothing_to_classify(stack: WindowSource, window: tuple[int, int, int, int]) -> str:
+    """Why no pixel of the window could be classified: which inputs hold no value there."""
+    wx, wy, ww, wh = window
+    scope = "the raster" if (wx, wy, ww, wh) == (0, 0, stack.grid.width, stack.grid.height) else "the extent"
+    return (
+        f"no pixel of {scope} ({ww} x {wh} pixels) has a value in every band of {stack.hsi_path} and "
+        f"{', '.join(stack.lidar_paths)}: a band is NaN or nodata everywhere there, or the rasters do not "
+        "overlap; nothing was written"
+    )

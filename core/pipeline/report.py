@@ -484,12 +484,14 @@ def write_training_report(
     png_path: str | None = None,
     validation: Assessment | None = None,
     context: dict | None = None,
+    png_link: str | None = None,
 ) -> None:
     """Write the training report: curves, per-epoch table, validation scores, parameters.
 
     The curves go to ``png_path`` (default ``<html stem>_curves.png`` beside the
     HTML) and the page links them by relative path, so the pair can be moved
-    together. ``context`` holds the training parameters; ``context["colors"]``
+    together; ``png_link`` is the picture's final name when the files are
+    written under temporary names first. ``context`` holds the training parameters; ``context["colors"]``
     colours the validation table as in :func:`write_accuracy_report`.
     """
     html_file = Path(html_path)
@@ -497,7 +499,7 @@ def write_training_report(
     context = dict(context or {})
     body = (
         "<h2>Training curves</h2>"
-        f'<img src="{_esc(_relative_url(png_file, html_file.parent))}" width="1000" height="400" '
+        f'<img src="{_esc(_relative_url(Path(png_link or png_file), html_file.parent))}" width="1000" height="400" '
         'alt="Loss and accuracy per epoch">'
     )
     if validation is not None:
