@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -29,6 +29,7 @@ from ..nn.allocator import keep_freed_memory
 from ..nn.devices import resolve_device
 from ..progress import Progress, SilentProgress, Throughput, check_canceled
 from ..requests import PRECISIONS
+from .compatibility import input_mismatch, sample_pixels
 from .tiling import Tile, cut_patches, read_tile_features, tile_windows
 
 __all__ = [
@@ -53,6 +54,7 @@ class ClassifyResult:
     probabilities: str | None
     pixels: int  # pixels classified
     seconds: float
+    warnings: list[str] = field(default_factory=list)  # the inputs look unlike the training data
 
 
 # Working memory of one 11 x 11 patch through the network in float32 (peak RSS growth
@@ -386,6 +388,11 @@ def classify_raster(
         sizes={files[name]: size for name, size in sizes.items() if files[name]},
         log=progress.info,
     )
+    warnings = input_mismatch(
+        bundle.preprocessing, *sample_pixels(stack, window), stack.hsi_path, list(stack.lidar_paths)
+    )
+    for warning in warnings:
+        progress.info(warning)
     torch_device = resolve_device(device)
     network = prepare_network(bundle.network, torch_device, precision)
     plan = BatchPlan(batch_size or default_batch_size(torch_device, bundle.config.patch_size), progress)
@@ -438,7 +445,8 @@ def classify_raster(
         if classified == 0:
             raise InputError(_nothing_to_classify(stack, window))
         write_paletted_qml(outputs.path(style), bundle.class_ids, bundle.class_names, bundle.class_colors)
-    return ClassifyResult(out, style, confidence, probabilities, classified, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return ClassifyResult(out, style, confidence, probabilities, classified, seconds, warnings)
 
 
 def _nothing_to_classify(stack: WindowSource, window: tuple[int, int, int, int]) -> str:

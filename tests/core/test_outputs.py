@@ -29,12 +29,8 @@ NCGLF2 = [sys.executable, "-m", "ncglf2.core.apps.cli"]
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("scene")
-    scene = build_tiny_scene(folder)
-    model = str(folder / "model.ncglf2")
-    train(TrainRequest(hsi=scene.hsi, lidar=[scene.dsm], labels=scene.labels, out=model, params=tiny_parameters()))
-    return scene, model, folder
+def trained(tiny_model):
+    return tiny_model
 
 
 @pytest.fixture(scope="module")
