@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from ..errors import InputError
 from ..progress import Progress, SilentProgress, SubProgress
 
 __all__ = ["run_demo", "write_quicklook", "demo_project_layers"]
@@ -79,6 +80,10 @@ def write_quicklook(
         figure.savefig(temporary, format="png")
 
 
+#: The demo scene's side in pixels: its layout needs 96; beyond 20,000 it would take hours on a CPU.
+MIN_DEMO_SIZE, MAX_DEMO_SIZE = 96, 20_000
+
+
 def run_demo(
     out_dir: str = "demo_output",
     size: int = 300,
@@ -95,6 +100,9 @@ def run_demo(
     from .demo_scene import build_demo_scene
 
     progress = progress or SilentProgress()
+    params = TrainingParameters(epochs=epochs, seed=seed, device=device)  # every value checked before any work
+    if not (isinstance(size, int) and MIN_DEMO_SIZE <= size <= MAX_DEMO_SIZE):
+        raise InputError(f"the demo scene size must be from {MIN_DEMO_SIZE} to {MAX_DEMO_SIZE:,} pixels (got {size!r})")
     os.makedirs(out_dir, exist_ok=True)
     path = lambda name: os.path.join(out_dir, name)  # noqa: E731
     timings = {}
@@ -105,7 +113,6 @@ def run_demo(
     timings["scene"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    params = TrainingParameters(epochs=epochs, seed=seed, device=device)
     outcome = train(
         TrainRequest(
             hsi=scene.hsi_path,

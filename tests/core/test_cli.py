@@ -2,10 +2,12 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from osgeo import gdal
 from scenes import build_tiny_scene
 
@@ -117,3 +119,49 @@ def test_help_explains_commands():
     for command in ("train", "classify", "assess", "import-reference", "demo", "bench"):
         assert command in text
     assert "--samples-per-class" in run("train", "--help").stdout
+
+
+BAD_NUMBERS = [
+    ("train", ["--epochs", "0"], "epochs must be at least 1"),
+    ("train", ["--batch-size", "-5"], "batch size must be at least 2"),
+    ("train", ["--learning-rate", "-1"], "learning rate must be positive"),
+    ("train", ["--learning-rate", "inf"], "learning rate must be a finite number"),
+    ("train", ["--learning-rate", "nan"], "learning rate must be a finite number"),
+    ("train", ["--samples-per-class", "-3"], "samples per class must be at least 1"),
+    ("train", ["--validation-fraction", "1.5"], r"validation fraction must be in \[0, 1\)"),
+    ("train", ["--patch-size", "4"], "patch size must be odd"),
+    ("train", ["--components", "0"], "PCA components must be at least 1"),
+    ("train", ["--seed", "-1"], "seed must be between 0"),
+    ("classify", ["--tile-size", "-1"], "tile size must be a whole number from 1"),
+    ("classify", ["--tile-size", "0"], "tile size must be a whole number from 1"),
+    ("classify", ["--batch-size", "-5"], "batch size must be a whole number from 1"),
+    ("classify", ["--extent", "5", "0", "1", "1"], "is empty"),
+    ("import-reference", ["--classes", "1"], "number of classes must be a whole number from 2"),
+    ("import-reference", ["--classes", "15", "--patch-size", "2"], "patch size must be odd"),
+    ("demo", ["--size", "-5"], "demo scene size must be from 96"),
+    ("demo", ["--epochs", "0"], "epochs must be at least 1"),
+    ("demo", ["--seed", "-1"], "seed must be between 0"),
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "says"), BAD_NUMBERS, ids=[f"{c} {' '.join(o)}" for c, o, _ in BAD_NUMBERS]
+)
+def test_every_numeric_option_is_checked_before_work(tmp_path, capsys, command, option, says):
+    """Out-of-range numbers are refused with the option's name before any input is even opened."""
+    from ncglf2.core.apps.cli import main
+
+    missing = str(tmp_path / "missing.tif")  # never opened: the numbers are checked first
+    inputs = {
+        "train": ["--hsi", missing, "--lidar", missing, "--labels", missing, "--out", str(tmp_path / "m.ncglf2")],
+        "classify": ["--model", missing, "--hsi", missing, "--lidar", missing, "--out", str(tmp_path / "c.tif")],
+        "import-reference": [missing, "--hsi", missing, "--lidar", missing, "--out", str(tmp_path / "m.ncglf2")],
+        "demo": ["--out", str(tmp_path / "demo")],
+    }[command]
+    if command == "import-reference" and "--classes" not in option:
+        option = ["--classes", "15", *option]
+    assert main([command, *inputs, *option]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and error.startswith(f"ncglf2 {command}: error: ")
+    assert re.search(says, error), error
+    assert list(tmp_path.iterdir()) == []
