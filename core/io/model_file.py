@@ -138,7 +138,10 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> M
     _check_header_length(path)
     metadata, table = _read_table(path)
     header = _checked_header(metadata, path)
-    config = NetworkConfig(**header["network"])
+    try:
+        config = NetworkConfig(**header["network"])
+    except ValueError as error:  # a rule of the network's own beyond the schema's
+        raise ModelFileError(f"not a valid model file {path}: network {error}") from None
     outline = network_outline(config)
     _check_table(table, _expected_table(outline, header), path)
     tensors = _read_tensors(path)
@@ -190,9 +193,9 @@ def _check_header_length(path: str) -> None:
     with _reading(path), open(path, "rb") as stream:
         prefix = stream.read(8)
         size = os.fstat(stream.fileno()).st_size
-    if len(prefix) < 8 or struct.unpack("<Q", prefix)[0] > size - 8:
+    length = struct.unpack("<Q", prefix)[0] if len(prefix) == 8 else size
+    if length > size - 8:
         raise ModelFileError(f"cannot read model file {path}: damaged, truncated or not a model file (no header)")
-    length = struct.unpack("<Q", prefix)[0]
     _require(
         length <= MAX_HEADER_BYTES, path, f"its header of {length:,} bytes is above the limit of {MAX_HEADER_BYTES:,}"
     )

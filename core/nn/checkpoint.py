@@ -13,6 +13,7 @@ single NaN or a negative batch-norm variance makes every prediction NaN.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -76,16 +77,20 @@ _UNUSED = re.compile(
 class _Outline(TorchFunctionMode):
     """While a module is built: parameters and buffers on the meta device, and their random initialisation skipped.
 
-    Only the tensor factories that make parameters and buffers move to the meta device; small index tensors
-    (``arange``) stay real, so the ops on them run as usual, and nothing pulls in torch's compiler stack.
+    The tensor factories that make parameters and buffers move to the meta device. Index tensors
+    (``arange``) of up to ``_REAL_INDEX`` elements stay real, so the few ops on them run in C++ as usual:
+    on the meta device torch would route those ops through its Python reference kernels, whose first use
+    imports its compiler stack (seconds). Larger index tensors, which only absurd sizes ask for, go to the
+    meta device too: slower, still without storage.
     """
 
     _FACTORIES = frozenset({torch.empty, torch.zeros, torch.ones, torch.full})
     _INITIALISERS = frozenset({"normal_", "uniform_"})
+    _REAL_INDEX = 2**20
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]  # torch's signature
         kwargs = dict(kwargs or {})
-        if func in self._FACTORIES:
+        if func in self._FACTORIES or (func is torch.arange and _arange_length(*args) > self._REAL_INDEX):
             kwargs["device"] = "meta"
         elif (
             getattr(func, "__module__", None) == "torch.nn.init" or getattr(func, "__name__", "") in self._INITIALISERS
@@ -94,6 +99,12 @@ class _Outline(TorchFunctionMode):
             if isinstance(target, Tensor) and target.is_meta:
                 return target
         return func(*args, **kwargs)
+
+
+def _arange_length(*bounds: float) -> int:
+    """Elements of ``torch.arange(*bounds)`` (end; start, end; or start, end, step)."""
+    start, end, step = (0, bounds[0], 1) if len(bounds) == 1 else (*bounds[:2], bounds[2] if len(bounds) > 2 else 1)
+    return max(0, math.ceil((float(end) - float(start)) / float(step)))
 
 
 def network_outline(config: NetworkConfig) -> NCGLF2:
@@ -121,8 +132,8 @@ def state_value_problem(state: Mapping[str, Tensor], network: nn.Module, prefix:
             return f"{prefix}{key} holds NaN or infinite values"
         if key in variances and bool((value < 0).any()):
             return (
-                f"{prefix}{key} (a batch-norm running variance) holds the negative value {float(value.min()):g}; "
-                "a variance cannot be negative"
+                f"{prefix}{key} holds the negative value {float(value.min()):g} "
+                "(a batch-norm running variance cannot be negative)"
             )
     return None
 

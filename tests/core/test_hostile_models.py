@@ -22,7 +22,7 @@ from ncglf2.core import ModelFileError
 from ncglf2.core.io.labels import ClassTable
 from ncglf2.core.io.model_file import ModelBundle, load_model, save_model
 from ncglf2.core.jobs import import_reference
-from ncglf2.core.nn.checkpoint import read_reference_state
+from ncglf2.core.nn.checkpoint import network_outline, read_reference_state
 from ncglf2.core.nn.model import NCGLF2, NetworkConfig
 from ncglf2.core.nn.preprocessing import Preprocessing
 from ncglf2.core.requests import ImportRequest
@@ -95,6 +95,23 @@ def test_the_unedited_model_loads(saved_model):
 
 # ---------------------------------------------------------------- size bombs
 
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        NetworkConfig(num_classes=3),
+        NetworkConfig(num_classes=7, patch_size=5, hsi_channels=4, lidar_channels=2, width=16, depth=3, heads=2),
+        NetworkConfig(num_classes=2, patch_size=3, hsi_channels=1, lidar_channels=1, width=2, depth=1, heads=1),
+    ],
+)
+def test_the_outline_has_the_real_networks_shapes_without_storage(config):
+    """The outline the tensor table is compared with is the network's own code, run without storage."""
+    outline, real = network_outline(config).state_dict(), NCGLF2(config).state_dict()
+    assert list(outline) == list(real)
+    assert all(outline[k].shape == real[k].shape and outline[k].dtype == real[k].dtype for k in real)
+    assert all(v.is_meta for v in outline.values() if v.is_floating_point())
+
+
 _BOMBS = {
     "depth": lambda h: h["network"].update(depth=100_000),
     "width": lambda h: h["network"].update(width=65_536),
@@ -113,12 +130,14 @@ _BOMB_FIELDS = {
     "in-bounds": ["tensor network.", "has shape", "the header needs"],
 }
 
-# Loads each model under a 1 GiB address-space allowance (beyond what torch needs once imported)
-# and reports, per file, the exception and how much the peak resident memory grew.
+# Runs each load (a model file, or a reference checkpoint with the sizes asked for) under a 1 GiB
+# address-space allowance beyond what torch needs once imported, and reports, per load, the exception
+# and how much the peak resident memory grew.
 _CHILD = """
 import json, resource, sys
 import torch
 from ncglf2.core.io.model_file import load_model
+from ncglf2.core.nn.checkpoint import load_reference_checkpoint
 torch.set_num_threads(1)
 
 def status_kib(field):
@@ -128,10 +147,10 @@ def status_kib(field):
 allowance = status_kib("VmSize") * 1024 + 2**30
 resource.setrlimit(resource.RLIMIT_AS, (allowance, allowance))
 results = {}
-for name, path in json.loads(sys.argv[1]).items():
+for name, (path, sizes) in json.loads(sys.argv[1]).items():
     before = status_kib("VmHWM")
     try:
-        load_model(path)
+        load_reference_checkpoint(path, **sizes) if sizes else load_model(path)
         outcome = ["loaded", ""]
     except BaseException as error:
         outcome = [type(error).__name__, str(error)[:2000]]
@@ -140,14 +159,20 @@ print(json.dumps(results))
 """
 
 
+def _load_in_a_child(loads: dict) -> dict:
+    """{name: (exception type, message, peak RSS growth in MiB)} of ``_CHILD`` run on ``loads``."""
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, json.dumps(loads)], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def test_size_bombs_are_refused_before_anything_is_allocated(saved_model, tmp_path):
     """Sizes from the header are bounded and compared with the file's tensors before any network is built."""
     paths = {name: str(edited(saved_model, tmp_path / f"{name}.ncglf2", edit)) for name, edit in _BOMBS.items()}
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, json.dumps(paths)], capture_output=True, text=True, timeout=600
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads(done.stdout.strip().splitlines()[-1])
+    results = _load_in_a_child({name: (path, None) for name, path in paths.items()})
+    assert set(results) == set(paths)
     for name, (kind, message, grown_mib) in results.items():
         assert kind == "ModelFileError", (name, kind, message)
         assert message.startswith(f"not a valid model file {paths[name]}: "), (name, message)
@@ -417,6 +442,16 @@ def test_save_model_refuses_a_class_table_it_could_not_load(tmp_path):
 
 
 # ---------------------------------------------------------------- importing a poisoned reference checkpoint
+
+
+def test_import_with_a_huge_patch_size_allocates_nothing(reference_files):
+    """The checkpoint's shapes are compared with an outline of the network asked for (102 GB of positions here)."""
+    checkpoint, _ = reference_files
+    results = _load_in_a_child({"patch": (str(checkpoint), {"num_classes": 6, "patch_size": 20001})})
+    kind, message, grown_mib = results["patch"]
+    assert kind == "ModelFileError", message
+    assert "embedding.positions" in message and "(1, 122, 64)" in message and "(1, 400040002, 64)" in message
+    assert grown_mib < 256  # torch's Python kernels for the meta index ops (about 80 MB of code), not the 102 GB
 
 
 @pytest.mark.parametrize(
