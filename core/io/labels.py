@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import tempfile
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,9 +29,23 @@ from .grid import Grid
 from .palette import QUALITATIVE, class_colors
 from .warp import align_to_grid
 
-__all__ = ["ClassTable", "LabeledPixels", "read_labels", "read_class_csv", "DEFAULT_PALETTE"]
+__all__ = [
+    "ClassTable",
+    "LabeledPixels",
+    "read_labels",
+    "read_class_csv",
+    "class_name_problem",
+    "DEFAULT_PALETTE",
+    "MAX_CLASS_ID",
+    "MAX_CLASS_NAME_LENGTH",
+]
 
 Color = tuple[int, ...]  # (r, g, b), 0-255
+
+#: Class maps are written as 8- or 16-bit rasters with a colour table indexed by class id.
+MAX_CLASS_ID = 65535
+#: Long enough for any legend entry, short enough for a colour table's category names and a style file.
+MAX_CLASS_NAME_LENGTH = 200
 
 # Distinct, print-friendly colours; classes beyond the list reuse it from the start.
 DEFAULT_PALETTE: list[Color] = QUALITATIVE
@@ -100,6 +115,21 @@ class LabeledPixels:
 # ---------------------------------------------------------------- class CSV
 
 
+def class_name_problem(name: str) -> str | None:
+    """What makes ``name`` (already stripped) unfit for a legend, a colour table and a QGIS style; None if nothing.
+
+    Control characters break a style file's XML and a legend's lines, so none is allowed, not even a tab.
+    """
+    if not name:
+        return "is empty"
+    if len(name) > MAX_CLASS_NAME_LENGTH:
+        return f"is {len(name)} characters long, more than {MAX_CLASS_NAME_LENGTH}"
+    for character in name:
+        if unicodedata.category(character) in ("Cc", "Cs") or character in "\ufffe\uffff":
+            return f"holds the control character U+{ord(character):04X}"
+    return None
+
+
 def _parse_color(text: str, path: str, line: int) -> Color | None:
     text = text.strip()
     if not text:
@@ -133,11 +163,18 @@ def read_class_csv(path: str) -> dict[int, tuple[str, Color | None]]:
                 header_seen = True
                 continue
             raise InputError(f"class CSV {path}, line {number}: id {row[0]!r} is not an integer") from None
-        if class_id <= 0:
-            raise InputError(f"class CSV {path}, line {number}: class id {class_id} must be positive (0 is unlabelled)")
+        if not 0 < class_id <= MAX_CLASS_ID:
+            raise InputError(
+                f"class CSV {path}, line {number}: class id {class_id} must be from 1 to {MAX_CLASS_ID} "
+                "(0 is unlabelled)"
+            )
         if class_id in classes:
             raise InputError(f"class CSV {path}, line {number}: class id {class_id} appears twice")
-        name = row[1].strip() if len(row) > 1 and row[1].strip() else f"class {class_id}"
+        name = row[1].strip() if len(row) > 1 else ""
+        problem = class_name_problem(name) if name else None
+        if problem:
+            raise InputError(f"class CSV {path}, line {number}: the name {name[:60]!r} of class {class_id} {problem}")
+        name = name or f"class {class_id}"
         color = _parse_color(row[2], path, number) if len(row) > 2 else None
         classes[class_id] = (name, color)
     if not classes:
@@ -179,7 +216,7 @@ def read_labels(
     """Labelled pixels of ``grid`` from a class-id raster or a vector layer.
 
     Args:
-        source: raster of class ids (band 1; 0, negative or nodata = unlabelled)
+        source: raster of class ids (band 1; 0 or nodata = unlabelled, negative ids are refused)
             or any OGR vector source of points or polygons.
         grid: the HSI grid the pixels refer to.
         class_field: the vector attribute holding the class (integer ids > 0,
@@ -247,7 +284,10 @@ def _raster_labels(
     source_extent = Grid.from_dataset(dataset).bounds
     aligned = align_to_grid(dataset, source, grid, raster_name, "label", "near", log)
     band = aligned.GetRasterBand(1)
+    has_nodata = nodata is not None and not math.isnan(nodata)
     rows, cols, ids = [], [], []
+    negative: dict[float, int] = {}  # a few negative values (nodata excepted) -> pixels holding them
+    negative_pixels = 0
     for x, y, w, h in _blocks(grid.width, grid.height):
         try:
             with gdal_errors():
@@ -255,8 +295,10 @@ def _raster_labels(
         except RuntimeError as error:
             raise InputError(f"reading label raster {source} failed: {error}") from None
         labelled = values > 0
-        if nodata is not None and not math.isnan(nodata):
+        if has_nodata:
             labelled &= values != nodata
+        if values.dtype.kind in "if":
+            negative_pixels += _count_negative(values, nodata if has_nodata else None, negative)
         if is_float:
             labelled &= np.isfinite(values)
             bad = labelled & (values != np.floor(values))
@@ -266,20 +308,48 @@ def _raster_labels(
                     f"label raster {source} holds the non-integer value {example:g}; "
                     "a label raster must hold integer class ids"
                 )
-        if values.dtype.itemsize >= 4 and labelled.any() and values[labelled].max() > np.iinfo(np.int32).max:
-            raise InputError(f"label raster {source} holds class ids beyond {np.iinfo(np.int32).max}")
+        if values.dtype.itemsize >= 4 and labelled.any() and values[labelled].max() > MAX_CLASS_ID:
+            raise InputError(
+                f"label raster {source} holds the class id {values[labelled].max():g}; class ids go up to "
+                f"{MAX_CLASS_ID} (class maps are 16-bit rasters)"
+            )
         r, c = np.nonzero(labelled)
         rows.append((r + y).astype(np.int32))
         cols.append((c + x).astype(np.int32))
         ids.append(values[r, c].astype(np.int32))
+    if negative_pixels:
+        found = ", ".join(f"{value:g} in {_pixels(count)}" for value, count in sorted(negative.items()))
+        raise InputError(
+            f"label raster {source} holds negative class ids in {_pixels(negative_pixels)} ({found}"
+            f"{', ...' if sum(negative.values()) < negative_pixels else ''}); class ids must be positive and 0 means "
+            "unlabelled (if a negative value marks unlabelled pixels, make it the raster's nodata value)"
+        )
     rows, cols, ids = (np.concatenate(parts) for parts in (rows, cols, ids))
     if ids.size == 0:
         if aligned is dataset:
-            raise InputError(f"label raster {source} has no labelled pixel (all are 0, negative or nodata)")
+            raise InputError(f"label raster {source} has no labelled pixel (all are 0 or nodata)")
         raise _no_overlap(source, raster_name, grid, _extent_in_grid_crs(source_extent, dataset.GetProjection(), grid))
     order = np.lexsort((cols, rows))
     classes = _class_table(np.unique(ids).tolist(), csv_classes)
     return LabeledPixels(rows[order], cols[order], ids[order], classes)
+
+
+def _count_negative(values: np.ndarray, nodata: float | None, counts: dict[float, int], shown: int = 5) -> int:
+    """Pixels of the block with a negative value other than ``nodata``; ``counts`` keeps the first few values."""
+    below = values < 0
+    if nodata is not None:
+        below &= values != nodata
+    if not below.any():
+        return 0
+    found, pixels = np.unique(values[below], return_counts=True)
+    for value, count in zip(found.tolist(), pixels.tolist()):
+        if value in counts or len(counts) < shown:
+            counts[value] = counts.get(value, 0) + count
+    return int(pixels.sum())
+
+
+def _pixels(count: int) -> str:
+    return f"{count} pixel{'s' * (count != 1)}"
 
 
 def _extent_in_grid_crs(extent: Sequence[float], wkt: str, grid: Grid) -> tuple[float, ...]:

@@ -11,16 +11,21 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from ..errors import ModelFileError
+from ..nn.checkpoint import network_outline, state_value_problem
 from ..nn.model import NCGLF2, NetworkConfig
 from ..nn.preprocessing import Preprocessing
 from ..version import __version__
 from .labels import ClassTable
+from .model_header import HEADER_PREAMBLE, MAX_HEADER_BYTES, MAX_NESTING, HeaderError, check_header
 from .outputs import atomic_path
 
 __all__ = ["ModelBundle", "save_model", "load_model", "FORMAT_VERSION", "MODEL_SUFFIX"]
@@ -29,6 +34,14 @@ FORMAT_VERSION = 1
 MODEL_SUFFIX = ".ncglf2"
 _HEADER_KEY = "ncglf2"
 _PREPROCESS_KEYS = ("hsi_mean", "components", "explained_variance", "channel_mean", "channel_std")
+_POSITIVE_KEYS = ("explained_variance", "channel_std")  # divisors of the input transform
+# The tensor dtypes (safetensors' names) a file may hold where the network has floating or integer tensors.
+_DTYPES = {
+    "float": frozenset({"F16", "BF16", "F32", "F64"}),
+    "integer": frozenset({"I8", "U8", "I16", "U16", "I32", "U32", "I64"}),
+}
+
+Table = dict[str, tuple[str, tuple[int, ...]]]  # tensor name -> (dtype: safetensors' name or a kind, shape)
 
 
 @dataclass
@@ -81,18 +94,27 @@ class ModelBundle:
 
 
 def save_model(path: str | os.PathLike, bundle: ModelBundle) -> str:
-    """Write atomically: a temporary file in the same folder, renamed when complete."""
+    """Write atomically: a temporary file in the same folder, renamed when complete.
+
+    What ``load_model`` would refuse is refused here, before anything is written: a header outside the
+    schema, or weights and statistics that are not finite (a diverged training run).
+    """
     from safetensors.torch import save
 
     path = os.fspath(path)
-    tensors = {f"network.{k}": v.detach().to("cpu").contiguous() for k, v in bundle.network.state_dict().items()}
-    tensors.update(
-        {
-            f"preprocessing.{k}": torch.from_numpy(np.ascontiguousarray(v))
-            for k, v in bundle.preprocessing.to_arrays().items()
-        }
-    )
-    data = save(tensors, metadata={_HEADER_KEY: json.dumps(bundle.header())})
+    text = json.dumps(bundle.header())
+    try:
+        check_header(json.loads(text))
+    except HeaderError as error:
+        raise ModelFileError(f"cannot save the model {path}: {error}; nothing was written") from None
+    state = {k: v.detach() for k, v in bundle.network.state_dict().items()}
+    arrays = bundle.preprocessing.to_arrays()
+    problem = state_value_problem(state, bundle.network, "network.") or _statistics_problem(arrays)
+    if problem:
+        raise ModelFileError(f"cannot save the model {path}: {problem}; nothing was written")
+    tensors = {f"network.{k}": v.to("cpu").contiguous() for k, v in state.items()}
+    tensors.update({f"preprocessing.{k}": torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()})
+    data = save(tensors, metadata={_HEADER_KEY: text})
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise ModelFileError(f"cannot write {path}: the folder {folder} does not exist")
@@ -103,118 +125,174 @@ def save_model(path: str | os.PathLike, bundle: ModelBundle) -> str:
     return path
 
 
-def _require(condition: bool, path: str, message: str) -> None:
-    if not condition:
-        raise ModelFileError(f"{path} is not a valid NCGLF2 model file: {message}")
-
-
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> ModelBundle:
-    """Read and validate a model file: version, keys, shapes, finite values."""
-    from safetensors import SafetensorError, safe_open
+    """Read and validate a model file; nothing is allocated for the network until all of it has been checked.
 
+    In order: the header's length; its fields against the schema (``model_header``); the tensor table
+    (names, dtypes, shapes, read without loading a tensor) against an outline of the network the header
+    describes; the values (finite, variances not negative, scales positive). Only then is the network built.
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ModelFileError(f"model file not found: {path}")
+    _check_header_length(path)
+    metadata, table = _read_table(path)
+    header = _checked_header(metadata, path)
     try:
-        with safe_open(path, framework="pt", device="cpu") as archive:
-            metadata = archive.metadata() or {}
-            tensors = {key: archive.get_tensor(key) for key in archive.keys()}
+        config = NetworkConfig(**header["network"])
+    except ValueError as error:  # a rule of the network's own beyond the schema's
+        raise ModelFileError(f"not a valid model file {path}: network {error}") from None
+    outline = network_outline(config)
+    _check_table(table, _expected_table(outline, header), path)
+    tensors = _read_tensors(path)
+
+    expected = outline.state_dict()
+    state = {key: tensors[f"network.{key}"].to(expected[key].dtype) for key in expected}
+    arrays = {key: tensors[f"preprocessing.{key}"].double().numpy() for key in _PREPROCESS_KEYS}
+    problem = state_value_problem(state, outline, "network.") or _statistics_problem(arrays)
+    _require(problem is None, path, f"{problem}; the file is damaged")
+
+    network = NCGLF2(config)
+    network.load_state_dict(state)
+    network.eval().to(device)
+    preprocessing = Preprocessing.from_arrays(
+        arrays,
+        pixel_count=header["preprocessing"]["fitted_pixels"],
+        sampled=header["preprocessing"]["sampled"],
+    )
+    classes = header["classes"]
+    return ModelBundle(
+        network,
+        preprocessing,
+        ClassTable(classes["ids"], classes["names"], [tuple(c) for c in classes["colors"]]),
+        provenance=dict(header.get("provenance", {})),
+        source_header=header,
+    )
+
+
+def _require(condition: bool, path: str, message: str) -> None:
+    if not condition:
+        raise ModelFileError(f"not a valid model file {path}: {message}")
+
+
+@contextmanager
+def _reading(path: str) -> Iterator[None]:
+    """Errors of the safetensors reader as one clear message."""
+    from safetensors import SafetensorError
+
+    try:
+        yield
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
         raise ModelFileError(
             f"cannot read model file {path}: damaged, truncated or not a model file ({error})"
         ) from None
+
+
+def _check_header_length(path: str) -> None:
+    """The safetensors header (8-byte length, then JSON) must fit in the file and under ``MAX_HEADER_BYTES``."""
+    with _reading(path), open(path, "rb") as stream:
+        prefix = stream.read(8)
+        size = os.fstat(stream.fileno()).st_size
+    length = struct.unpack("<Q", prefix)[0] if len(prefix) == 8 else size
+    if length > size - 8:
+        raise ModelFileError(f"cannot read model file {path}: damaged, truncated or not a model file (no header)")
+    _require(
+        length <= MAX_HEADER_BYTES, path, f"its header of {length:,} bytes is above the limit of {MAX_HEADER_BYTES:,}"
+    )
+
+
+def _read_table(path: str) -> tuple[dict[str, str], Table]:
+    """The file's metadata and its tensor table, without loading any tensor."""
+    from safetensors import safe_open
+
+    with _reading(path), safe_open(path, framework="pt", device="cpu") as archive:
+        table = {}
+        for key in archive.keys():
+            view = archive.get_slice(key)
+            table[key] = (view.get_dtype(), tuple(view.get_shape()))
+        return archive.metadata() or {}, table
+
+
+def _read_tensors(path: str) -> dict[str, torch.Tensor]:
+    from safetensors import safe_open
+
+    with _reading(path), safe_open(path, framework="pt", device="cpu") as archive:
+        return {key: archive.get_tensor(key) for key in archive.keys()}
+
+
+def _checked_header(metadata: dict[str, str], path: str) -> dict:
+    """The NCGLF2 header, decoded and checked against the schema: a newer format is reported as such."""
     _require(_HEADER_KEY in metadata, path, "it has no NCGLF2 header")
     try:
         header = json.loads(metadata[_HEADER_KEY])
-    except json.JSONDecodeError as error:
-        raise ModelFileError(f"{path}: the model header is not valid JSON ({error})") from None
-    _require(isinstance(header, dict) and header.get("format") == "ncglf2-model", path, "unknown header format")
-    version = header.get("format_version")
-    _require(isinstance(version, int), path, "no format version")
-    if version > FORMAT_VERSION:
+    except RecursionError:
         raise ModelFileError(
-            f"{path} was written in model format {version} by NCGLF2 {header.get('software_version', '?')}; "
-            f"this version ({__version__}) reads format {FORMAT_VERSION} and older: update the plugin"
-        )
+            f"not a valid model file {path}: the header is nested more than {MAX_NESTING} levels deep"
+        ) from None
+    except ValueError as error:
+        raise ModelFileError(f"not a valid model file {path}: the header is not valid JSON ({error})") from None
+    _require(isinstance(header, dict), path, "the header is not a JSON object")
     try:
-        config = NetworkConfig(**header["network"])
-        classes = header["classes"]
-        ids = [int(i) for i in classes["ids"]]
-        names = [str(n) for n in classes["names"]]
-        colors = [tuple(int(v) for v in c) for c in classes["colors"]]
-        bands = header["bands"]
-        preprocessing_info = header["preprocessing"]
-    except (KeyError, TypeError, ValueError) as error:
-        raise ModelFileError(f"{path}: incomplete or inconsistent model header ({error})") from None
-    _require(
-        len(ids) == len(names) == len(colors) == config.num_classes,
-        path,
-        "class table does not match the network's class count",
-    )
-    _require(len(set(ids)) == len(ids) and all(i > 0 for i in ids), path, "class ids must be distinct and positive")
+        HEADER_PREAMBLE.check(header, "")
+        version = header["format_version"]
+        if version > FORMAT_VERSION:
+            raise ModelFileError(
+                f"{path} was written in model format {version} by NCGLF2 {header.get('software_version', '?')}; "
+                f"this version ({__version__}) reads format {FORMAT_VERSION} and older: update the plugin"
+            )
+        return check_header(header)
+    except HeaderError as error:
+        raise ModelFileError(f"not a valid model file {path}: {error}") from None
 
-    for name, tensor in tensors.items():
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise ModelFileError(f"{path}: tensor {name} holds NaN or infinite values; the file is damaged")
 
-    network = NCGLF2(config)
-    expected = network.state_dict()
-    weights = {k[len("network.") :]: v for k, v in tensors.items() if k.startswith("network.")}
-    missing = sorted(set(expected) - set(weights))
-    unexpected = sorted(set(weights) - set(expected))
-    _require(not missing, path, f"missing weights {missing[:5]}")
-    _require(not unexpected, path, f"unexpected weights {unexpected[:5]}")
-    for key, value in weights.items():
+def _expected_table(outline: NCGLF2, header: dict) -> Table:
+    """What the file must hold for its header (kind and shape per tensor): the network's state dict and the
+    input transform's statistics."""
+    table = {
+        f"network.{k}": ("float" if v.is_floating_point() else "integer", tuple(v.shape))
+        for k, v in outline.state_dict().items()
+    }
+    bands, components = header["bands"]["hsi"], header["preprocessing"]["pca_components"]
+    channels = components + header["bands"]["lidar"]
+    shapes = {
+        "hsi_mean": (bands,),
+        "components": (components, bands),
+        "explained_variance": (components,),
+        "channel_mean": (channels,),
+        "channel_std": (channels,),
+    }
+    table.update({f"preprocessing.{k}": ("float", shape) for k, shape in shapes.items()})
+    return table
+
+
+def _check_table(found: Table, expected: Table, path: str) -> None:
+    """Every tensor present, none else, each of the expected shape and of a floating or integer kind as needed."""
+    unexpected = sorted(set(found) - set(expected))
+    _require(not unexpected, path, f"tensor(s) {', '.join(unexpected[:5])} not part of the model the header describes")
+    missing = sorted(set(expected) - set(found))
+    _require(not missing, path, f"missing tensor(s) {', '.join(missing[:5])}")
+    for key, (dtype, shape) in found.items():
+        kind, wanted_shape = expected[key]
         _require(
-            tuple(value.shape) == tuple(expected[key].shape),
+            shape == wanted_shape,
             path,
-            f"weight {key} has shape {tuple(value.shape)}, the network needs {tuple(expected[key].shape)}",
+            f"tensor {key} has shape {shape}, the header needs {wanted_shape}",
         )
-    network.load_state_dict({k: v.to(expected[k].dtype) for k, v in weights.items()})
+        _require(
+            dtype in _DTYPES[kind],
+            path,
+            f"tensor {key} holds {dtype} values; expected {kind} values ({', '.join(sorted(_DTYPES[kind]))})",
+        )
 
-    arrays = {}
+
+def _statistics_problem(arrays: dict[str, np.ndarray]) -> str | None:
+    """What makes the input transform's statistics unusable, or None."""
     for key in _PREPROCESS_KEYS:
-        tensor = tensors.get(f"preprocessing.{key}")
-        if tensor is None:
-            raise ModelFileError(f"{path}: missing preprocessing statistics {key}")
-        arrays[key] = tensor.double().numpy()
-    preprocessing = Preprocessing.from_arrays(
-        arrays,
-        pixel_count=int(preprocessing_info.get("fitted_pixels", 0)),
-        sampled=bool(preprocessing_info.get("sampled", False)),
-    )
-    k, b = preprocessing.n_components, preprocessing.hsi_bands
-    _require(
-        arrays["components"].shape == (k, b) and arrays["explained_variance"].shape == (k,),
-        path,
-        "PCA statistics have inconsistent shapes",
-    )
-    _require(
-        arrays["channel_mean"].shape == arrays["channel_std"].shape,
-        path,
-        "standardization statistics have inconsistent shapes",
-    )
-    _require(
-        bool((arrays["explained_variance"] > 0).all() and (arrays["channel_std"] > 0).all()),
-        path,
-        "zero or negative variances",
-    )
-    _require(
-        k == config.hsi_channels and preprocessing.lidar_channels == config.lidar_channels,
-        path,
-        "preprocessing channels do not match the network",
-    )
-    _require(
-        bands.get("hsi") == b and bands.get("lidar") == config.lidar_channels,
-        path,
-        "band counts do not match the statistics",
-    )
-
-    network.eval().to(device)
-    return ModelBundle(
-        network,
-        preprocessing,
-        ClassTable(ids, names, colors),
-        provenance=dict(header.get("provenance", {})),
-        source_header=header,
-    )
+        if not np.isfinite(arrays[key]).all():
+            return f"preprocessing.{key} holds NaN or infinite values"
+    for key in _POSITIVE_KEYS:
+        if not (arrays[key] > 0).all():
+            return (
+                f"preprocessing.{key} holds the value {arrays[key].min():g}; it must be positive (it divides the input)"
+            )
+    return None

@@ -1,25 +1,38 @@
-"""Import of the published NCGLF2 implementation's checkpoints.
+"""Loading weights safely: the published NCGLF2 implementation's checkpoints, and checks for any state dict.
 
 The reference saves a pickled ``{'state_dict': ..., 'best_acc': numpy
 scalar}``. It is read with ``torch.load(weights_only=True)``, allowing only
 the two numpy globals that scalar needs, and only for the duration of the
 call, so no code in the file can run.
+
+Whatever the source of a state dict (a checkpoint, a model file), its shapes
+are compared with a network outline, which has every parameter's shape and
+no storage, before a network is built; and its values are checked, since a
+single NaN or a negative batch-norm variance makes every prediction NaN.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
 
 from ..errors import ModelFileError
 from .model import NCGLF2, NetworkConfig
 
-__all__ = ["load_reference_checkpoint", "read_reference_state", "map_reference_state"]
+__all__ = [
+    "load_reference_checkpoint",
+    "read_reference_state",
+    "map_reference_state",
+    "network_outline",
+    "state_value_problem",
+]
 
 # Reference name pattern -> our name. Applied in order, first match wins.
 _RENAMES: list[tuple[str, str]] = [
@@ -59,6 +72,70 @@ _INNER: list[tuple[str, str | Callable[[re.Match[str]], str]]] = [
 _UNUSED = re.compile(
     r"^(feature_extract_[12]\..*|BaseFuseLayer1?\.encoder\.attention_norm\..*|BaseFuseLayer1?\.encoder\.part_layer\..*)$"
 )
+
+
+class _Outline(TorchFunctionMode):
+    """While a module is built: parameters and buffers on the meta device, and their random initialisation skipped.
+
+    The tensor factories that make parameters and buffers move to the meta device. Index tensors
+    (``arange``) of up to ``_REAL_INDEX`` elements stay real, so the few ops on them run in C++ as usual:
+    on the meta device torch would route those ops through its Python reference kernels, whose first use
+    imports its compiler stack (seconds). Larger index tensors, which only absurd sizes ask for, go to the
+    meta device too: slower, still without storage.
+    """
+
+    _FACTORIES = frozenset({torch.empty, torch.zeros, torch.ones, torch.full})
+    _INITIALISERS = frozenset({"normal_", "uniform_"})
+    _REAL_INDEX = 2**20
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]  # torch's signature
+        kwargs = dict(kwargs or {})
+        if func in self._FACTORIES or (func is torch.arange and _arange_length(*args) > self._REAL_INDEX):
+            kwargs["device"] = "meta"
+        elif (
+            getattr(func, "__module__", None) == "torch.nn.init" or getattr(func, "__name__", "") in self._INITIALISERS
+        ):
+            target = args[0] if args else kwargs.get("tensor")
+            if isinstance(target, Tensor) and target.is_meta:
+                return target
+        return func(*args, **kwargs)
+
+
+def _arange_length(*bounds: float) -> int:
+    """Elements of ``torch.arange(*bounds)`` (end; start, end; or start, end, step)."""
+    start, end, step = (0, bounds[0], 1) if len(bounds) == 1 else (*bounds[:2], bounds[2] if len(bounds) > 2 else 1)
+    return max(0, math.ceil((float(end) - float(start)) / float(step)))
+
+
+def network_outline(config: NetworkConfig) -> NCGLF2:
+    """An NCGLF2 whose parameters have their shapes and dtypes but no storage: costs nothing whatever the sizes.
+
+    Its ``state_dict()`` tells what a file must hold for ``config``, before a real network is allocated.
+    """
+    with _Outline():
+        return NCGLF2(config)
+
+
+def state_value_problem(state: Mapping[str, Tensor], network: nn.Module, prefix: str = "") -> str | None:
+    """What makes these weights unusable, or None: a NaN or infinite value, or a negative batch-norm variance.
+
+    ``state`` holds the values as the network would (after any dtype conversion: a float64 1e300 is finite,
+    its float32 is not); ``network`` (an outline will do) tells which tensors are variances.
+    """
+    variances = {
+        f"{name}.running_var"
+        for name, module in network.named_modules()
+        if isinstance(module, nn.modules.batchnorm._BatchNorm)
+    }
+    for key, value in state.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            return f"{prefix}{key} holds NaN or infinite values"
+        if key in variances and bool((value < 0).any()):
+            return (
+                f"{prefix}{key} holds the negative value {float(value.min()):g} "
+                "(a batch-norm running variance cannot be negative)"
+            )
+    return None
 
 
 def _numpy_scalar_globals() -> list:
@@ -131,7 +208,10 @@ def _implied_sizes(state: Mapping[str, Tensor]) -> str:
 
 
 def map_reference_state(state: Mapping[str, Tensor], model: NCGLF2, source: str = "checkpoint") -> dict[str, Tensor]:
-    """Rename reference keys to ours, drop the known unused ones, check every key and shape."""
+    """Rename reference keys to ours, drop the known unused ones, check every key and shape.
+
+    ``model`` gives the expected keys and shapes; an outline (``network_outline``) will do.
+    """
     expected = model.state_dict()
     mapped: dict[str, Tensor] = {}
     unexpected = []
@@ -170,11 +250,21 @@ def load_reference_checkpoint(
     hsi_channels: int = 40,
     lidar_channels: int = 1,
 ) -> NCGLF2:
-    """Build an NCGLF2 (eval mode, CPU) from a checkpoint of the published implementation."""
+    """Build an NCGLF2 (eval mode, CPU) from a checkpoint of the published implementation.
+
+    The checkpoint's keys, shapes and values are all checked against an outline of the network
+    before the network itself is allocated.
+    """
     config = NetworkConfig(
         num_classes=num_classes, patch_size=patch_size, hsi_channels=hsi_channels, lidar_channels=lidar_channels
     )
+    outline = network_outline(config)
+    expected = outline.state_dict()
+    mapped = map_reference_state(read_reference_state(path), outline, source=os.fspath(path))
+    state = {key: value.to(expected[key].dtype) for key, value in mapped.items()}
+    problem = state_value_problem(state, outline)
+    if problem:
+        raise ModelFileError(f"cannot import the checkpoint {os.fspath(path)}: {problem}; the file is damaged")
     model = NCGLF2(config)
-    state = read_reference_state(path)
-    model.load_state_dict(map_reference_state(state, model, source=os.fspath(path)))
+    model.load_state_dict(state)
     return model.eval()

@@ -35,12 +35,11 @@ def pixels(labels: LabeledPixels) -> dict[tuple[int, int], int]:
 # ---------------------------------------------------------------- rasters
 
 
-def test_raster_labels_skip_zero_negative_and_nodata(tmp_path, grid):
+def test_raster_labels_skip_zero_and_nodata(tmp_path, grid):
     data = np.zeros((H, W), np.int16)
     data[2, 3] = 4
     data[2, 1] = 1
     data[10, 20] = 4
-    data[11, 20] = -3  # negative: unlabelled
     data[12, 20] = 99  # nodata
     data[29, 39] = 2
     path = write_raster(tmp_path / "gt.tif", data, nodata=99)
@@ -63,6 +62,49 @@ def test_float_label_raster_needs_integer_values(tmp_path, grid):
     data[4, 4] = 2.5
     with pytest.raises(InputError, match=r"bad\.tif holds the non-integer value 2\.5"):
         read_labels(write_raster(tmp_path / "bad.tif", data), grid)
+
+
+@pytest.mark.parametrize("dtype", ["int16", "int32", "float32"])
+def test_negative_label_ids_are_refused_with_their_pixel_counts(tmp_path, grid, dtype):
+    data = np.zeros((H, W), dtype)
+    data[1, 1] = 2
+    data[5, 5:8] = -3
+    data[7, 9] = -1
+    path = write_raster(tmp_path / "negative.tif", data)
+    with pytest.raises(InputError) as info:
+        read_labels(path, grid)
+    message = str(info.value)
+    assert path in message and "negative class ids in 4 pixels (-3 in 3 pixels, -1 in 1 pixel)" in message
+    assert "nodata" in message
+
+
+def test_negative_ids_are_counted_over_every_block(tmp_path, grid, monkeypatch):
+    import ncglf2.core.io.labels as labels_module
+
+    monkeypatch.setattr(labels_module, "_READ_BLOCK", 7)
+    data = np.ones((H, W), np.int16)
+    data[::2, ::3] = -5  # in every block of 7 x 7
+    path = write_raster(tmp_path / "many.tif", data)
+    with pytest.raises(InputError, match=rf"in {(data == -5).sum()} pixels \(-5 in {(data == -5).sum()} pixels\)"):
+        read_labels(path, grid)
+
+
+def test_a_negative_nodata_value_stays_unlabelled(tmp_path, grid):
+    data = np.full((H, W), -1, np.int16)
+    data[3, 4] = 2
+    data[6, 7] = 5
+    labels = read_labels(write_raster(tmp_path / "nodata.tif", data, nodata=-1), grid)
+    assert pixels(labels) == {(3, 4): 2, (6, 7): 5}
+    data[8, 8] = -2  # another negative value is still refused
+    with pytest.raises(InputError, match=r"nodata2\.tif holds negative class ids in 1 pixel \(-2 in 1 pixel\)"):
+        read_labels(write_raster(tmp_path / "nodata2.tif", data, nodata=-1), grid)
+
+
+def test_label_ids_beyond_16_bits_are_refused(tmp_path, grid):
+    data = np.zeros((H, W), np.int32)
+    data[1, 1] = 70000
+    with pytest.raises(InputError, match=r"big\.tif holds the class id 70000; class ids go up to 65535"):
+        read_labels(write_raster(tmp_path / "big.tif", data), grid)
 
 
 def test_label_raster_on_another_grid_is_resampled_nearest(tmp_path, grid):
@@ -259,6 +301,30 @@ def test_read_class_csv_with_and_without_header(tmp_path):
         read_class_csv(str(bad))
     with pytest.raises(InputError, match=r"missing\.csv cannot be read"):
         read_class_csv(str(tmp_path / "missing.csv"))
+
+
+@pytest.mark.parametrize(
+    "row,line,found",
+    [
+        ('1,Water,#0000ff\n2,"Tr\nees",\n', 2, r"the name 'Tr\\nees' of class 2 holds the control character U\+000A"),
+        ("1,Wa\tter,\n", 1, r"the name 'Wa\\tter' of class 1 holds the control character U\+0009"),
+        ("id,name\n7,Ro\x07ads\n", 2, r"class 7 holds the control character U\+0007"),
+        ("3," + "x" * 250 + ",#000000\n", 1, r"of class 3 is 250 characters long, more than 200"),
+        ("70000,Far,\n", 1, r"class id 70000 must be from 1 to 65535"),
+    ],
+    ids=["newline", "tab", "bell", "too-long", "id-beyond-16-bits"],
+)
+def test_class_csv_refuses_unusable_names_and_ids(tmp_path, row, line, found):
+    path = tmp_path / "classes.csv"
+    path.write_text(row, encoding="utf-8")
+    with pytest.raises(InputError, match=rf"classes\.csv, line {line}: .*{found}"):
+        read_class_csv(str(path))
+
+
+def test_class_csv_names_lose_their_surrounding_spaces(tmp_path):
+    path = tmp_path / "classes.csv"
+    path.write_text("1,  Water  ,#0000ff\n2,Trees\t,\n3,   ,\n", encoding="utf-8")
+    assert read_class_csv(str(path)) == {1: ("Water", (0, 0, 255)), 2: ("Trees", None), 3: ("class 3", None)}
 
 
 def test_class_table_round_trips_through_json():
