@@ -42,8 +42,8 @@ __all__ = [
 
 Color = tuple[int, ...]  # (r, g, b), 0-255
 
-#: Class maps are written as 8- or 16-bit rasters with a colour table indexed by class id.
-MAX_CLASS_ID = 65535
+#: Class maps are written as 8-, 16- or 32-bit rasters (the narrowest that holds the ids); ids are signed 32-bit.
+MAX_CLASS_ID = 2**31 - 1
 #: Long enough for any legend entry, short enough for a colour table's category names and a style file.
 MAX_CLASS_NAME_LENGTH = 200
 
@@ -311,7 +311,7 @@ def _raster_labels(
         if values.dtype.itemsize >= 4 and labelled.any() and values[labelled].max() > MAX_CLASS_ID:
             raise InputError(
                 f"label raster {source} holds the class id {values[labelled].max():g}; class ids go up to "
-                f"{MAX_CLASS_ID} (class maps are 16-bit rasters)"
+                f"{MAX_CLASS_ID:,}"
             )
         r, c = np.nonzero(labelled)
         rows.append((r + y).astype(np.int32))
@@ -529,6 +529,10 @@ def _classes_of_features(
     """Class id per feature position (index 0 unused) and the class table."""
     if is_text:
         texts = sorted(set(values))
+        for text in texts:
+            problem = class_name_problem(text.strip())
+            if problem:
+                raise InputError(f"labels {source}: the class name {text!r} in field {class_field} {problem}")
         id_of_text = {text: i + 1 for i, text in enumerate(texts)}
         ids = np.array([0] + [id_of_text[v] for v in values], dtype=np.int64)
         return ids, _class_table(list(range(1, len(texts) + 1)), csv_classes, names=texts)
@@ -545,8 +549,8 @@ def _classes_of_features(
             f"labels {source}: field {class_field} holds the class id(s) {bad}; class ids must be > 0 "
             "(0 means unlabelled)"
         )
-    if numbers.max() > np.iinfo(np.int32).max:
-        raise InputError(f"labels {source}: field {class_field} holds class ids beyond {np.iinfo(np.int32).max}")
+    if numbers.max() > MAX_CLASS_ID:
+        raise InputError(f"labels {source}: field {class_field} holds class ids beyond {MAX_CLASS_ID:,}")
     ids = np.concatenate([[0], numbers.astype(np.int64)])
     return ids, _class_table(np.unique(ids[1:]).tolist(), csv_classes)
 

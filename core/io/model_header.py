@@ -45,7 +45,7 @@ MAX_HEADS = 256
 MAX_PATCH_SIZE = 255
 MAX_HSI_BANDS = 4096  # HSI bands, and so PCA components
 MAX_LIDAR_CHANNELS = 64
-MAX_CLASSES = MAX_CLASS_ID
+MAX_CLASSES = 65535  # classes in one model (each is an output channel of the network)
 _MAX_COUNT = 2**63 - 1
 _MAX_TEXT = 1000  # free text fields: versions, dates
 

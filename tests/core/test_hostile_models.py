@@ -252,7 +252,7 @@ _CORRUPTIONS = {
     "ids-text": (_set("classes", "ids", "1,2,5"), "classes.ids"),
     "ids-zero": (_set("classes", "ids", [0, 2, 5]), "classes.ids[0]"),
     "ids-negative": (_set("classes", "ids", [1, -2, 5]), "classes.ids[1]"),
-    "ids-beyond-16-bit": (_set("classes", "ids", [1, 2, 70000]), "classes.ids[2]"),
+    "ids-beyond-31-bit": (_set("classes", "ids", [1, 2, 2**31]), "classes.ids[2]"),
     "ids-huge": (_set("classes", "ids", [1, 2, 2**40]), "classes.ids[2]"),
     "ids-twice": (_set("classes", "ids", [1, 5, 5]), "classes.ids"),
     "ids-short": (_set("classes", "ids", [1, 2]), "classes.ids"),

@@ -100,10 +100,10 @@ def test_a_negative_nodata_value_stays_unlabelled(tmp_path, grid):
         read_labels(write_raster(tmp_path / "nodata2.tif", data, nodata=-1), grid)
 
 
-def test_label_ids_beyond_16_bits_are_refused(tmp_path, grid):
-    data = np.zeros((H, W), np.int32)
-    data[1, 1] = 70000
-    with pytest.raises(InputError, match=r"big\.tif holds the class id 70000; class ids go up to 65535"):
+def test_label_ids_beyond_31_bits_are_refused(tmp_path, grid):
+    data = np.zeros((H, W), np.uint32)
+    data[1, 1] = 3_000_000_000
+    with pytest.raises(InputError, match=r"big\.tif holds the class id 3e\+09; class ids go up to 2,147,483,647"):
         read_labels(write_raster(tmp_path / "big.tif", data), grid)
 
 
@@ -310,9 +310,9 @@ def test_read_class_csv_with_and_without_header(tmp_path):
         ("1,Wa\tter,\n", 1, r"the name 'Wa\\tter' of class 1 holds the control character U\+0009"),
         ("id,name\n7,Ro\x07ads\n", 2, r"class 7 holds the control character U\+0007"),
         ("3," + "x" * 250 + ",#000000\n", 1, r"of class 3 is 250 characters long, more than 200"),
-        ("70000,Far,\n", 1, r"class id 70000 must be from 1 to 65535"),
+        ("3000000000,Far,\n", 1, r"class id 3000000000 must be from 1 to 2147483647"),
     ],
-    ids=["newline", "tab", "bell", "too-long", "id-beyond-16-bits"],
+    ids=["newline", "tab", "bell", "too-long", "id-beyond-31-bits"],
 )
 def test_class_csv_refuses_unusable_names_and_ids(tmp_path, row, line, found):
     path = tmp_path / "classes.csv"
@@ -369,3 +369,10 @@ def test_big_polygon_windows_are_rasterized_through_a_temporary_geotiff(tmp_path
     expected.update({(5, 8): 1, (5, 9): 1})
     assert pixels(labels) == expected
     assert len(created) == 1 and not __import__("os").path.exists(created[0])  # used, then removed
+
+
+def test_text_field_class_names_with_control_characters_are_refused(tmp_path, grid):
+    """They would break the style's XML and the legend, and fail only when the model is saved after training."""
+    features = [(point_wkt(1.5, 1.5), {"cover": "water"}), (point_wkt(2.5, 1.5), {"cover": "tr\x1bees"})]
+    with pytest.raises(InputError, match=r"text\.gpkg: the class name 'tr\\x1bees' in field cover holds the control"):
+        read_labels(write_vector(tmp_path / "text.gpkg", features), grid, class_field="cover")
