@@ -227,8 +227,8 @@ class NCGLF2Algorithm(QgsProcessingAlgorithm):
 def _one_line_errors(process: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
     """``process`` with its unexpected exceptions as one QgsProcessingException line, the traceback logged.
 
-    Left alone, Processing shows a Python exception's whole traceback as the
-    message (qgis_process prints it three times).
+    Left alone, Processing makes a Python exception's whole traceback the
+    failure's message, which qgis_process prints three times and more.
     """
 
     @functools.wraps(process)
