@@ -390,6 +390,7 @@ def assess(request: AssessRequest, progress: Progress | None = None):
         inputs=[classification, reference, request.class_csv or ""],
         log=progress.info,
     )
+    floating = _check_class_map(classification)
     grid = raster_grid(classification)
     map_ids, map_names, map_colors = read_class_map_info(classification)
     labels = read_labels(
@@ -411,6 +412,7 @@ def assess(request: AssessRequest, progress: Progress | None = None):
     order = np.argsort(labels.rows, kind="stable")
     rows, cols, ref_ids = labels.rows[order], labels.cols[order], ref_ids[order]
     strip = max(1, grid.block_size[1]) * max(1, 4_000_000 // max(1, grid.width * grid.block_size[1]))
+    mapped_ids: set[int] = set()  # the map's ids at the reference pixels
     dataset = open_raster(classification, "classification")  # opened once for all strips
     band = dataset.GetRasterBand(1)
     for y in range(0, grid.height, strip):
@@ -418,9 +420,14 @@ def assess(request: AssessRequest, progress: Progress | None = None):
         if hi > lo:
             with gdal_errors():
                 block = band.ReadAsArray(0, y, grid.width, min(strip, grid.height - y))
-            accumulator.update(ref_ids[lo:hi], block[rows[lo:hi] - y, cols[lo:hi]])
+            mapped = block[rows[lo:hi] - y, cols[lo:hi]]
+            if floating:
+                _check_whole_ids(mapped, classification, rows[lo:hi], cols[lo:hi])
+            mapped_ids.update(np.unique(mapped[np.isfinite(mapped) & (mapped != 0)]).astype(np.int64).tolist())
+            accumulator.update(ref_ids[lo:hi], mapped)
         progress.set_progress(100.0 * min(grid.height, y + strip) / grid.height)
     band = dataset = None
+    _check_common_classes(classification, reference, map_ids, map_names, mapped_ids, ref_ids)
     assessment = accumulator.result(names)
     colors = {cid: c for cid, c in zip(map_ids, map_colors)}
     context = {
@@ -443,3 +450,76 @@ def assess(request: AssessRequest, progress: Progress | None = None):
         f"AA {100 * assessment.aa:.2f} %, kappa {assessment.kappa:.4f} on {assessment.n} pixels"
     )
     return assessment
+
+
+def _check_class_map(path: str) -> bool:
+    """Refuse, before any work, a raster that cannot be a class map; True when its one band holds floats.
+
+    A class map is one band of class ids. Integer bands are taken as they are.
+    A float band is taken too (QGIS's raster calculator and gdal_rasterize write
+    Float32 or Float64 unless told otherwise) as long as the values it holds at
+    the reference pixels are whole numbers, which the reading checks: a
+    confidence or probability raster is refused there.
+    """
+    from osgeo import gdal, gdal_array
+
+    from .io.grid import open_raster
+
+    dataset = open_raster(path, "classification")
+    types = [dataset.GetRasterBand(index).DataType for index in range(1, dataset.RasterCount + 1)]
+    dataset = None
+    if len(types) == 1:
+        numeric = gdal_array.GDALTypeCodeToNumericTypeCode(types[0])
+        if numeric is not None and np.issubdtype(numeric, np.integer):
+            return False
+        if numeric is not None and np.issubdtype(numeric, np.floating):
+            return True
+    names = " and ".join(dict.fromkeys(gdal.GetDataTypeName(t) for t in types))
+    bands = "no band" if not types else "one band" if len(types) == 1 else f"{len(types)} bands"
+    raise InputError(
+        f"the class map {path} has {bands}{' of ' + names if names else ''}; a class map has one band of "
+        "whole class ids (Byte, UInt16 or another integer type), as ncglf2 classify writes"
+    )
+
+
+def _check_whole_ids(values: np.ndarray, path: str, rows: np.ndarray, cols: np.ndarray) -> None:
+    """A float class map's values at the reference pixels must be class ids (NaN counts as no class)."""
+    fractional = np.isfinite(values) & (values != np.round(values))
+    if fractional.any():
+        first = int(np.argmax(fractional))
+        raise InputError(
+            f"the class map {path} holds {values[first]:g} at row {rows[first]}, column {cols[first]}, "
+            "which is no class id (a confidence or probability raster is not a class map); a class map has "
+            "one band of whole class ids, as ncglf2 classify writes"
+        )
+
+
+def _id_list(ids: set[int] | list[int], shown: int = 12) -> str:
+    ordered = sorted(ids)
+    text = ", ".join(str(i) for i in ordered[:shown])
+    return text + (f" and {len(ordered) - shown} more" if len(ordered) > shown else "")
+
+
+def _check_common_classes(
+    classification: str,
+    reference: str,
+    map_ids: list[int],
+    map_names: list[str],
+    mapped_ids: set[int],
+    reference_ids: np.ndarray,
+) -> None:
+    """Refuse a map and a reference that share no class id: every pixel would be an error, OA 0 % says nothing.
+
+    The map's ids are those it names (its categories) and those it holds at the
+    reference pixels. A map that holds nothing but 0 there is left to the
+    accuracy's own "no pixel can be assessed".
+    """
+    in_reference = set(np.unique(reference_ids).astype(np.int64).tolist())
+    if not mapped_ids or in_reference & (set(map_ids) | mapped_ids):
+        return
+    names = f" (its class names: {', '.join(map_names[:12])})" if map_names else ""
+    raise InputError(
+        f"the class map {classification} and the reference {reference} have no class id in common: the map holds "
+        f"{_id_list(mapped_ids)} at the reference pixels{names}, the reference has {_id_list(in_reference)}; "
+        "give a reference with the map's class ids, or with class names that match the map's in a text field"
+    )

@@ -8,13 +8,14 @@ can act on arrive as one line; tracebacks go to QGIS's message log only.
 from __future__ import annotations
 
 import os
+import traceback
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from qgis.core import Qgis, QgsApplication, QgsMessageLog, QgsProcessingException, QgsProcessingFeedback, QgsSettings
 
-from ..core.engine.client import EngineError, shared_pool
+from ..core.engine.client import EngineError, error_line, shared_pool
 from ..core.engine.interpreter import AUTOMATIC, EngineChoice, choose_engine_python
 from ..core.engine.protocol import Event
 from ..core.errors import NCGLF2Error
@@ -27,6 +28,8 @@ KEEP_ENGINE = "NCGLF2_KEEP_ENGINE"
 _SETTINGS_GROUP = "Processing/Configuration"
 #: The tab of QGIS's message log that holds the details.
 LOG_TAG = "NCGLF2"
+#: Where a one-line error sends the user for its traceback or the engine's last output.
+SEE_LOG = f"the details are in the QGIS message log ({LOG_TAG})"
 
 
 def setting(name: str, default: str = "") -> str:
@@ -115,12 +118,34 @@ def run_in_engine(request: Any, feedback: QgsProcessingFeedback | None) -> dict[
             choice.python, request, on_event, is_canceled=lambda: feedback is not None and feedback.isCanceled()
         )
     except EngineError as error:
-        message = str(error)
-        if error.details:
-            QgsMessageLog.logMessage(f"{message}\n{error.details}", LOG_TAG, Qgis.Critical)
-            message += " (details in the QGIS message log, NCGLF2 tab)"
-        elif error.log:
-            QgsMessageLog.logMessage(f"{message}", LOG_TAG, Qgis.Critical)
-        raise QgsProcessingException(message) from None
+        raise engine_failure(error) from None
     except NCGLF2Error as error:  # Cancelled
         raise QgsProcessingException(str(error)) from None
+
+
+def log_details(message: str, details: str) -> None:
+    """A failure's traceback or output, once, in the NCGLF2 tab of the message log.
+
+    As a warning: qgis_process prints every critical message of the log, and
+    Processing reports the failure's one line itself.
+    """
+    QgsMessageLog.logMessage(f"{message}\n{details.rstrip()}", LOG_TAG, Qgis.Warning)
+
+
+def engine_failure(error: EngineError) -> QgsProcessingException:
+    """An engine error as one line for the user; its traceback or the process's output goes to the log."""
+    message = " ".join(str(error).split())
+    details = error.details or error.log
+    if error.kind == "internal":  # the engine's words are "unexpected <type>: <text>"
+        message = f"NCGLF2 failed unexpectedly in the engine ({message.removeprefix('unexpected ')})"
+    if details:
+        message = f"{message.rstrip('.')}; {SEE_LOG}"
+        log_details(message, details)
+    return QgsProcessingException(message)
+
+
+def unexpected_failure(error: BaseException) -> QgsProcessingException:
+    """An exception of this side's own code as one line; the traceback goes to the log."""
+    message = f"NCGLF2 failed unexpectedly ({error_line(error)}); {SEE_LOG}"
+    log_details(message, "".join(traceback.format_exception(type(error), error, error.__traceback__)))
+    return QgsProcessingException(message)

@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 import traceback
+from types import ModuleType
 from typing import IO, Any
 
 from ..errors import Cancelled, NCGLF2Error
@@ -31,15 +32,11 @@ from ..requests import (
     request_from_dict,
 )
 from ..version import __version__
+from .client import error_line
+from .interpreter import INSTALL_HINT, EngineMissing
 from .protocol import PROTOCOL_VERSION, EventProgress, EventWriter
 
-__all__ = ["run_job", "engine_facts", "serve", "main"]
-
-#: What the user can do when the engine's own packages are broken.
-REPAIR_HINT = (
-    "Repair the engine: run 'Install NCGLF2 engine' again (Processing toolbox > NCGLF2, "
-    "or the button in the NCGLF2 dialog), or point the NCGLF2 engine setting at a Python that has torch."
-)
+__all__ = ["import_torch", "run_job", "engine_facts", "serve", "main"]
 
 
 def protect_event_stream() -> IO[str]:
@@ -54,10 +51,25 @@ def protect_event_stream() -> IO[str]:
     return events
 
 
+def import_torch() -> ModuleType:
+    """torch, or EngineMissing naming this Python, the error in one line and the repair.
+
+    Every way a torch fails to load ends here: not installed (ImportError), a
+    DLL or .so that does not load (OSError), a build for another CPU or CUDA
+    (RuntimeError), or anything else its import raises.
+    """
+    try:
+        import torch
+    except Exception as error:
+        raise EngineMissing(
+            f"the engine's Python ({sys.executable}) cannot load torch: {error_line(error)}. {INSTALL_HINT}"
+        ) from error
+    return torch
+
+
 def engine_facts() -> dict[str, Any]:
     """Which Python and torch run the jobs (the ``engine`` event; the log of every run shows it)."""
-    import torch
-
+    torch = import_torch()
     devices = (
         [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
     )
@@ -190,7 +202,7 @@ def serve(stdin: IO[str], writer: EventWriter, idle_seconds: float | None) -> in
 
 def verify(writer: EventWriter, device: str) -> int:
     """One patch through a tiny network on ``device``: proof that this Python's torch works here."""
-    import torch
+    torch = import_torch()
 
     from ..nn.devices import describe_device, resolve_device
     from ..nn.model import NCGLF2, NetworkConfig
@@ -214,14 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         facts = engine_facts()  # imports torch: the step that fails when the engine is broken
         from .. import jobs  # noqa: F401 - the whole engine loads, or the error says why
-    except Exception as error:  # ImportError, OSError (a DLL), RuntimeError from a wrong build
-        writer.emit(
-            "error",
-            kind="engine",
-            message=f"the engine's Python ({sys.executable}) cannot load torch or the engine: "
-            f"{type(error).__name__}: {error}. {REPAIR_HINT}",
-            details=traceback.format_exc(),
+    except Exception as error:
+        message = (
+            str(error)
+            if isinstance(error, EngineMissing)
+            else f"the engine's Python ({sys.executable}) cannot load the engine: {error_line(error)}. {INSTALL_HINT}"
         )
+        writer.emit("error", kind="engine", message=message, details=traceback.format_exc())
         return 3
     writer.emit("engine", **facts)
     if args.verify:

@@ -24,7 +24,7 @@ from typing import Any
 from ..errors import Cancelled, NCGLF2Error
 from .protocol import PROTOCOL_VERSION, Event, ProtocolError, parse_event
 
-__all__ = ["EngineError", "EngineProcess", "EnginePool", "shared_pool", "PLUGIN_ROOT", "engine_command"]
+__all__ = ["EngineError", "EngineProcess", "EnginePool", "shared_pool", "PLUGIN_ROOT", "engine_command", "error_line"]
 
 #: The folder of the plugin package (``ncglf2``), whatever it is called on disk.
 PLUGIN_ROOT = Path(__file__).resolve().parents[2]
@@ -57,6 +57,14 @@ class EngineError(NCGLF2Error):
         self.kind = kind
         self.details = details  # the traceback, for the message log only
         self.log = log  # the process's last lines of standard error
+
+
+def error_line(error: BaseException, limit: int = 400) -> str:
+    """An exception as one line for a message: its type and text, line breaks folded, long texts cut."""
+    text = " ".join(str(error).split())
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def engine_command(python: str, module: str = "ncglf2.core.engine.child", *args: str) -> list[str]:
@@ -109,7 +117,8 @@ class EngineProcess:
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._stderr: collections.deque[str] = collections.deque(maxlen=40)
         threading.Thread(target=self._pump_events, daemon=True).start()
-        threading.Thread(target=self._pump_stderr, daemon=True).start()
+        self._stderr_pump = threading.Thread(target=self._pump_stderr, daemon=True)
+        self._stderr_pump.start()
 
     @property
     def pid(self) -> int:
@@ -157,17 +166,19 @@ class EngineProcess:
             raise EngineError(str(error), kind="internal", log=self.stderr_tail()) from None
 
     def _died(self) -> EngineError:
+        """The error of a process that ended: one line (with its last output line), all it kept in ``log``."""
         try:
             code = self._process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.kill()
             code = self._process.wait()
-        time.sleep(0.05)  # the last lines of standard error
-        tail = self.stderr_tail()
+        self._stderr_pump.join(timeout=2)  # standard error to its end
+        kept = list(self._stderr)
+        last = next((line.strip() for line in reversed(kept) if line.strip()), "")
         message = f"the engine process ({self.python}) {_exit_description(code)}; QGIS is unaffected"
-        if tail:
-            message += f". Its last lines:\n{tail}"
-        return EngineError(message, kind="crash", log=tail)
+        if last:
+            message += f" (its last output: {last[:300]})"
+        return EngineError(message, kind="crash", log="\n".join(kept))
 
     def start(self, timeout: float = START_TIMEOUT_SECONDS) -> dict[str, Any]:
         """Wait for the engine's hello: the facts of its Python and torch."""

@@ -35,12 +35,23 @@ AUTOMATIC = "automatic"
 #: Written into the managed environment once it has been verified; without it the environment is not used.
 READY_MARKER = "ncglf2-engine.json"
 
-#: How to get an engine, for messages.
+#: How to get or repair an engine, for messages.
 INSTALL_HINT = (
-    "Install it from inside QGIS: Processing toolbox > NCGLF2 > Engine > 'Install NCGLF2 engine' "
-    "(or the 'Install engine' button of the NCGLF2 dialog); it downloads PyTorch into a separate environment "
-    "and leaves QGIS's own Python untouched."
+    "Install or repair it from inside QGIS: Processing toolbox > NCGLF2 > Engine > 'Install NCGLF2 engine' "
+    "(ncglf2:installengine in qgis_process, or the 'Install engine' button of the NCGLF2 dialog); it downloads "
+    "PyTorch into a separate environment and leaves QGIS's own Python untouched. Or set the NCGLF2 engine Python "
+    "(Settings > Options > Processing > Providers > NCGLF2) to a Python whose torch works."
 )
+#: Seconds a candidate Python has to import torch and safetensors.
+PROBE_TIMEOUT_SECONDS = 300
+#: Run in a candidate Python, package by package: exit status 3 when one is not installed; a broken one fails on import.
+_PROBE = (
+    "import importlib, importlib.util, sys\n"
+    "for name in ('torch', 'safetensors'):\n"
+    "    if importlib.util.find_spec(name) is None: sys.exit(3)\n"
+    "    importlib.import_module(name)\n"
+)
+_NOT_INSTALLED = 3
 
 
 class EngineMissing(NCGLF2Error):
@@ -89,17 +100,33 @@ def managed_engine_ready(env_dir: Path) -> dict | None:
 
 @functools.lru_cache(maxsize=16)
 def python_has_engine_packages(python: str) -> bool:
-    """Whether a child process of ``python`` imports torch and safetensors (torch stays out of this process)."""
+    """Whether ``python`` has torch and safetensors; EngineMissing when they are there but do not load.
+
+    A child process imports them, so torch stays out of this process. A torch
+    that is installed but broken (a DLL or .so that does not load raises
+    OSError, a wrong build RuntimeError) is named with its error, not taken
+    for a missing one.
+    """
     try:
         done = subprocess.run(
-            [python, "-c", "import torch, safetensors"],
+            [python, "-c", _PROBE],
             capture_output=True,
-            timeout=300,
+            text=True,
+            errors="replace",
+            timeout=PROBE_TIMEOUT_SECONDS,
             creationflags=NO_WINDOW,
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except OSError:
         return False
-    return done.returncode == 0
+    except subprocess.TimeoutExpired:
+        raise EngineMissing(
+            f"importing torch in {python} did not finish within {PROBE_TIMEOUT_SECONDS} s. {INSTALL_HINT}"
+        ) from None
+    if done.returncode in (0, _NOT_INSTALLED):
+        return done.returncode == 0
+    lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+    problem = lines[-1] if lines else f"the import ended with status {done.returncode}"
+    raise EngineMissing(f"torch is installed in {python} but does not load ({problem}). {INSTALL_HINT}")
 
 
 def choose_engine_python(setting: str, managed_dir: Path | None) -> EngineChoice:

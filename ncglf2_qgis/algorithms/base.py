@@ -7,6 +7,7 @@ progress and log arrive as feedback. QGIS's process never imports torch.
 
 from __future__ import annotations
 
+import functools
 import html
 import os
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ...core.requests import DEVICES
-from ..engine import run_in_engine
+from ..engine import run_in_engine, unexpected_failure
 from ..resources import plugin_metadata, resource_path
 
 # The algorithms' help pages, rendered by the repository host.
@@ -47,6 +48,12 @@ class NCGLF2Algorithm(QgsProcessingAlgorithm):
 
     #: (vector parameter, raster parameter, what they hold): labels come from exactly one of each pair.
     LABEL_CHOICES: tuple[tuple[str, str, str], ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every algorithm's ``processAlgorithm`` fails with one line for the user, whatever goes wrong."""
+        super().__init_subclass__(**kwargs)
+        if "processAlgorithm" in cls.__dict__:
+            cls.processAlgorithm = _one_line_errors(cls.__dict__["processAlgorithm"])  # type: ignore[method-assign]
 
     def createInstance(self) -> NCGLF2Algorithm:  # noqa: N802 - QGIS API
         return type(self)()
@@ -215,6 +222,25 @@ class NCGLF2Algorithm(QgsProcessingAlgorithm):
     def run_job(self, request: Any, feedback: QgsProcessingFeedback | None) -> dict[str, Any]:
         """The job's result (plain JSON) from the engine process."""
         return run_in_engine(request, feedback)
+
+
+def _one_line_errors(process: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """``process`` with its unexpected exceptions as one QgsProcessingException line, the traceback logged.
+
+    Left alone, Processing makes a Python exception's whole traceback the
+    failure's message, which qgis_process prints three times and more.
+    """
+
+    @functools.wraps(process)
+    def guarded(self: NCGLF2Algorithm, parameters: dict[str, Any], context: Any, feedback: Any) -> dict[str, Any]:
+        try:
+            return process(self, parameters, context, feedback)
+        except QgsProcessingException:
+            raise
+        except Exception as error:
+            raise unexpected_failure(error) from None
+
+    return guarded
 
 
 def _is_raster_file(path: str) -> bool:

@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 from osgeo import gdal
+from pythons import DLL_ERROR, bare_python, broken_torch_python, older_python
 from scenes import build_tiny_scene, tiny_parameters
 from test_cli import NCGLF2
 
@@ -202,18 +203,71 @@ def test_a_child_that_prints_garbage_is_refused(tmp_path):
 
 
 def test_a_python_without_torch_gives_the_repair_hint_not_a_traceback(tmp_path):
-    if subprocess.run(["/usr/bin/python3", "-c", "import torch"], capture_output=True).returncode == 0:
-        pytest.skip("the system Python has torch")
-    engine = EngineProcess("/usr/bin/python3")
+    python = bare_python(tmp_path / "bare")
+    engine = EngineProcess(python)
     with pytest.raises(EngineError) as raised:
         engine.start()
     message = str(raised.value)
-    assert (
-        raised.value.kind == "engine"
-        and "cannot load torch or the engine" in message
-        and "Repair the engine" in message
-    )
+    assert raised.value.kind == "engine"
+    assert f"the engine's Python ({python}) cannot load torch: ModuleNotFoundError: No module named 'torch'" in message
+    assert "ncglf2:installengine" in message and "Install NCGLF2 engine" in message
     assert "Traceback" not in message and "Traceback" in raised.value.details
+
+
+def test_a_torch_that_raises_oserror_on_import_gives_the_install_hint(scene, tmp_path):
+    """A DLL of torch that does not load: the engine, the pool and the installer's check all name it."""
+    from ncglf2.core.engine.install import InstallError, verify_engine
+    from ncglf2.core.progress import SilentProgress
+
+    python = broken_torch_python(tmp_path / "broken")
+    engine = EngineProcess(python)
+    with pytest.raises(EngineError) as raised:
+        engine.start()
+    message = str(raised.value)
+    assert raised.value.kind == "engine"
+    assert message.startswith(f"the engine's Python ({python}) cannot load torch: OSError: {DLL_ERROR}. ")
+    assert "ncglf2:installengine" in message and "\n" not in message and "Traceback" not in message
+    assert "Traceback (most recent call last)" in raised.value.details and DLL_ERROR in raised.value.details
+    pool = EnginePool()
+    request = ClassifyRequest(
+        model=str(tmp_path / "m.ncglf2"), hsi=scene.hsi, lidar=[scene.dsm], out=str(tmp_path / "c.tif")
+    )
+    with pytest.raises(EngineError) as pooled:
+        pool.run(python, request, collect([]))
+    assert str(pooled.value) == message and not pool._idle
+    with pytest.raises(InstallError) as verified:
+        verify_engine(python, SilentProgress())
+    assert str(verified.value) == f"the engine does not work: {message}"
+    assert not (tmp_path / "c.tif").exists()
+
+
+def test_the_probe_tells_a_broken_torch_from_a_missing_one(tmp_path):
+    from ncglf2.core.engine.interpreter import EngineMissing, python_has_engine_packages
+
+    broken = broken_torch_python(tmp_path / "broken")
+    with pytest.raises(EngineMissing) as raised:
+        python_has_engine_packages(broken)
+    message = str(raised.value)
+    assert message.startswith(f"torch is installed in {broken} but does not load (OSError: {DLL_ERROR}). ")
+    assert "ncglf2:installengine" in message and "\n" not in message
+    assert python_has_engine_packages(bare_python(tmp_path / "bare")) is False
+    assert python_has_engine_packages(sys.executable) is True
+
+
+def test_an_engine_python_too_old_for_the_code_fails_in_one_line_and_keeps_its_output():
+    """Python 3.9 stops at the engine's first import: one line with its last words; the traceback stays in ``log``."""
+    python = older_python()
+    engine = EngineProcess(python)
+    with pytest.raises(EngineError) as raised:
+        engine.start(timeout=60)
+    error = raised.value
+    message = str(error)
+    assert error.kind == "crash" and "\n" not in message
+    assert message.startswith(
+        f"the engine process ({python}) exited with status 1; QGIS is unaffected (its last output: "
+    )
+    lines = error.log.splitlines()
+    assert lines[0] == "Traceback (most recent call last):" and f"(its last output: {lines[-1].strip()})" in message
 
 
 def test_a_missing_python_is_named():

@@ -1,5 +1,6 @@
 """The Processing algorithms on a tiny real scene: toolbox runs, a model, a batch, qgis_process, packaging."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 from osgeo import gdal
 from paths import ROOT
+from pythons import DLL_ERROR, bare_python, broken_torch_python, older_python
 from scenes import build_tiny_scene  # noqa: E402
 
 # Small values: still the real training loop, a few seconds on two cores.
@@ -146,6 +148,55 @@ def classify_parameters(trained, scene, out, **extra):
         "OUTPUT": str(out),
         **extra,
     }
+
+
+@contextlib.contextmanager
+def messages_logged():
+    """(message, tag, level) of every message QGIS's message log receives meanwhile."""
+    from qgis.core import Qgis, QgsApplication
+
+    received = []
+
+    def keep(message, tag, level):
+        received.append((message, tag, level))
+
+    signal = QgsApplication.messageLog().messageReceived[str, str, Qgis.MessageLevel]
+    signal.connect(keep)
+    try:
+        yield received
+    finally:
+        signal.disconnect(keep)
+
+
+def qgis_process_profile(folder):
+    """A throw-away QGIS profile under ``folder`` with the plugin deployed; the environment qgis_process needs."""
+    config = folder / "config"
+    plugins = config / "profiles" / "default" / "python" / "plugins"
+    subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "deploy", f"QGIS_PLUGINS_DIR={plugins}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    # QGIS 3.22's qgis_process knows no --profiles-path; it reads the profiles under QGIS_CUSTOM_CONFIG_PATH.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "NCGLF2_ENGINE_PYTHON")}
+    env.update(QGIS_CUSTOM_CONFIG_PATH=str(config), QT_QPA_PLATFORM="offscreen")
+    return env, config / "profiles" / "default"
+
+
+def run_qgis_process(env, folder, algorithm, **parameters):
+    """(exit status, the --json report or None, stdout + stderr) of one qgis_process run."""
+    arguments = [f"{name}={value}" for name, value in parameters.items()]
+    done = subprocess.run(
+        ["/usr/bin/qgis_process.bin", "--json", "run", algorithm, "--", *arguments],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=str(folder),
+    )
+    report = json.loads(done.stdout[done.stdout.index("{") :]) if done.returncode == 0 else None
+    return done.returncode, report, done.stdout + done.stderr
 
 
 def test_provider_offers_the_algorithms_with_help(provider):
@@ -529,18 +580,125 @@ def test_an_engine_python_without_torch_gives_the_repair_hint(provider, trained,
     import processing
     from qgis.core import QgsProcessingException
 
-    if subprocess.run(["/usr/bin/python3", "-c", "import torch"], capture_output=True).returncode == 0:
-        pytest.skip("the system Python has torch")
-    monkeypatch.setenv("NCGLF2_ENGINE_PYTHON", "/usr/bin/python3")
+    monkeypatch.setenv("NCGLF2_ENGINE_PYTHON", bare_python(tmp_path / "bare"))
     with pytest.raises(QgsProcessingException) as raised:
         processing.run("ncglf2:classify", classify_parameters(trained, scene, tmp_path / "map.tif"))
     message = str(raised.value)
     assert "cannot load torch" in message and "Install NCGLF2 engine" in message and "Traceback" not in message
+    assert "ncglf2:installengine" in message
     assert not (tmp_path / "map.tif").exists()
 
     monkeypatch.setenv("NCGLF2_ENGINE_PYTHON", str(tmp_path / "no" / "python"))
     with pytest.raises(QgsProcessingException, match="does not exist"):
         processing.run("ncglf2:classify", classify_parameters(trained, scene, tmp_path / "map.tif"))
+
+
+def test_a_torch_that_raises_oserror_gives_the_install_hint_in_one_line(
+    provider, trained, scene, tmp_path, monkeypatch
+):
+    import processing
+    from qgis.core import Qgis, QgsProcessingException
+
+    python = broken_torch_python(tmp_path / "broken")
+    monkeypatch.setenv("NCGLF2_ENGINE_PYTHON", python)
+    with messages_logged() as messages, pytest.raises(QgsProcessingException) as raised:
+        processing.run("ncglf2:classify", classify_parameters(trained, scene, tmp_path / "map.tif"))
+    message = str(raised.value)
+    assert message.startswith(f"the engine's Python ({python}) cannot load torch: OSError: {DLL_ERROR}. ")
+    assert "ncglf2:installengine" in message and "\n" not in message and "Traceback" not in message
+    assert message.endswith("; the details are in the QGIS message log (NCGLF2)")
+    ours = [(text, level) for text, tag, level in messages if tag == "NCGLF2"]
+    assert len(ours) == 1 and ours[0][1] == Qgis.Warning
+    assert ours[0][0].startswith(message + "\nTraceback (most recent call last):") and DLL_ERROR in ours[0][0]
+    assert not (tmp_path / "map.tif").exists()
+
+
+def test_an_engine_that_dies_on_start_is_one_line_and_its_traceback_is_logged_once(
+    provider, trained, scene, tmp_path, monkeypatch
+):
+    """The engine setting names a Python too old for the code: it stops at its first import."""
+    import processing
+    from qgis.core import Qgis, QgsProcessingException
+
+    python = older_python()
+    monkeypatch.setenv("NCGLF2_ENGINE_PYTHON", python)
+    with messages_logged() as messages, pytest.raises(QgsProcessingException) as raised:
+        processing.run("ncglf2:classify", classify_parameters(trained, scene, tmp_path / "map.tif"))
+    message = str(raised.value)
+    assert message.startswith(f"the engine process ({python}) exited with status 1; QGIS is unaffected (its last ")
+    assert message.endswith("; the details are in the QGIS message log (NCGLF2)") and "\n" not in message
+    ours = [(text, level) for text, tag, level in messages if tag == "NCGLF2"]
+    assert len(ours) == 1 and ours[0][1] == Qgis.Warning
+    assert ours[0][0].startswith(message + "\nTraceback (most recent call last):")
+    assert not any("Traceback" in text for text, _, level in messages if level == Qgis.Critical)
+
+
+def test_an_unexpected_exception_in_an_algorithm_is_one_line_and_its_traceback_is_logged(qgis_app):
+    """Any algorithm over the shared base: a Python exception is not shown as a traceback."""
+    from qgis.core import Qgis, QgsProcessingContext, QgsProcessingFeedback, QgsProcessingParameterString
+
+    from ncglf2.ncglf2_qgis.algorithms.base import NCGLF2Algorithm
+
+    class CountTiles(NCGLF2Algorithm):
+        def name(self):
+            return "counttiles"
+
+        def displayName(self):
+            return "Count tiles"
+
+        def initAlgorithm(self, config=None):
+            self.addParameter(QgsProcessingParameterString("TILES", "Tiles"))
+
+        def processAlgorithm(self, parameters, context, feedback):
+            return {"TILES": int(self.parameterAsString(parameters, "TILES", context))}
+
+    class Errors(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__(False)
+            self.errors = []
+
+        def reportError(self, error, fatalError=False):
+            self.errors.append(error)
+
+    assert CountTiles().run({"TILES": "12"}, QgsProcessingContext(), Errors())[0] == {"TILES": 12}
+    feedback = Errors()
+    with messages_logged() as messages:
+        results, ok = CountTiles().run({"TILES": "twelve"}, QgsProcessingContext(), feedback)
+    expected = (
+        "NCGLF2 failed unexpectedly (ValueError: invalid literal for int() with base 10: 'twelve'); "
+        "the details are in the QGIS message log (NCGLF2)"
+    )
+    assert not ok and feedback.errors == [expected]
+    ours = [(text, level) for text, tag, level in messages if tag == "NCGLF2"]
+    assert len(ours) == 1 and ours[0][1] == Qgis.Warning
+    assert ours[0][0].startswith(expected + "\nTraceback (most recent call last):")
+    assert "int(self.parameterAsString" in ours[0][0]
+    assert not any("Traceback" in text for text, _, level in messages if level == Qgis.Critical)
+
+
+def test_qgis_process_prints_a_failure_in_one_line_without_a_traceback(scene, tmp_path):
+    """What a user of qgis_process sees when the engine cannot load torch or cannot start."""
+    env, _ = qgis_process_profile(tmp_path)
+    engines = [(broken_torch_python(tmp_path / "broken"), f"cannot load torch: OSError: {DLL_ERROR}")]
+    engines.append((older_python(), "exited with status 1"))
+    for python, says in engines:
+        env["NCGLF2_ENGINE_PYTHON"] = python
+        code, _, output = run_qgis_process(
+            env,
+            tmp_path,
+            "ncglf2:classify",
+            MODEL=tmp_path / "m.ncglf2",
+            HSI=scene.hsi,
+            LIDAR=scene.dsm,
+            OUTPUT=tmp_path / "map.tif",
+        )
+        assert code == 1, output
+        assert "Traceback" not in output and 'File "' not in output, output
+        failure = {line.removeprefix("ERROR:\t") for line in output.splitlines() if says in line}
+        # One line; Processing itself repeats it (the message log, the error, the log again).
+        assert len(failure) == 1, output
+        assert failure.pop().endswith("; the details are in the QGIS message log (NCGLF2)")
+        assert not (tmp_path / "map.tif").exists()
 
 
 def test_an_existing_output_is_replaced_because_processing_asked(provider, trained, scene, core_map, tmp_path):
@@ -598,35 +756,15 @@ def test_qgis_process_installs_the_engine_then_trains_classifies_and_assesses(sc
     """A throw-away profile whose QGIS Python has no torch: install the engine, then every job, all by qgis_process."""
     if subprocess.run(["/usr/bin/python3", "-c", "import torch"], capture_output=True).returncode == 0:
         pytest.skip("the system Python has torch: not a QGIS user's situation")
-    config = tmp_path / "config"
-    profile = config / "profiles" / "default"
+    env, profile = qgis_process_profile(tmp_path)
     plugins = profile / "python" / "plugins"
-    subprocess.run(
-        ["make", "-s", "-C", str(ROOT), "deploy", f"QGIS_PLUGINS_DIR={plugins}"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
     assert (plugins / "ncglf2" / "core" / "engine" / "child.py").is_file()
     assert "ncglf2=true" in (profile / "QGIS" / "QGIS3.ini").read_text()
-    # QGIS 3.22's qgis_process knows no --profiles-path; it reads the profiles under QGIS_CUSTOM_CONFIG_PATH.
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "NCGLF2_ENGINE_PYTHON")}
     # The engine's torch comes through pip's own configuration (here: the wheels on this machine's disk).
-    env.update(QGIS_CUSTOM_CONFIG_PATH=str(config), QT_QPA_PLATFORM="offscreen", NCGLF2_TORCH_INDEX="pip")
+    env["NCGLF2_TORCH_INDEX"] = "pip"
 
     def qgis_process(algorithm, **parameters):
-        arguments = [f"{name}={value}" for name, value in parameters.items()]
-        done = subprocess.run(
-            ["/usr/bin/qgis_process.bin", "--json", "run", algorithm, "--", *arguments],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            cwd=str(tmp_path),
-        )
-        output = done.stdout + done.stderr
-        report = json.loads(done.stdout[done.stdout.index("{") :]) if done.returncode == 0 else None
-        return done.returncode, report, output
+        return run_qgis_process(env, tmp_path, algorithm, **parameters)
 
     # Without an engine, running says how to install one, and writes nothing.
     code, _, output = qgis_process(
