@@ -60,7 +60,15 @@ class FeedbackProgress:
 
     def info(self, message: str) -> None:
         if self.feedback is not None:
-            self.feedback.pushInfo(message)
+            push_message(self.feedback, message)
+
+
+def push_message(feedback: QgsProcessingFeedback, message: str) -> None:
+    """An engine log line in the Processing log; warnings (inputs unlike the training data...) stand out."""
+    if message.startswith("warning: "):
+        feedback.pushWarning(message[len("warning: ") :])
+    else:
+        feedback.pushInfo(message)
 
 
 def qgis_proxy() -> str | None:
@@ -109,7 +117,7 @@ def run_in_engine(request: Any, feedback: QgsProcessingFeedback | None) -> dict[
         if event.kind == "progress":
             feedback.setProgress(float(event.get("percent")))
         elif event.kind == "log":
-            feedback.pushInfo(event.get("message"))
+            push_message(feedback, str(event.get("message")))
         elif event.kind == "engine":
             feedback.pushInfo(describe_engine(event.fields, choice.why))
 

@@ -928,3 +928,28 @@ def test_loaded_outputs_are_named_styled_and_none_is_reported_missing(provider, 
         assert order.index(conf.id()) == order.index(classes.id()) + 1
     finally:
         project.removeAllMapLayers()
+
+
+def test_inputs_unlike_the_training_data_are_a_processing_warning(provider, trained, scene, tmp_path):
+    """The engine's warning (here: the HSI stored as reflectance 0-1 instead of 0-10000) stands out in the log."""
+    import processing
+    from qgis.core import QgsProcessingFeedback
+    from rasters import write_raster
+
+    class Warnings(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.warnings = []
+
+        def pushWarning(self, warning):
+            self.warnings.append(warning)
+            super().pushWarning(warning)
+
+    cube = gdal.Open(scene.hsi).ReadAsArray().astype(np.float32) / 10000
+    reflectance = write_raster(tmp_path / "reflectance.tif", cube, nodata=0)
+    feedback = Warnings()
+    parameters = classify_parameters(trained, scene, tmp_path / "c.tif")
+    parameters["HSI"] = reflectance
+    processing.run("ncglf2:classify", parameters, feedback=feedback)
+    assert len(feedback.warnings) == 1 and "reflectance.tif does not look like the data" in feedback.warnings[0]
+    assert "about 0.0001 times" in feedback.warnings[0]
