@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import numpy as np
@@ -152,7 +153,7 @@ class _TrainingData:
     val_y: torch.Tensor
 
 
-def _prepare_training(request: TrainRequest, stack, cache_folder: str, progress: Progress) -> _TrainingData:
+def _prepare_training(request: TrainRequest, stack, caches: ExitStack, progress: Progress) -> _TrainingData:
     """Labels without nodata, the split, the fitted preprocessing and the patch caches, logged as they come."""
     params = request.params
     labels, validation_labels = _read_training_labels(request, stack, progress)
@@ -192,27 +193,16 @@ def _prepare_training(request: TrainRequest, stack, cache_folder: str, progress:
         stack, params.pca_components, params.max_fit_pixels, params.seed, SubProgress(progress, 3, 8)
     )
     progress.info(f"fitted on {preprocessing.pixel_count} valid pixels{' (sampled)' if preprocessing.sampled else ''}")
-    train_x = build_patch_cache(
-        stack,
-        preprocessing,
-        labels.rows[split.train],
-        labels.cols[split.train],
-        params.patch_size,
-        cache_folder,
-        "train",
-        SubProgress(progress, 8, 12),
+    train_x, val_x = (
+        caches.enter_context(build_patch_cache(stack, preprocessing, rows, cols, params.patch_size, part))
+        for rows, cols, part in (
+            (labels.rows[split.train], labels.cols[split.train], SubProgress(progress, 8, 12)),
+            (val_rows, val_cols, SubProgress(progress, 12, 15)),
+        )
     )
-    val_x = build_patch_cache(
-        stack,
-        preprocessing,
-        val_rows,
-        val_cols,
-        params.patch_size,
-        cache_folder,
-        "validation",
-        SubProgress(progress, 12, 15),
+    progress.info(
+        f"patches cached in {(train_x.nbytes + val_x.nbytes) / 2**20:.0f} MB of temporary files in {tempfile.gettempdir()}"
     )
-    progress.info(f"patches cached in {(train_x.nbytes + val_x.nbytes) / 2**20:.0f} MB of {cache_folder}")
     index_of = np.full(int(max(model_ids)) + 1, -1, dtype=np.int64)
     index_of[model_ids] = np.arange(len(model_ids))
     train_y = torch.from_numpy(index_of[train_ids])
@@ -223,8 +213,8 @@ def _prepare_training(request: TrainRequest, stack, cache_folder: str, progress:
 def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutcome:
     """Fit the preprocessing, sample, train, save the model and write the report.
 
-    Patches go through a cache in a temporary folder, removed whatever happens,
-    so memory does not grow with the number of labelled pixels.
+    Patches go through temporary files that vanish whatever happens, so
+    memory does not grow with the number of labelled pixels.
     """
     from .io.stack import open_inputs
     from .pipeline.metrics import assess as assess_arrays
@@ -239,9 +229,9 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
     if not request.out.endswith(MODEL_SUFFIX):
         progress.info(f"note: model files usually end in {MODEL_SUFFIX}")
 
-    with tempfile.TemporaryDirectory(prefix="ncglf2-patches-") as cache_folder:
+    with ExitStack() as caches:
         with open_inputs(request.hsi, list(request.lidar), log=progress.info) as stack:
-            data = _prepare_training(request, stack, cache_folder, progress)
+            data = _prepare_training(request, stack, caches, progress)
             hsi_names = (stack.hsi_path, list(stack.lidar_paths))
         config = NetworkConfig(
             num_classes=len(data.model_ids),

@@ -132,13 +132,14 @@ def cut_patches(features: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, 
 def cut_block_patches(
     blocks: torch.Tensor, slots: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, patch_size: int
 ) -> torch.Tensor:
-    """(N, C, P, P) patches cut from a stack of haloed feature blocks (K, C, S, S).
+    """(N, C, P, P) patches cut from a stack of haloed, channel-last feature blocks (K, S, S, C).
 
     Pixel i sits at (rows[i], cols[i]) of block ``slots[i]``'s core, its patch
-    starting there in the block: :func:`cut_patches` for many small tiles at once.
+    starting there in the block: :func:`cut_patches` for many small tiles at
+    once. Channels last keeps each patch's values in a few contiguous runs.
     """
-    view = blocks.unfold(2, patch_size, 1).unfold(3, patch_size, 1)  # (K, C, s, s, P, P), no copy
-    return view[slots, :, rows, cols].contiguous()
+    view = blocks.unfold(1, patch_size, 1).unfold(2, patch_size, 1)  # (K, s, s, C, P, P), no copy
+    return view[slots, rows, cols].contiguous()
 
 
 def iter_batches(count: int, batch_size: int) -> Iterator[slice]:

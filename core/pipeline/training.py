@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import copy
 import math
-import os
+import tempfile
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import numpy as np
 import torch
@@ -77,16 +77,18 @@ class TensorPatches:
 
 
 class PatchCache:
-    """Patches cut on demand from preprocessed feature blocks in a file, so memory holds one batch.
+    """Patches cut on demand from preprocessed feature blocks in a temporary file, so memory holds one batch.
 
-    The file holds (K, C, S, S) float32 blocks: the channels of a ``side`` x
-    ``side`` square of pixels plus the patch halo around it. It is mapped for
-    each batch only, so the pages read are not kept in the process.
+    The file holds (K, S, S, C) float32 blocks: the channels of a ``side`` x
+    ``side`` square of pixels plus the patch halo around it, channels last. It has no name
+    on disk and vanishes when closed or when the process ends, however it
+    ends. It is mapped for each batch only, so the pages read do not stay in
+    the process.
     """
 
     def __init__(
         self,
-        path: str,
+        file: BinaryIO,
         block_count: int,
         channels: int,
         span: int,
@@ -95,8 +97,8 @@ class PatchCache:
         rows: np.ndarray,
         cols: np.ndarray,
     ) -> None:
-        self.path = path
-        self.shape = (block_count, channels, span, span)
+        self.file = file
+        self.shape = (block_count, span, span, channels)
         self.patch_size = patch_size
         self.slots, self.rows, self.cols = (torch.from_numpy(a) for a in (slots, rows, cols))
 
@@ -109,12 +111,22 @@ class PatchCache:
 
     def take(self, index: torch.Tensor) -> torch.Tensor:
         if index.numel() == 0 or self.shape[0] == 0:
-            return torch.empty((index.numel(), self.shape[1], self.patch_size, self.patch_size))
-        mapped = np.memmap(self.path, dtype=np.float32, mode="c", shape=self.shape)  # copy-on-write, never written
+            return torch.empty((index.numel(), self.shape[3], self.patch_size, self.patch_size))
+        mapped = np.memmap(self.file, dtype=np.float32, mode="c", shape=self.shape)  # copy-on-write, never written
         blocks = torch.from_numpy(mapped)
         return cut_block_patches(
             blocks, self.slots[index].long(), self.rows[index].long(), self.cols[index].long(), self.patch_size
         )
+
+    def close(self) -> None:
+        """Delete the file (closing it does)."""
+        self.file.close()
+
+    def __enter__(self) -> PatchCache:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 def _block_side(width: int, rows: np.ndarray, cols: np.ndarray, halo: int) -> int:
@@ -134,15 +146,15 @@ def build_patch_cache(
     rows: np.ndarray,
     cols: np.ndarray,
     patch_size: int,
-    folder: str,
-    name: str = "patches",
     progress: Progress | None = None,
     block_side: int | None = None,
+    folder: str | None = None,
 ) -> PatchCache:
-    """Preprocess the tiles that hold the pixels once and keep the blocks around them in ``folder``.
+    """Preprocess the tiles that hold the pixels once and keep the blocks around them in a temporary file.
 
     The patches equal those of :func:`gather_patches`: the same tiles are read
-    and preprocessed, and the blocks are copied from them unchanged.
+    and preprocessed, and the blocks are copied from them unchanged. The file
+    goes in ``folder``, by default the system's temporary folder.
     """
     progress = progress or SilentProgress()
     halo = patch_size // 2
@@ -153,10 +165,10 @@ def build_patch_cache(
     slots = np.zeros(rows.size, dtype=np.int32)
     local_rows = np.zeros(rows.size, dtype=np.int16)
     local_cols = np.zeros(rows.size, dtype=np.int16)
-    path = os.path.join(folder, f"{name}.f32")
     groups = list(tiles_holding(stack.grid.width, stack.grid.height, rows, cols, READ_TILE))
     count = 0
-    with open(path, "wb") as out:
+    out = tempfile.TemporaryFile(prefix="ncglf2-patches-", dir=folder)
+    try:
         for i, (tile, members) in enumerate(groups):
             check_canceled(progress)
             features, _ = read_tile_features(stack, preprocessing, tile, halo)
@@ -169,15 +181,18 @@ def build_patch_cache(
             pad_x = blocks_across * side - tile.width
             padded = torch.from_numpy(np.pad(features, ((0, 0), (0, pad_y), (0, pad_x))))
             view = padded.unfold(1, span, side).unfold(2, span, side)  # (C, blocks down, blocks across, S, S)
-            view[:, torch.from_numpy(block_y), torch.from_numpy(block_x)].transpose(0, 1).contiguous().numpy().tofile(
-                out
-            )
+            blocks = view[:, torch.from_numpy(block_y), torch.from_numpy(block_x)].permute(1, 2, 3, 0).contiguous()
+            out.write(blocks.numpy().data)
             slots[members] = count + inverse.reshape(-1)
             local_rows[members] = r - block_y[inverse.reshape(-1)] * side
             local_cols[members] = c - block_x[inverse.reshape(-1)] * side
             count += keys.size
             progress.set_progress(100.0 * (i + 1) / len(groups))
-    return PatchCache(path, count, preprocessing.out_channels, span, patch_size, slots, local_rows, local_cols)
+        out.flush()
+    except BaseException:
+        out.close()
+        raise
+    return PatchCache(out, count, preprocessing.out_channels, span, patch_size, slots, local_rows, local_cols)
 
 
 def gather_patches(

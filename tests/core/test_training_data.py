@@ -1,7 +1,11 @@
 """Training data: streamed patches equal gathered ones, labels on nodata are left out, divergence stops training."""
 
 import dataclasses
+import os
 import re
+import signal
+import subprocess
+import sys
 import tempfile
 
 import numpy as np
@@ -67,11 +71,12 @@ def test_cached_patches_equal_gathered_patches(wide_scene, tmp_path, block_side)
     with open_inputs(hsi, [dsm]) as stack:
         preprocessing = fit_preprocessing(stack, 4)
         gathered = gather_patches(stack, preprocessing, rows, cols, 7)
-        cache = build_patch_cache(stack, preprocessing, rows, cols, 7, str(tmp_path), block_side=block_side)
+        cache = build_patch_cache(stack, preprocessing, rows, cols, 7, block_side=block_side, folder=str(tmp_path))
     assert len(cache) == rows.size
     order = torch.from_numpy(np.random.default_rng(0).permutation(rows.size))
     streamed = torch.cat([cache.take(order[i : i + 64]) for i in range(0, rows.size, 64)])
     assert streamed.shape == (rows.size, 5, 7, 7) and streamed.is_contiguous()
+    cache.close()
     assert torch.equal(streamed, gathered[order])
     corner = streamed[order == rows.size - 6][0]  # pixel (0, 0): zero outside the image, real values inside
     assert (corner[:, :3, :] == 0).all() and (corner[:, :, :3] == 0).all() and (corner[:, 3:, 3:] != 0).all()
@@ -89,7 +94,7 @@ def test_streamed_training_equals_in_memory_training(tmp_path):
             rows, cols = labels.rows[chosen], labels.cols[chosen]
             parts[name] = (
                 gather_patches(stack, preprocessing, rows, cols, params.patch_size),
-                build_patch_cache(stack, preprocessing, rows, cols, params.patch_size, str(tmp_path), name),
+                build_patch_cache(stack, preprocessing, rows, cols, params.patch_size),
                 torch.from_numpy(labels.class_ids[chosen].astype(np.int64) - 1),
             )
     config = NetworkConfig(num_classes=3, patch_size=5, hsi_channels=4, lidar_channels=1, width=16, depth=1, heads=4)
@@ -102,7 +107,22 @@ def test_streamed_training_equals_in_memory_training(tmp_path):
     assert all(torch.equal(value, expected[key]) for key, value in streamed.network.state_dict().items())
 
 
-def test_patch_cache_is_removed_after_training_and_after_cancel(tmp_path, monkeypatch):
+def open_files_in(folder, pid: int | str = "self") -> list[str]:
+    """What a process's open files under ``folder`` are (Linux names a deleted one "... (deleted)")."""
+    names = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            names.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except FileNotFoundError:  # the descriptor listing the folder, closed by now
+            pass
+    return [name for name in names if name.startswith(str(folder))]
+
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+
+@linux_only
+def test_patch_cache_files_vanish_after_training_and_after_cancel(tmp_path, monkeypatch):
     scene = build_tiny_scene(tmp_path)
     temporary = tmp_path / "temporary"
     temporary.mkdir()
@@ -111,18 +131,58 @@ def test_patch_cache_is_removed_after_training_and_after_cancel(tmp_path, monkey
 
     def look(message):
         if message.startswith("epoch 1/"):
-            seen.extend(sorted(p.name for p in temporary.glob("ncglf2-patches-*/*")))
+            seen.extend(open_files_in(temporary) + [p.name for p in temporary.iterdir()])
 
     request = TrainRequest(
         hsi=scene.hsi, lidar=[scene.dsm], labels=scene.labels, out=str(tmp_path / "m.ncglf2"), params=tiny_parameters()
     )
     train(request, Recorder(on_info=look))
-    assert seen == ["train.f32", "validation.f32"]  # the cache was there while training ran
-    assert list(temporary.iterdir()) == []
-    other = dataclasses.replace(request, out=str(tmp_path / "n.ncglf2"))
+    assert len(seen) == 2 and all(name.endswith("(deleted)") for name in seen)  # two caches there, with no name
+    assert open_files_in(temporary) == [] and list(temporary.iterdir()) == []
     with pytest.raises(Cancelled):
-        train(other, Recorder(cancel_at=50))
-    assert list(temporary.iterdir()) == [] and not (tmp_path / "n.ncglf2").exists()
+        train(dataclasses.replace(request, out=str(tmp_path / "n.ncglf2")), Recorder(cancel_at=50))
+    assert open_files_in(temporary) == [] and list(temporary.iterdir()) == []
+    assert not (tmp_path / "n.ncglf2").exists()
+
+
+KILLED_TRAINING = """
+import sys
+from scenes import build_tiny_scene, tiny_parameters
+from ncglf2.core.jobs import train
+from ncglf2.core.requests import TrainRequest
+scene = build_tiny_scene(__import__("pathlib").Path(sys.argv[1]))
+
+class Say:
+    def set_progress(self, percent): pass
+    def is_canceled(self): return False
+    def info(self, message): print(message, flush=True)
+
+train(TrainRequest(hsi=scene.hsi, lidar=[scene.dsm], labels=scene.labels, out=sys.argv[1] + "/m.ncglf2",
+                   params=tiny_parameters(epochs=10000)), Say())
+"""
+
+
+@linux_only
+def test_a_killed_training_leaves_no_cache_behind(tmp_path):
+    temporary = tmp_path / "temporary"
+    temporary.mkdir()
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_TRAINING, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, TMPDIR=str(temporary), PYTHONPATH=os.pathsep.join(sys.path)),
+    )
+    try:
+        for line in child.stdout:
+            if line.startswith("epoch 1/"):
+                break
+        caches = open_files_in(temporary, child.pid)
+        os.kill(child.pid, signal.SIGKILL)  # what the out-of-memory killer, or an engine ended after cancel, gets
+    finally:
+        child.kill()
+        child.wait()
+    assert len(caches) == 2 and all(name.endswith("(deleted)") for name in caches)
+    assert list(temporary.iterdir()) == [] and not (tmp_path / "m.ncglf2").exists()
 
 
 # ------------------------------------------------------------------ nodata
