@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,11 +24,12 @@ from .io.model_file import MODEL_SUFFIX, ModelBundle, load_model, save_model
 from .io.outputs import OutputSet
 from .nn.devices import describe_device
 from .nn.model import NetworkConfig
+from .nn.preprocessing import Preprocessing
 from .pipeline.metrics import Assessment
 from .pipeline.preprocess import fit_preprocessing
 from .pipeline.report import TrainingHistory
-from .pipeline.sampling import split_samples
-from .pipeline.training import fit_network, gather_patches
+from .pipeline.sampling import Split, split_samples
+from .pipeline.training import PatchCache, build_patch_cache, fit_network
 from .progress import Progress, SilentProgress, SubProgress
 from .requests import (
     REFERENCE_PCA_COMPONENTS,
@@ -101,9 +104,122 @@ def class_indices(ids: np.ndarray, model_ids: list[int]) -> np.ndarray:
     return order[np.searchsorted(np.asarray(model_ids)[order], ids)].astype(np.int64)
 
 
-def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutcome:
-    """Fit the preprocessing, sample, train, save the model and write the report."""
+def _valid_labels(stack, labels, source: str, samples_per_class: int | None, required: bool, progress: Progress):
+    """The labels on pixels where the HSI and LiDAR hold data; one log line for those left out."""
+    from .pipeline.sampling import check_after_dropping, drop_invalid
+    from .pipeline.tiling import read_validity
+
+    valid = read_validity(stack, labels.rows, labels.cols, progress)
+    kept, dropped = drop_invalid(labels, valid)
+    if dropped:
+        name_of = dict(zip(labels.classes.ids, labels.classes.names))
+        per_class = ", ".join(f"{name_of[cid]}: {n}" for cid, n in dropped.items())
+        progress.info(
+            f"{sum(dropped.values())} labelled pixels of {source} fall on nodata or NaN in the HSI or LiDAR "
+            f"and are left out ({per_class})"
+        )
+    if required:
+        check_after_dropping(kept, dropped, samples_per_class, source)
+    return kept
+
+
+def _read_training_labels(request: TrainRequest, stack, progress: Progress):
+    """(training labels, separate validation labels or None), both without pixels on nodata."""
     from .io.labels import read_labels
+    from .pipeline.sampling import validate_label_counts
+
+    def read(path: str, layer):
+        return read_labels(path, stack.grid, request.class_field, request.class_csv, layer=layer, log=progress.info)
+
+    labels = read(request.labels, request.labels_layer)
+    validate_label_counts(labels)
+    spc = request.params.samples_per_class
+    labels = _valid_labels(stack, labels, request.labels, spc, True, SubProgress(progress, 0, 2))
+    validation = None
+    if request.validation:
+        raw = read(request.validation, request.validation_layer)
+        validation = _align_validation(raw, labels.classes, request.validation)
+        validation = _valid_labels(stack, validation, request.validation, spc, False, SubProgress(progress, 2, 3))
+    return labels, validation
+
+
+@dataclass
+class _TrainingData:
+    """What training needs from the rasters and labels: the split, the classes, the patches and their targets."""
+
+    split: Split
+    model_ids: list[int]
+    names: list[str]
+    colors: list[tuple[int, ...]]
+    preprocessing: Preprocessing
+    train_x: PatchCache
+    train_y: torch.Tensor
+    val_x: PatchCache
+    val_ids: np.ndarray
+    val_y: torch.Tensor
+
+
+def _prepare_training(request: TrainRequest, stack, caches: ExitStack, progress: Progress) -> _TrainingData:
+    """Labels without nodata, the split, the fitted preprocessing and the patch caches, logged as they come."""
+    params = request.params
+    labels, validation_labels = _read_training_labels(request, stack, progress)
+    split = split_samples(
+        labels,
+        params.samples_per_class,
+        params.validation_fraction,
+        params.seed,
+        separate_validation=validation_labels is not None,
+    )
+    train_ids = labels.class_ids[split.train]
+    model_ids = [cid for cid in labels.classes.ids if np.any(train_ids == cid)]
+    position = {cid: i for i, cid in enumerate(labels.classes.ids)}
+    names = [labels.classes.names[position[c]] for c in model_ids]
+    colors = [tuple(labels.classes.colors[position[c]]) for c in model_ids]
+    counts = ", ".join(f"{n}: {int(np.count_nonzero(train_ids == c))}" for c, n in zip(model_ids, names))
+    if validation_labels is not None:
+        val_rows, val_cols, val_ids = (
+            validation_labels.rows,
+            validation_labels.cols,
+            validation_labels.class_ids,
+        )
+        keep = np.isin(val_ids, model_ids)
+        val_rows, val_cols, val_ids = val_rows[keep], val_cols[keep], val_ids[keep]
+    else:
+        val_rows, val_cols, val_ids = (
+            labels.rows[split.validation],
+            labels.cols[split.validation],
+            labels.class_ids[split.validation],
+        )
+    progress.info(
+        f"{len(model_ids)} classes; {split.train.size} training pixels ({counts}); "
+        f"{val_ids.size} validation pixels; {split.test.size} held out"
+    )
+    progress.info("fitting the PCA and standardization")
+    preprocessing = fit_preprocessing(
+        stack, params.pca_components, params.max_fit_pixels, params.seed, SubProgress(progress, 3, 8)
+    )
+    progress.info(f"fitted on {preprocessing.pixel_count} valid pixels{' (sampled)' if preprocessing.sampled else ''}")
+    train_x, val_x = (
+        caches.enter_context(build_patch_cache(stack, preprocessing, rows, cols, params.patch_size, part))
+        for rows, cols, part in (
+            (labels.rows[split.train], labels.cols[split.train], SubProgress(progress, 8, 12)),
+            (val_rows, val_cols, SubProgress(progress, 12, 15)),
+        )
+    )
+    progress.info(
+        f"patches cached in {(train_x.nbytes + val_x.nbytes) / 2**20:.0f} MB of temporary files in {tempfile.gettempdir()}"
+    )
+    train_y = torch.from_numpy(class_indices(train_ids, model_ids))
+    val_y = torch.from_numpy(class_indices(val_ids, model_ids))
+    return _TrainingData(split, model_ids, names, colors, preprocessing, train_x, train_y, val_x, val_ids, val_y)
+
+
+def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutcome:
+    """Fit the preprocessing, sample, train, save the model and write the report.
+
+    Patches go through temporary files that vanish whatever happens, so
+    memory does not grow with the number of labelled pixels.
+    """
     from .io.stack import open_inputs
     from .pipeline.metrics import assess as assess_arrays
 
@@ -123,87 +239,25 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
     if not request.out.endswith(MODEL_SUFFIX):
         progress.info(f"note: model files usually end in {MODEL_SUFFIX}")
 
-    with open_inputs(request.hsi, list(request.lidar), log=progress.info) as stack:
-        labels = read_labels(
-            request.labels,
-            stack.grid,
-            request.class_field,
-            request.class_csv,
-            layer=request.labels_layer,
-            log=progress.info,
+    with ExitStack() as caches:
+        with open_inputs(request.hsi, list(request.lidar), log=progress.info) as stack:
+            data = _prepare_training(request, stack, caches, progress)
+            hsi_names = (stack.hsi_path, list(stack.lidar_paths))
+        config = NetworkConfig(
+            num_classes=len(data.model_ids),
+            patch_size=params.patch_size,
+            hsi_channels=params.pca_components,
+            lidar_channels=data.preprocessing.lidar_channels,
+            width=params.width,
+            depth=params.depth,
+            heads=params.heads,
         )
-        validation_labels = None
-        if request.validation:
-            raw = read_labels(
-                request.validation,
-                stack.grid,
-                request.class_field,
-                request.class_csv,
-                layer=request.validation_layer,
-                log=progress.info,
-            )
-            validation_labels = _align_validation(raw, labels.classes, request.validation)
-        split = split_samples(
-            labels,
-            params.samples_per_class,
-            params.validation_fraction,
-            params.seed,
-            separate_validation=validation_labels is not None,
+        progress.info(f"training {params.epochs} epochs on {describe_device(params.device)}")
+        fit = fit_network(
+            config, data.train_x, data.train_y, data.val_x, data.val_y, params, SubProgress(progress, 15, 99)
         )
-        train_ids = labels.class_ids[split.train]
-        model_ids = [cid for cid in labels.classes.ids if np.any(train_ids == cid)]
-        position = {cid: i for i, cid in enumerate(labels.classes.ids)}
-        names = [labels.classes.names[position[c]] for c in model_ids]
-        colors = [tuple(labels.classes.colors[position[c]]) for c in model_ids]
-        counts = ", ".join(f"{n}: {int(np.count_nonzero(train_ids == c))}" for c, n in zip(model_ids, names))
-        if validation_labels is not None:
-            val_rows, val_cols, val_ids = validation_labels.rows, validation_labels.cols, validation_labels.class_ids
-            keep = np.isin(val_ids, model_ids)
-            val_rows, val_cols, val_ids = val_rows[keep], val_cols[keep], val_ids[keep]
-        else:
-            val_rows, val_cols, val_ids = (
-                labels.rows[split.validation],
-                labels.cols[split.validation],
-                labels.class_ids[split.validation],
-            )
-        progress.info(
-            f"{len(model_ids)} classes; {split.train.size} training pixels ({counts}); "
-            f"{val_ids.size} validation pixels; {split.test.size} held out"
-        )
-        progress.info("fitting the PCA and standardization")
-        preprocessing = fit_preprocessing(
-            stack, params.pca_components, params.max_fit_pixels, params.seed, SubProgress(progress, 0, 8)
-        )
-        progress.info(
-            f"fitted on {preprocessing.pixel_count} valid pixels{' (sampled)' if preprocessing.sampled else ''}"
-        )
-        train_x = gather_patches(
-            stack,
-            preprocessing,
-            labels.rows[split.train],
-            labels.cols[split.train],
-            params.patch_size,
-            SubProgress(progress, 8, 12),
-        )
-        val_x = gather_patches(
-            stack, preprocessing, val_rows, val_cols, params.patch_size, SubProgress(progress, 12, 15)
-        )
-        hsi_names = (stack.hsi_path, list(stack.lidar_paths))
 
-    train_y = torch.from_numpy(class_indices(train_ids, model_ids))
-    val_y = torch.from_numpy(class_indices(val_ids, model_ids))
-    config = NetworkConfig(
-        num_classes=len(model_ids),
-        patch_size=params.patch_size,
-        hsi_channels=params.pca_components,
-        lidar_channels=preprocessing.lidar_channels,
-        width=params.width,
-        depth=params.depth,
-        heads=params.heads,
-    )
-    progress.info(f"training {params.epochs} epochs on {describe_device(params.device)}")
-    fit = fit_network(config, train_x, train_y, val_x, val_y, params, SubProgress(progress, 15, 99))
-
+    model_ids, names, colors, split, val_ids = data.model_ids, data.names, data.colors, data.split, data.val_ids
     validation = None
     if val_ids.size and fit.validation_predictions is not None:
         # The best epoch's own predictions: the network that was kept, on the same patches.
@@ -229,7 +283,7 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
         "training_seconds": round(fit.seconds, 2),
         "torch_version": torch.__version__,
     }
-    bundle = ModelBundle(fit.network, preprocessing, ClassTable(model_ids, names, colors), provenance)
+    bundle = ModelBundle(fit.network, data.preprocessing, ClassTable(model_ids, names, colors), provenance)
     with staged:
         save_model(staged.path(request.out), bundle)
         if request.report:

@@ -2,7 +2,10 @@
 
 N random pixels per class for training (or all of them), a stratified
 fraction of the rest for validation (or a separate validation layer), the
-remainder held out for testing. Seeded, so a split can be repeated.
+remainder held out for testing. Seeded, so a split can be repeated. Labelled
+pixels without data in the rasters are left out before the split.
+
+Everything is a few arrays of N small integers, whatever the number of labels.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
+from ..io.labels import LabeledPixels
 
-__all__ = ["Split", "split_samples", "validate_label_counts"]
+__all__ = ["Split", "split_samples", "validate_label_counts", "drop_invalid", "check_after_dropping"]
 
 
 @dataclass
 class Split:
-    """Indices into a :class:`LabeledPixels`' arrays."""
+    """Indices into a :class:`LabeledPixels`' arrays (int32 unless there are more than 2^31 pixels)."""
 
     train: np.ndarray
     validation: np.ndarray
@@ -37,6 +41,38 @@ def validate_label_counts(labels) -> None:
     if few:
         raise InputError(
             f"labels: every class needs at least 2 labelled pixels on the raster; too few for {', '.join(few)}"
+        )
+
+
+def _describe(labels: LabeledPixels, cid: int) -> str:
+    return f"{labels.classes.names[labels.classes.ids.index(cid)]!r} (id {cid})"
+
+
+def drop_invalid(labels: LabeledPixels, valid: np.ndarray) -> tuple[LabeledPixels, dict[int, int]]:
+    """The labels at valid pixels only, and how many each class lost (classes that lost none left out)."""
+    if valid.all():
+        return labels, {}
+    ids, lost = np.unique(labels.class_ids[~valid], return_counts=True)
+    kept = LabeledPixels(labels.rows[valid], labels.cols[valid], labels.class_ids[valid], labels.classes)
+    return kept, {int(i): int(n) for i, n in zip(ids, lost)}
+
+
+def check_after_dropping(
+    labels: LabeledPixels, dropped: dict[int, int], samples_per_class: int | None, source: str
+) -> None:
+    """Refuse a class that nodata left with fewer pixels than the samples per class asked (or than 2)."""
+    counts = labels.counts()
+    needed = max(2, samples_per_class or 2)
+    short = [
+        f"{_describe(labels, cid)} keeps {counts[cid]} of {counts[cid] + lost}"
+        for cid, lost in dropped.items()
+        if counts[cid] < needed
+    ]
+    if short:
+        asked = f"{samples_per_class} samples per class are asked" if samples_per_class else "2 are needed"
+        raise InputError(
+            f"labels {source}: too few labelled pixels on valid HSI and LiDAR data (not nodata or NaN) for "
+            f"{'; '.join(short)}; {asked}: label more pixels where the rasters hold data, or ask fewer samples"
         )
 
 
@@ -79,7 +115,9 @@ def split_samples(
         validation.append(rest[:n_val])
         test.append(rest[n_val:])
 
+    dtype = np.int32 if len(labels) < 2**31 else np.int64
+
     def join(parts: list[np.ndarray]) -> np.ndarray:
-        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+        return np.sort(np.concatenate(parts)).astype(dtype) if parts else np.zeros(0, dtype=dtype)
 
     return Split(join(train), join(validation), join(test))

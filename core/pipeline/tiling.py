@@ -15,8 +15,17 @@ import torch
 
 from ..io.stack import WindowSource
 from ..nn.preprocessing import Preprocessing
+from ..progress import Progress, SilentProgress, check_canceled
 
-__all__ = ["Tile", "tile_windows", "read_tile_features", "cut_patches"]
+__all__ = [
+    "Tile",
+    "tile_windows",
+    "tiles_holding",
+    "read_tile_features",
+    "read_validity",
+    "cut_patches",
+    "cut_block_patches",
+]
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,25 @@ def tile_windows(window: tuple[int, int, int, int], tile_size: int, block_size: 
     return tiles
 
 
+def tiles_holding(
+    width: int, height: int, rows: np.ndarray, cols: np.ndarray, tile_size: int
+) -> Iterator[tuple[Tile, np.ndarray]]:
+    """The tiles of a ``tile_size`` grid over a ``width`` x ``height`` raster that hold the given pixels.
+
+    Yields each tile (row-major order) with the indices into ``rows``/``cols``
+    of its pixels, so a pass over scattered pixels reads each tile once.
+    """
+    per_row = (width + tile_size - 1) // tile_size
+    tile_of = (rows.astype(np.int64) // tile_size) * per_row + cols // tile_size
+    order = np.argsort(tile_of, kind="stable")
+    tiles, starts = np.unique(tile_of[order], return_index=True)
+    bounds = np.append(starts, rows.size)
+    for i, tile_index in enumerate(tiles):  # a loop over tiles that hold pixels
+        ty, tx = divmod(int(tile_index), per_row)
+        x, y = tx * tile_size, ty * tile_size
+        yield Tile(x, y, min(tile_size, width - x), min(tile_size, height - y)), order[bounds[i] : bounds[i + 1]]
+
+
 def read_tile_features(
     stack: WindowSource, preprocessing: Preprocessing, tile: Tile, halo: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -71,6 +99,25 @@ def read_tile_features(
     return features, core_valid
 
 
+def read_validity(
+    stack: WindowSource,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    progress: Progress | None = None,
+    tile_size: int = 512,
+) -> np.ndarray:
+    """Whether the HSI and every LiDAR band hold data (not nodata, NaN or infinity) at each pixel."""
+    progress = progress or SilentProgress()
+    valid = np.zeros(rows.size, dtype=bool)
+    groups = list(tiles_holding(stack.grid.width, stack.grid.height, rows, cols, tile_size))
+    for i, (tile, members) in enumerate(groups):
+        check_canceled(progress)
+        _, _, ok = stack.read_window(tile.x, tile.y, tile.width, tile.height)
+        valid[members] = ok[rows[members] - tile.y, cols[members] - tile.x]
+        progress.set_progress(100.0 * (i + 1) / len(groups))
+    return valid
+
+
 def cut_patches(features: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, patch_size: int) -> torch.Tensor:
     """(N, C, P, P) patches centred on tile pixels (rows, cols) of a haloed feature tile.
 
@@ -80,6 +127,19 @@ def cut_patches(features: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, 
     """
     view = features.unfold(1, patch_size, 1).unfold(2, patch_size, 1)  # (C, h, w, P, P), no copy
     return view[:, rows, cols].permute(1, 0, 2, 3).contiguous()
+
+
+def cut_block_patches(
+    blocks: torch.Tensor, slots: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, patch_size: int
+) -> torch.Tensor:
+    """(N, C, P, P) patches cut from a stack of haloed, channel-last feature blocks (K, S, S, C).
+
+    Pixel i sits at (rows[i], cols[i]) of block ``slots[i]``'s core, its patch
+    starting there in the block: :func:`cut_patches` for many small tiles at
+    once. Channels last keeps each patch's values in a few contiguous runs.
+    """
+    view = blocks.unfold(1, patch_size, 1).unfold(2, patch_size, 1)  # (K, s, s, C, P, P), no copy
+    return view[slots, rows, cols].contiguous()
 
 
 def iter_batches(count: int, batch_size: int) -> Iterator[slice]:

@@ -2,66 +2,223 @@
 
 Focal loss plus the base/detail consistency term, Adam with a step decay,
 shuffled batches, and the weights of the best validation accuracy kept.
+Patches stream a batch at a time from a feature cache on disk, so memory does
+not grow with the number of labelled pixels; a loss that stops being finite
+ends training before anything is saved.
 """
 
 from __future__ import annotations
 
 import copy
+import math
+import tempfile
 import time
 from dataclasses import dataclass
+from typing import BinaryIO, Protocol
 
 import numpy as np
 import torch
 
+from ..errors import NCGLF2Error
 from ..io.stack import WindowSource
 from ..nn.allocator import keep_freed_memory
 from ..nn.devices import resolve_device
 from ..nn.model import NCGLF2, NetworkConfig, focal_loss
+from ..nn.preprocessing import Preprocessing
 from ..progress import Progress, SilentProgress, check_canceled
 from ..requests import TrainingParameters
 from .report import TrainingHistory
-from .tiling import Tile, cut_patches, iter_batches, read_tile_features
+from .tiling import cut_block_patches, cut_patches, iter_batches, read_tile_features, tiles_holding
 
-__all__ = ["TrainingParameters", "gather_patches", "fit_network", "FitResult", "training_loss"]
+__all__ = [
+    "TrainingParameters",
+    "TrainingDiverged",
+    "Patches",
+    "TensorPatches",
+    "PatchCache",
+    "gather_patches",
+    "build_patch_cache",
+    "fit_network",
+    "FitResult",
+    "training_loss",
+]
+
+#: Read tiles of this side: the same tiles, so the same preprocessed values, for every way patches are cut.
+READ_TILE = 512
+#: Sides of the cached feature blocks to choose from; each divides the read tile.
+_BLOCK_SIDES = (8, 16, 32, 64, 128, 256, 512)
 
 
-def gather_patches(
+class TrainingDiverged(NCGLF2Error):
+    """The loss stopped being a finite number: the network would be useless, so nothing is saved."""
+
+
+class Patches(Protocol):
+    """Training or validation patches, handed out a batch at a time."""
+
+    def __len__(self) -> int: ...
+
+    def take(self, index: torch.Tensor) -> torch.Tensor:
+        """(len(index), C, P, P) float32 patches of the samples at ``index`` (a CPU int64 tensor)."""
+        ...
+
+
+class TensorPatches:
+    """Patches already in memory, an (N, C, P, P) tensor."""
+
+    def __init__(self, patches: torch.Tensor) -> None:
+        self.patches = patches
+
+    def __len__(self) -> int:
+        return self.patches.shape[0]
+
+    def take(self, index: torch.Tensor) -> torch.Tensor:
+        return self.patches[index]
+
+
+class PatchCache:
+    """Patches cut on demand from preprocessed feature blocks in a temporary file, so memory holds one batch.
+
+    The file holds (K, S, S, C) float32 blocks: the channels of a ``side`` x
+    ``side`` square of pixels plus the patch halo around it, channels last. It has no name
+    on disk and vanishes when closed or when the process ends, however it
+    ends. It is mapped for each batch only, so the pages read do not stay in
+    the process.
+    """
+
+    def __init__(
+        self,
+        file: BinaryIO,
+        block_count: int,
+        channels: int,
+        span: int,
+        patch_size: int,
+        slots: np.ndarray,
+        rows: np.ndarray,
+        cols: np.ndarray,
+    ) -> None:
+        self.file = file
+        self.shape = (block_count, span, span, channels)
+        self.patch_size = patch_size
+        self.slots, self.rows, self.cols = (torch.from_numpy(a) for a in (slots, rows, cols))
+
+    def __len__(self) -> int:
+        return self.slots.shape[0]
+
+    @property
+    def nbytes(self) -> int:
+        return 4 * math.prod(self.shape)
+
+    def take(self, index: torch.Tensor) -> torch.Tensor:
+        if index.numel() == 0 or self.shape[0] == 0:
+            return torch.empty((index.numel(), self.shape[3], self.patch_size, self.patch_size))
+        mapped = np.memmap(self.file, dtype=np.float32, mode="c", shape=self.shape)  # copy-on-write, never written
+        blocks = torch.from_numpy(mapped)
+        return cut_block_patches(
+            blocks, self.slots[index].long(), self.rows[index].long(), self.cols[index].long(), self.patch_size
+        )
+
+    def close(self) -> None:
+        """Delete the file (closing it does)."""
+        self.file.close()
+
+    def __enter__(self) -> PatchCache:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def _block_side(width: int, rows: np.ndarray, cols: np.ndarray, halo: int) -> int:
+    """The block side that stores the fewest values: small blocks for scattered pixels, large for dense areas."""
+
+    def stored(side: int) -> int:
+        per_row = (width + side - 1) // side
+        blocks = np.unique(rows.astype(np.int64) // side * per_row + cols // side).size
+        return blocks * (side + 2 * halo) ** 2
+
+    return min(_BLOCK_SIDES, key=stored)
+
+
+def build_patch_cache(
     stack: WindowSource,
-    preprocessing,
+    preprocessing: Preprocessing,
     rows: np.ndarray,
     cols: np.ndarray,
     patch_size: int,
     progress: Progress | None = None,
-    tile_size: int = 512,
-) -> torch.Tensor:
-    """(N, C, P, P) patches around the given pixels, reading only the tiles that hold them."""
+    block_side: int | None = None,
+    folder: str | None = None,
+) -> PatchCache:
+    """Preprocess the tiles that hold the pixels once and keep the blocks around them in a temporary file.
+
+    The patches equal those of :func:`gather_patches`: the same tiles are read
+    and preprocessed, and the blocks are copied from them unchanged. The file
+    goes in ``folder``, by default the system's temporary folder.
+    """
     progress = progress or SilentProgress()
-    n = rows.size
-    channels = preprocessing.out_channels
-    out = torch.empty((n, channels, patch_size, patch_size), dtype=torch.float32)
-    if n == 0:
-        return out
     halo = patch_size // 2
-    tile_of = (rows // tile_size) * ((stack.grid.width + tile_size - 1) // tile_size) + cols // tile_size
-    order = np.argsort(tile_of, kind="stable")
-    tiles, starts = np.unique(tile_of[order], return_index=True)
-    bounds = np.append(starts, n)
-    per_row = (stack.grid.width + tile_size - 1) // tile_size
-    for i, tile_index in enumerate(tiles):  # a loop over tiles that hold samples
+    side = block_side or _block_side(stack.grid.width, rows, cols, halo)
+    if READ_TILE % side:
+        raise ValueError(f"the block side {side} must divide the read tile {READ_TILE}")
+    span = side + 2 * halo
+    slots = np.zeros(rows.size, dtype=np.int32)
+    local_rows = np.zeros(rows.size, dtype=np.int16)
+    local_cols = np.zeros(rows.size, dtype=np.int16)
+    groups = list(tiles_holding(stack.grid.width, stack.grid.height, rows, cols, READ_TILE))
+    count = 0
+    out = tempfile.TemporaryFile(prefix="ncglf2-patches-", dir=folder)
+    try:
+        for i, (tile, members) in enumerate(groups):
+            check_canceled(progress)
+            features, _ = read_tile_features(stack, preprocessing, tile, halo)
+            r, c = rows[members] - tile.y, cols[members] - tile.x
+            blocks_across = (tile.width + side - 1) // side
+            keys, inverse = np.unique((r // side) * blocks_across + c // side, return_inverse=True)
+            block_y, block_x = np.divmod(keys.astype(np.int64), blocks_across)
+            # Zeros below and right of a tile narrower than whole blocks; no patch reaches them.
+            pad_y = (tile.height + side - 1) // side * side - tile.height
+            pad_x = blocks_across * side - tile.width
+            padded = torch.from_numpy(np.pad(features, ((0, 0), (0, pad_y), (0, pad_x))))
+            view = padded.unfold(1, span, side).unfold(2, span, side)  # (C, blocks down, blocks across, S, S)
+            blocks = view[:, torch.from_numpy(block_y), torch.from_numpy(block_x)].permute(1, 2, 3, 0).contiguous()
+            out.write(blocks.numpy().data)
+            slots[members] = count + inverse.reshape(-1)
+            local_rows[members] = r - block_y[inverse.reshape(-1)] * side
+            local_cols[members] = c - block_x[inverse.reshape(-1)] * side
+            count += keys.size
+            progress.set_progress(100.0 * (i + 1) / len(groups))
+        out.flush()
+    except BaseException:
+        out.close()
+        raise
+    return PatchCache(out, count, preprocessing.out_channels, span, patch_size, slots, local_rows, local_cols)
+
+
+def gather_patches(
+    stack: WindowSource,
+    preprocessing: Preprocessing,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    patch_size: int,
+    progress: Progress | None = None,
+    tile_size: int = READ_TILE,
+) -> torch.Tensor:
+    """(N, C, P, P) patches around the given pixels in memory, reading only the tiles that hold them.
+
+    Memory grows with the number of pixels: for a few samples; training on
+    many streams them through :func:`build_patch_cache`.
+    """
+    progress = progress or SilentProgress()
+    out = torch.empty((rows.size, preprocessing.out_channels, patch_size, patch_size), dtype=torch.float32)
+    groups = list(tiles_holding(stack.grid.width, stack.grid.height, rows, cols, tile_size))
+    for i, (tile, members) in enumerate(groups):
         check_canceled(progress)
-        ty, tx = divmod(int(tile_index), per_row)
-        tile = Tile(
-            tx * tile_size,
-            ty * tile_size,
-            min(tile_size, stack.grid.width - tx * tile_size),
-            min(tile_size, stack.grid.height - ty * tile_size),
-        )
-        members = order[bounds[i] : bounds[i + 1]]
-        features, _ = read_tile_features(stack, preprocessing, tile, halo)
+        features, _ = read_tile_features(stack, preprocessing, tile, patch_size // 2)
         r = torch.from_numpy(rows[members] - tile.y)
         c = torch.from_numpy(cols[members] - tile.x)
         out[torch.from_numpy(members)] = cut_patches(torch.from_numpy(features), r, c, patch_size)
-        progress.set_progress(100.0 * (i + 1) / len(tiles))
+        progress.set_progress(100.0 * (i + 1) / len(groups))
     return out
 
 
@@ -83,33 +240,58 @@ def training_loss(
     )
 
 
+def _diverged(where: str, what: str, params: TrainingParameters) -> TrainingDiverged:
+    return TrainingDiverged(
+        f"training diverged at {where}: {what} with learning rate {params.learning_rate:g}; "
+        "nothing was saved: lower the learning rate (or check the input rasters for extreme values) and train again"
+    )
+
+
 def _evaluate(
-    network: NCGLF2, x: torch.Tensor, y: torch.Tensor, params: TrainingParameters, device: torch.device
+    network: NCGLF2, x: Patches, y: torch.Tensor, params: TrainingParameters, device: torch.device
 ) -> tuple[float, float, np.ndarray]:
     """(loss, accuracy, predicted indices) in eval mode, in batches."""
     network.eval()
     predictions, loss_sum = [], 0.0
     with torch.no_grad():
-        for batch in iter_batches(x.shape[0], 256):
-            logits, consistency = network(x[batch].to(device))
+        for batch in iter_batches(len(x), 256):
+            index = torch.arange(batch.start, batch.stop)
+            logits, consistency = network(x.take(index).to(device))
             loss = training_loss(logits, y[batch].to(device), consistency, params)
             loss_sum += float(loss) * (batch.stop - batch.start)
             predictions.append(logits.argmax(1).cpu())
     predicted = torch.cat(predictions).numpy()
-    return loss_sum / x.shape[0], float((predicted == y.numpy()).mean()), predicted
+    return loss_sum / len(x), float((predicted == y.numpy()).mean()), predicted
+
+
+def _as_patches(x: Patches | torch.Tensor) -> Patches:
+    return TensorPatches(x) if isinstance(x, torch.Tensor) else x
+
+
+def _finite(state: dict[str, torch.Tensor]) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in state.values() if t.is_floating_point())
 
 
 def fit_network(
     config: NetworkConfig,
-    train_x: torch.Tensor,
+    train_x: Patches | torch.Tensor,
     train_y: torch.Tensor,
-    val_x: torch.Tensor,
+    val_x: Patches | torch.Tensor,
     val_y: torch.Tensor,
     params: TrainingParameters,
     progress: Progress | None = None,
 ) -> FitResult:
-    """Train from patches; returns the network with the best validation accuracy (eval mode, CPU)."""
+    """Train from patches; returns the network with the best validation accuracy (eval mode, CPU).
+
+    Patches come a batch at a time (from memory or a :class:`PatchCache`), so
+    memory does not grow with the number of samples.
+
+    Raises:
+        TrainingDiverged: a training or validation loss is not finite (the
+            learning rate is too high, or inputs hold extreme values).
+    """
     progress = progress or SilentProgress()
+    train_x, val_x = _as_patches(train_x), _as_patches(val_x)
     device = resolve_device(params.device)
     if device.type == "cpu":
         keep_freed_memory()
@@ -124,31 +306,37 @@ def fit_network(
     }
     best_accuracy, best_loss, best_state, best_epoch = -1.0, float("inf"), None, 0
     best_predictions: np.ndarray | None = None
-    n = train_x.shape[0]
+    n, validating = len(train_x), len(val_x) > 0
+    batches = (n + params.batch_size - 1) // params.batch_size
     started = time.perf_counter()
-    train_x_device, train_y_device = train_x.to(device), train_y.to(device)
+    train_y_device = train_y.to(device)
     for epoch in range(1, params.epochs + 1):
         network.train()
-        order = torch.randperm(n, generator=shuffle).to(device)
+        order = torch.randperm(n, generator=shuffle)
         loss_sum, correct = 0.0, 0
-        for batch in iter_batches(n, params.batch_size):
+        for number, batch in enumerate(iter_batches(n, params.batch_size), 1):
             check_canceled(progress)
             index = order[batch]
             if index.numel() < 2:  # batch normalization cannot train on one sample
                 continue
-            logits, consistency = network(train_x_device[index])
-            target = train_y_device[index]
+            logits, consistency = network(train_x.take(index).to(device))
+            target = train_y_device[index.to(device)]
             loss = training_loss(logits, target, consistency, params)
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                raise _diverged(f"epoch {epoch}, batch {number} of {batches}", f"the loss is {loss_value}", params)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
-            loss_sum += float(loss.detach()) * index.numel()
+            loss_sum += loss_value * index.numel()
             correct += int((logits.argmax(1) == target).sum())
         learning_rate = optimiser.param_groups[0]["lr"]
         scheduler.step()
         predicted = None
-        if val_x.shape[0]:
+        if validating:
             val_loss, val_accuracy, predicted = _evaluate(network, val_x, val_y, params, device)
+            if not math.isfinite(val_loss):
+                raise _diverged(f"the validation of epoch {epoch}", f"the loss is {val_loss}", params)
         else:
             val_loss, val_accuracy = float("nan"), correct / n
         for key, value in zip(columns, (epoch, loss_sum / n, correct / n, val_loss, val_accuracy, learning_rate)):
@@ -163,11 +351,14 @@ def fit_network(
             f"validation accuracy {100 * val_accuracy:.1f} %"
         )
         progress.set_progress(100.0 * epoch / params.epochs)
+    if best_state is None or not _finite(best_state):
+        # The last step can break the weights with no later loss to show it when nothing is validated.
+        raise _diverged(f"epoch {best_epoch}", "the weights are no longer finite numbers", params)
     network.load_state_dict(best_state)
     return FitResult(
         network.cpu().eval(),
         TrainingHistory(**columns, best_epoch=best_epoch),
-        best_accuracy if val_x.shape[0] else None,
+        best_accuracy if validating else None,
         best_predictions,
         time.perf_counter() - started,
     )

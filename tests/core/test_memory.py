@@ -1,4 +1,4 @@
-"""Classification streams: peak memory after 100 tiles equals that after 10."""
+"""Classification streams: peak memory after 100 tiles equals that after 10; training's does not grow with labels."""
 
 import json
 import subprocess
@@ -57,3 +57,15 @@ def test_peak_memory_is_flat(tmp_path):
     peaks = json.loads(result.stdout.strip().splitlines()[-1])
     after_10, after_100 = peaks["10"], peaks["100"]
     assert after_100 <= after_10 * 1.03, f"peak RSS grew from {after_10} kB after 10 tiles to {after_100} kB after 100"
+
+
+@pytest.mark.slow
+def test_training_peak_memory_does_not_grow_with_labelled_pixels(tmp_path):
+    from training_memory import measure
+
+    few, many = measure([20_000, 200_000], folder=tmp_path)
+    assert few["train_pixels"] == 17_000 and many["train_pixels"] == 169_999  # every labelled pixel but validation
+    assert many["peak_rss_mb"] <= few["peak_rss_mb"] * 1.10, (
+        f"peak RSS grew from {few['peak_rss_mb']:.0f} MB with 20 000 labelled pixels "
+        f"to {many['peak_rss_mb']:.0f} MB with 200 000"
+    )

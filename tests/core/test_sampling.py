@@ -5,7 +5,7 @@ import pytest
 
 from ncglf2.core import InputError
 from ncglf2.core.io.labels import ClassTable, LabeledPixels
-from ncglf2.core.pipeline.sampling import split_samples
+from ncglf2.core.pipeline.sampling import check_after_dropping, drop_invalid, split_samples
 
 
 def labels_with(counts: dict[int, int]) -> LabeledPixels:
@@ -50,3 +50,39 @@ def test_errors_name_the_problem():
         split_samples(labels_with({3: 30}))
     with pytest.raises(InputError, match="too few for 'class 7' \\(id 7: 1 pixel\\)"):
         split_samples(labels_with({1: 30, 7: 1}))
+
+
+def test_split_is_small_integer_arrays():
+    labels = labels_with({1: 300, 2: 200})
+    split = split_samples(labels, samples_per_class=None, validation_fraction=0.2, seed=5)
+    for part in (split.train, split.validation, split.test):
+        assert isinstance(part, np.ndarray) and part.dtype == np.int32
+    assert split.train.size + split.validation.size == 500
+
+
+def test_invalid_pixels_are_dropped_and_counted():
+    labels = labels_with({1: 30, 2: 25, 4: 10})
+    valid = np.ones(len(labels), dtype=bool)
+    valid[[0, 1, 2, 40, 64]] = False  # three of class 1, one of class 2, one of class 4
+    kept, dropped = drop_invalid(labels, valid)
+    assert dropped == {1: 3, 2: 1, 4: 1}
+    assert kept.counts() == {1: 27, 2: 24, 4: 9}
+    assert np.array_equal(kept.rows, labels.rows[valid]) and np.array_equal(kept.cols, labels.cols[valid])
+    same, none = drop_invalid(labels, np.ones(len(labels), dtype=bool))
+    assert same is labels and none == {}
+
+
+def test_a_class_left_short_by_nodata_is_named():
+    labels = labels_with({1: 30, 2: 25, 4: 10})
+    valid = np.ones(len(labels), dtype=bool)
+    valid[[0, 1, 2, 40]] = False
+    kept, dropped = drop_invalid(labels, valid)
+    check_after_dropping(kept, dropped, 20, "l.tif")  # 27 and 24 are still enough; class 4 lost nothing
+    check_after_dropping(kept, dropped, None, "l.tif")
+    with pytest.raises(InputError, match=r"labels l.tif: .*'class 2' \(id 2\) keeps 24 of 25; 25 samples per class"):
+        check_after_dropping(kept, dropped, 25, "l.tif")
+    valid[55:65] = False  # every pixel of class 4
+    kept, dropped = drop_invalid(labels, valid)
+    with pytest.raises(InputError, match=r"'class 4' \(id 4\) keeps 0 of 10") as error:
+        check_after_dropping(kept, dropped, None, "l.tif")
+    assert "'class 1'" not in str(error.value)
