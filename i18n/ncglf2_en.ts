@@ -443,7 +443,7 @@
     </message>
     <message>
       <location filename="ncglf2_qgis/algorithms/train.py" />
-      <source>Trains the NCGLF2 fusion network to recognise land-cover classes from a hyperspectral image and LiDAR rasters. The labelled pixels come from a class raster (class ids, 0 = unlabelled) or from points or polygons with a class field. A part of the samples is kept aside to validate the network after every epoch; the weights of the best epoch are saved in the model file, with the fitted PCA and the class names and colours. The optional report shows the training curves and the validation accuracy.</source>
+      <source>Trains the NCGLF2 fusion network to recognise land-cover classes from a hyperspectral image and LiDAR rasters. The labelled pixels come from a class raster (class ids, 0 = unlabelled) or from points or polygons with a class field; labelled pixels where the HSI or a LiDAR band holds no data are left out, and the log says how many per class. A part of the samples is kept aside to validate the network after every epoch; the weights of the best epoch are saved in the model file, with the fitted PCA and the class names and colours. The optional report shows the training curves and the validation accuracy.</source>
       <translation type="unfinished" />
     </message>
     <message>

@@ -93,7 +93,8 @@ def remove_stale_temporaries(path: str) -> list[str]:
     sharing the folder, keeps its files.
     """
     folder, name = os.path.split(os.path.abspath(path))
-    pattern = re.compile(re.escape(f".{name}.") + r"([A-Za-z0-9]+)-(\d+)-[0-9a-f]{8}\.(part|old|tmp)")
+    # One or more dots: a writer that itself writes atomically names its file after the temporary one.
+    pattern = re.compile(r"\.+" + re.escape(f"{name}.") + r"([A-Za-z0-9]+)-(\d+)-[0-9a-f]{8}\.(part|old|tmp)")
     removed: list[str] = []
     try:
         entries = os.listdir(folder)

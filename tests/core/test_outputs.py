@@ -266,12 +266,13 @@ def test_stale_temporaries_of_a_killed_run_are_removed_and_live_ones_kept(tmp_pa
     host_part = OutputSet([("map", str(out))], overwrite=False).path(str(out)).split(".c.tif.")[1].split("-")[0]
     stale = tmp_path / f".c.tif.{host_part}-{dead.pid}-0123abcd.part.tif"
     stale_sidecar = tmp_path / f".c.tif.{host_part}-{dead.pid}-0123abcd.part.tif.aux.xml"
+    nested = tmp_path / f"..c.tif.{host_part}-{dead.pid}-0123abcd.part.tif.{host_part}-{dead.pid}-4567cdef.tmp.tif"
     live = tmp_path / f".c.tif.{host_part}-{os.getppid()}-89abcdef.part.tif"  # a running process's file
     foreign = tmp_path / f".c.tif.otherhost-{dead.pid}-0123abcd.part.tif"  # another machine's, on a shared folder
     other = tmp_path / f".d.tif.{host_part}-{dead.pid}-0123abcd.part.tif"  # another output's
-    for path in (stale, stale_sidecar, live, foreign, other):
+    for path in (stale, stale_sidecar, nested, live, foreign, other):
         path.write_text("x")
-    assert sorted(remove_stale_temporaries(str(out))) == sorted([stale.name, stale_sidecar.name])
+    assert sorted(remove_stale_temporaries(str(out))) == sorted([stale.name, stale_sidecar.name, nested.name])
     assert _names(tmp_path) == sorted(p.name for p in (live, foreign, other))
 
 
