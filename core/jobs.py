@@ -20,7 +20,7 @@ import torch
 
 from .errors import InputError
 from .io.labels import ClassTable
-from .io.model_file import MODEL_SUFFIX, ModelBundle, load_model, save_model
+from .io.model_file import MODEL_SUFFIX, ModelBundle, load_model, model_bytes, write_model_bytes
 from .io.outputs import OutputSet
 from .nn.devices import describe_device
 from .nn.model import NetworkConfig
@@ -284,8 +284,9 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
         "torch_version": torch.__version__,
     }
     bundle = ModelBundle(fit.network, data.preprocessing, ClassTable(model_ids, names, colors), provenance)
+    content = model_bytes(bundle, request.out)  # refused before any file is touched
     with staged:
-        save_model(staged.path(request.out), bundle)
+        write_model_bytes(staged.path(request.out), content)
         if request.report:
             _write_training_report(request, staged, fit.history, validation, provenance, colors, model_ids)
     progress.info(f"model written to {request.out}")
@@ -386,8 +387,9 @@ def import_reference(request: ImportRequest, progress: Progress | None = None) -
             },
             "torch_version": torch.__version__,
         }
+    content = model_bytes(ModelBundle(network, preprocessing, ClassTable(ids, names, colors), provenance), out)
     with staged:
-        save_model(staged.path(out), ModelBundle(network, preprocessing, ClassTable(ids, names, colors), provenance))
+        write_model_bytes(staged.path(out), content)
     progress.info(f"model written to {out}")
     return out
 

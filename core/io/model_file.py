@@ -28,7 +28,15 @@ from .labels import ClassTable
 from .model_header import HEADER_PREAMBLE, MAX_HEADER_BYTES, MAX_NESTING, HeaderError, check_header
 from .outputs import atomic_path
 
-__all__ = ["ModelBundle", "save_model", "load_model", "FORMAT_VERSION", "MODEL_SUFFIX"]
+__all__ = [
+    "ModelBundle",
+    "save_model",
+    "model_bytes",
+    "write_model_bytes",
+    "load_model",
+    "FORMAT_VERSION",
+    "MODEL_SUFFIX",
+]
 
 FORMAT_VERSION = 1
 MODEL_SUFFIX = ".ncglf2"
@@ -93,15 +101,14 @@ class ModelBundle:
         }
 
 
-def save_model(path: str | os.PathLike, bundle: ModelBundle) -> str:
-    """Write atomically: a temporary file in the same folder, renamed when complete.
+def model_bytes(bundle: ModelBundle, path: str) -> bytes:
+    """The model file's content; what ``load_model`` would refuse is refused here (``path`` names it in messages).
 
-    What ``load_model`` would refuse is refused here, before anything is written: a header outside the
-    schema, or weights and statistics that are not finite (a diverged training run).
+    A header outside the schema, or weights and statistics that are not finite
+    (a diverged training run), never reach a file.
     """
     from safetensors.torch import save
 
-    path = os.fspath(path)
     text = json.dumps(bundle.header())
     try:
         check_header(json.loads(text))
@@ -114,14 +121,26 @@ def save_model(path: str | os.PathLike, bundle: ModelBundle) -> str:
         raise ModelFileError(f"cannot save the model {path}: {problem}; nothing was written")
     tensors = {f"network.{k}": v.to("cpu").contiguous() for k, v in state.items()}
     tensors.update({f"preprocessing.{k}": torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()})
-    data = save(tensors, metadata={_HEADER_KEY: text})
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ModelFileError(f"cannot write {path}: the folder {folder} does not exist")
-    with atomic_path(path) as temporary, open(temporary, "wb") as out:
+    return save(tensors, metadata={_HEADER_KEY: text})
+
+
+def write_model_bytes(path: str, data: bytes) -> None:
+    """Write and sync ``data`` to ``path`` (a temporary name of an output set, or a file of its own)."""
+    with open(path, "wb") as out:
         out.write(data)
         out.flush()
         os.fsync(out.fileno())
+
+
+def save_model(path: str | os.PathLike, bundle: ModelBundle) -> str:
+    """Write atomically: a temporary file in the same folder, renamed when complete."""
+    path = os.fspath(path)
+    data = model_bytes(bundle, path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ModelFileError(f"cannot write {path}: the folder {folder} does not exist")
+    with atomic_path(path) as temporary:
+        write_model_bytes(temporary, data)
     return path
 
 
