@@ -60,6 +60,10 @@ def small_disk(tmp_path):
         subprocess.run(["umount", "-l", str(point)], check=False)
 
 
+def _train_request(scene, **fields) -> TrainRequest:
+    return TrainRequest(hsi=scene.hsi, lidar=[scene.dsm], labels=scene.labels, **fields)
+
+
 def _request(scene, model, out, **fields) -> ClassifyRequest:
     return ClassifyRequest(model=model, hsi=scene.hsi, lidar=[scene.dsm], out=str(out), device="cpu", **fields)
 
@@ -121,11 +125,7 @@ def test_saving_a_model_on_a_full_disk_names_the_model_file(trained, small_disk)
     disk = small_disk(48)  # the tiny model takes about 125 kB
     out = disk / "m.ncglf2"
     with pytest.raises(OutputError, match=rf"no space left on device writing {out} \("):
-        train(
-            TrainRequest(
-                hsi=scene.hsi, lidar=[scene.dsm], labels=scene.labels, out=str(out), params=tiny_parameters(epochs=1)
-            )
-        )
+        train(_train_request(scene, out=str(out), params=tiny_parameters(epochs=1)))
     assert _names(disk) == []
 
 
@@ -139,10 +139,8 @@ def test_model_and_report_are_one_set_when_the_report_fails(trained, tmp_path, s
     report.write_text("the earlier report")
     with pytest.raises(OutputError, match="no space left on device writing .*train"):
         train(
-            TrainRequest(
-                hsi=scene.hsi,
-                lidar=[scene.dsm],
-                labels=scene.labels,
+            _train_request(
+                scene,
                 out=str(model),
                 report=str(report),
                 overwrite=True,
@@ -188,10 +186,8 @@ def test_training_and_assessment_outputs_over_their_inputs_are_refused(trained, 
     kept = validation.read_bytes()
     with pytest.raises(InputError, match="would destroy the input"):
         train(
-            TrainRequest(
-                hsi=scene.hsi,
-                lidar=[scene.dsm],
-                labels=scene.labels,
+            _train_request(
+                scene,
                 validation=str(validation),
                 out=str(validation),
                 overwrite=True,
@@ -200,10 +196,8 @@ def test_training_and_assessment_outputs_over_their_inputs_are_refused(trained, 
         )
     with pytest.raises(InputError, match="would destroy the input"):
         train(
-            TrainRequest(
-                hsi=scene.hsi,
-                lidar=[scene.dsm],
-                labels=scene.labels,
+            _train_request(
+                scene,
                 class_csv=str(tmp_path / "t.json"),
                 out=str(tmp_path / "m.ncglf2"),
                 report=str(tmp_path / "t.html"),  # its JSON is t.json, the class table
@@ -326,10 +320,8 @@ def test_outputs_get_the_users_file_mode(trained, tmp_path):
     try:
         classify(_request(scene, model, tmp_path / "c.tif", confidence=str(tmp_path / "f.tif")))
         train(
-            TrainRequest(
-                hsi=scene.hsi,
-                lidar=[scene.dsm],
-                labels=scene.labels,
+            _train_request(
+                scene,
                 out=str(tmp_path / "m.ncglf2"),
                 report=str(tmp_path / "t.html"),
                 params=tiny_parameters(epochs=1),
