@@ -91,17 +91,20 @@ def _align_validation(validation, classes, source: str):
         raise InputError(
             f"the validation labels {source} have classes the training labels lack: {', '.join(map(repr, unknown))}"
         )
-    lookup_from = np.array(list(mapping), dtype=np.int64)
-    lookup_to = np.array([mapping[k] for k in lookup_from], dtype=np.int64)
-    order = np.argsort(lookup_from)
-    ids = lookup_to[order][np.searchsorted(lookup_from[order], validation.class_ids)]
+    ids = remap_ids(validation.class_ids, mapping)
     return LabeledPixels(validation.rows, validation.cols, ids.astype(np.int32), classes)
 
 
+def remap_ids(values: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
+    """``mapping[v]`` for every value (each one a key), int64; ids may be as large as 2^31 (no id-sized table)."""
+    keys = np.array(sorted(mapping), dtype=np.int64)
+    targets = np.array([mapping[k] for k in keys.tolist()], dtype=np.int64)
+    return targets[np.searchsorted(keys, values)]
+
+
 def class_indices(ids: np.ndarray, model_ids: list[int]) -> np.ndarray:
-    """The network's class index (0..K-1) of each class id; ids may be as large as 2^31 (no id-sized table)."""
-    order = np.argsort(model_ids)
-    return order[np.searchsorted(np.asarray(model_ids)[order], ids)].astype(np.int64)
+    """The network's class index (0..K-1) of each class id."""
+    return remap_ids(ids, {cid: i for i, cid in enumerate(model_ids)})
 
 
 def _valid_labels(stack, labels, source: str, samples_per_class: int | None, required: bool, progress: Progress):
@@ -430,7 +433,7 @@ def assess(request: AssessRequest, progress: Progress | None = None):
     from .io.crs import gdal_errors
     from .io.grid import open_raster, raster_grid
     from .io.labels import read_labels
-    from .io.reading import read_class_map_info
+    from .io.reading import check_whole_class_ids, class_map_holds_floats, read_class_map_info
     from .pipeline.metrics import ConfusionAccumulator
     from .pipeline.report import write_accuracy_report
 
@@ -446,7 +449,7 @@ def assess(request: AssessRequest, progress: Progress | None = None):
         inputs=[classification, reference, request.class_csv or ""],
         log=progress.info,
     )
-    floating = _check_class_map(classification)
+    floating = class_map_holds_floats(classification)
     grid = raster_grid(classification)
     map_ids, map_names, map_colors = read_class_map_info(classification)
     labels = read_labels(
@@ -457,9 +460,9 @@ def assess(request: AssessRequest, progress: Progress | None = None):
     ref_ids = labels.class_ids.astype(np.int64)
     names_known = all(n in by_name for n in labels.classes.names)
     if names_known and map_names and labels.classes.names != [f"class {i}" for i in labels.classes.ids]:
-        remap = {cid: by_name[name] for cid, name in zip(labels.classes.ids, labels.classes.names)}
-        keys = np.array(sorted(remap))
-        ref_ids = np.array([remap[k] for k in keys])[np.searchsorted(keys, ref_ids)]
+        ref_ids = remap_ids(
+            ref_ids, {cid: by_name[name] for cid, name in zip(labels.classes.ids, labels.classes.names)}
+        )
     class_ids = sorted(set(map_ids) | set(np.unique(ref_ids).tolist()))
     name_of = dict(zip(labels.classes.ids, labels.classes.names))
     name_of.update({cid: n for cid, n in zip(map_ids, map_names)})
@@ -478,7 +481,7 @@ def assess(request: AssessRequest, progress: Progress | None = None):
                 block = band.ReadAsArray(0, y, grid.width, min(strip, grid.height - y))
             mapped = block[rows[lo:hi] - y, cols[lo:hi]]
             if floating:
-                _check_whole_ids(mapped, classification, rows[lo:hi], cols[lo:hi])
+                check_whole_class_ids(mapped, classification, rows[lo:hi], cols[lo:hi])
             mapped_ids.update(np.unique(mapped[np.isfinite(mapped) & (mapped != 0)]).astype(np.int64).tolist())
             accumulator.update(ref_ids[lo:hi], mapped)
         progress.set_progress(100.0 * min(grid.height, y + strip) / grid.height)
@@ -506,48 +509,6 @@ def assess(request: AssessRequest, progress: Progress | None = None):
         f"AA {100 * assessment.aa:.2f} %, kappa {assessment.kappa:.4f} on {assessment.n} pixels"
     )
     return assessment
-
-
-def _check_class_map(path: str) -> bool:
-    """Refuse, before any work, a raster that cannot be a class map; True when its one band holds floats.
-
-    A class map is one band of class ids. Integer bands are taken as they are.
-    A float band is taken too (QGIS's raster calculator and gdal_rasterize write
-    Float32 or Float64 unless told otherwise) as long as the values it holds at
-    the reference pixels are whole numbers, which the reading checks: a
-    confidence or probability raster is refused there.
-    """
-    from osgeo import gdal, gdal_array
-
-    from .io.grid import open_raster
-
-    dataset = open_raster(path, "classification")
-    types = [dataset.GetRasterBand(index).DataType for index in range(1, dataset.RasterCount + 1)]
-    dataset = None
-    if len(types) == 1:
-        numeric = gdal_array.GDALTypeCodeToNumericTypeCode(types[0])
-        if numeric is not None and np.issubdtype(numeric, np.integer):
-            return False
-        if numeric is not None and np.issubdtype(numeric, np.floating):
-            return True
-    names = " and ".join(dict.fromkeys(gdal.GetDataTypeName(t) for t in types))
-    bands = "no band" if not types else "one band" if len(types) == 1 else f"{len(types)} bands"
-    raise InputError(
-        f"the class map {path} has {bands}{' of ' + names if names else ''}; a class map has one band of "
-        "whole class ids (Byte, UInt16 or another integer type), as ncglf2 classify writes"
-    )
-
-
-def _check_whole_ids(values: np.ndarray, path: str, rows: np.ndarray, cols: np.ndarray) -> None:
-    """A float class map's values at the reference pixels must be class ids (NaN counts as no class)."""
-    fractional = np.isfinite(values) & (values != np.round(values))
-    if fractional.any():
-        first = int(np.argmax(fractional))
-        raise InputError(
-            f"the class map {path} holds {values[first]:g} at row {rows[first]}, column {cols[first]}, "
-            "which is no class id (a confidence or probability raster is not a class map); a class map has "
-            "one band of whole class ids, as ncglf2 classify writes"
-        )
 
 
 def _id_list(ids: set[int] | list[int], shown: int = 12) -> str:

@@ -230,14 +230,6 @@ class OutputSet:
         """The temporary file to write instead of ``final``."""
         return self._temporary[os.fspath(final)]
 
-    @contextlib.contextmanager
-    def writing(self, final: str) -> Iterator[str]:
-        """Yield the temporary path of ``final``; a failed write names ``final`` in one clear line."""
-        try:
-            yield self.path(final)
-        except OSError as error:
-            raise OutputError(describe_write_error(error, final, self.sizes.get(final, (0, 0))[1] or None)) from None
-
     def __enter__(self) -> OutputSet:
         return self
 
@@ -353,7 +345,7 @@ class OutputSet:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str, suffix: str | None = None) -> Iterator[str]:
+def atomic_path(path: str) -> Iterator[str]:
     """Yield a temporary path in the target's folder; rename onto ``path`` only on success.
 
     For single files written outside a job's :class:`OutputSet` (the demo's
@@ -362,8 +354,6 @@ def atomic_path(path: str, suffix: str | None = None) -> Iterator[str]:
     removed and an existing ``path`` stays untouched.
     """
     temporary = _temporary_name(path)
-    if suffix is not None:
-        temporary = os.path.splitext(temporary)[0] + suffix
     try:
         yield temporary
     except BaseException:

@@ -253,18 +253,20 @@ class _TileOutputs:
         close_datasets(self.datasets)
 
 
-def output_sizes(pixels: int, class_dtype: str, classes: int, confidence: str | None, probabilities: str | None):
-    """(at least, at most) bytes of each output raster: DEFLATE may shrink it, never to nothing.
+def output_sizes(
+    pixels: int, class_dtype: str, classes: int, out: str, confidence: str | None, probabilities: str | None
+) -> dict[str, tuple[int, int]]:
+    """(at least, at most) bytes of each output raster, by path: DEFLATE may shrink it, never to nothing.
 
     Class maps compress well (large areas of one class), floats hardly; the
     lower bounds are what no real map goes below, so a refusal is never wrong.
     """
     class_bytes = pixels * np.dtype(class_dtype).itemsize
-    sizes = {"classes": (class_bytes // 64, class_bytes + 65536)}
+    sizes = {out: (class_bytes // 64, class_bytes + 65536)}
     if confidence:
-        sizes["confidence"] = (pixels, pixels * 4 + 65536)
+        sizes[confidence] = (pixels, pixels * 4 + 65536)
     if probabilities:
-        sizes["probabilities"] = (pixels * classes, pixels * classes * 4 + 65536)
+        sizes[probabilities] = (pixels * classes, pixels * classes * 4 + 65536)
     return sizes
 
 
@@ -374,8 +376,6 @@ def classify_raster(
         raise InputError(f"the window {window} is not inside the {grid.width} x {grid.height} raster")
     style = os.path.splitext(out)[0] + ".qml"
     class_dtype = class_map_type(bundle.class_ids)
-    sizes = output_sizes(ww * wh, class_dtype, len(bundle.class_ids), confidence, probabilities)
-    files = {"classes": out, "confidence": confidence or "", "probabilities": probabilities or ""}
     outputs = OutputSet(
         [
             ("classification", out),
@@ -385,7 +385,7 @@ def classify_raster(
         ],
         overwrite=overwrite,
         inputs=[stack.hsi_path, *stack.lidar_paths, *inputs],
-        sizes={files[name]: size for name, size in sizes.items() if files[name]},
+        sizes=output_sizes(ww * wh, class_dtype, len(bundle.class_ids), out, confidence, probabilities),
         log=progress.info,
     )
     warnings = input_mismatch(
