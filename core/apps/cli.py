@@ -14,6 +14,8 @@ from ..requests import (
     DEFAULT_TILE_SIZE,
     DEVICES,
     PRECISIONS,
+    PROTOCOLS,
+    SCHEDULES,
     AssessRequest,
     ClassifyRequest,
     ImportRequest,
@@ -55,6 +57,44 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         default="text",
         help="jsonl: progress, log, the result and errors as JSON lines on standard output (the engine protocol)",
     )
+
+
+def _add_protocol(parser: argparse.ArgumentParser) -> None:
+    """The protocol and each of its choices; a choice given overrides the protocol's."""
+    group = parser.add_argument_group("protocol", "the protocol sets every choice below that is not given")
+    group.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default=PAPER.protocol,
+        help=f"robust: symmetries, label smoothing, weight average, cosine schedule; paper: the published protocol "
+        f"exactly (default {PAPER.protocol})",
+    )
+    group.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="train on each patch under a random one of its 8 turns and mirrors",
+    )
+    group.add_argument(
+        "--label-smoothing", type=float, metavar="S", help="share of each target spread over the classes"
+    )
+    group.add_argument("--ema-decay", type=float, metavar="D", help="decay of the weight average (0: none)")
+    group.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule")
+    group.add_argument("--warmup-epochs", type=int, metavar="N", help="linear warm-up of the cosine schedule")
+    group.add_argument(
+        "--patience", type=int, metavar="N", help="stop after N epochs without a better validation (0: never)"
+    )
+    group.add_argument(
+        "--balanced-batches",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="draw batches with every class equally likely",
+    )
+
+
+def _protocol_options(args: argparse.Namespace) -> dict:
+    names = ("augment", "label_smoothing", "ema_decay", "schedule", "warmup_epochs", "patience", "balanced_batches")
+    return {"protocol": args.protocol, **{n: getattr(args, n) for n in names if getattr(args, n) is not None}}
 
 
 def _device(parser: argparse.ArgumentParser) -> None:
@@ -136,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=PAPER.seed,
         help=f"random seed: the same seed repeats a run on CPU (default {PAPER.seed})",
     )
+    _add_protocol(p)
     _device(p)
     _add_common(p)
 
@@ -243,6 +284,7 @@ def job_request(args: argparse.Namespace):
                 pca_components=args.components,
                 seed=args.seed,
                 device=args.device,
+                **_protocol_options(args),
             ),
         )
     if args.command == "classify":
