@@ -14,6 +14,7 @@ from ..requests import (
     DEFAULT_TILE_SIZE,
     DEVICES,
     PRECISIONS,
+    VALIDATION_SPLITS,
     AssessRequest,
     ClassifyRequest,
     ImportRequest,
@@ -78,8 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a model from rasters and labelled ground truth",
         description=(
             "Train NCGLF2 with the paper's protocol: 40 whitened PCA components + LiDAR, 11 x 11 patches, "
-            "20 training pixels per class, 15 %% of the remaining labelled pixels for validation, 80 epochs, "
-            "keeping the weights of the best validation accuracy."
+            "20 training pixels per class, 15 %% of the labelled pixels for validation, 80 epochs, "
+            "keeping the weights of the best validation accuracy. Validation is spatial unless asked otherwise: "
+            "whole polygons, regions of a class raster or blocks of points, with no training pixel closer to them "
+            "than the patch size."
         ),
     )
     _add_inputs(p)
@@ -107,7 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--validation-fraction",
         type=float,
         default=PAPER.validation_fraction,
-        help=f"share of the remaining labelled pixels used for validation (default {PAPER.validation_fraction})",
+        help="share of each class's labelled pixels kept for validation (random split: of those left after the "
+        f"training pixels; default {PAPER.validation_fraction})",
+    )
+    p.add_argument(
+        "--validation-split",
+        choices=VALIDATION_SPLITS,
+        default=PAPER.validation_split,
+        help="spatial: validation from whole polygons, regions or blocks, and no training patch overlapping a "
+        "validation patch; random: the paper's random pixels, whose patches overlap the training patches "
+        f"(optimistic); ignored with --validation (default {PAPER.validation_split})",
     )
     p.add_argument(
         "--batch-size", type=int, default=PAPER.batch_size, help=f"training batch size (default {PAPER.batch_size})"
@@ -239,6 +251,7 @@ def job_request(args: argparse.Namespace):
                 learning_rate=args.learning_rate,
                 samples_per_class=_samples(args.samples_per_class),
                 validation_fraction=args.validation_fraction,
+                validation_split=args.validation_split,
                 patch_size=args.patch_size,
                 pca_components=args.components,
                 seed=args.seed,
