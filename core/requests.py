@@ -20,6 +20,7 @@ from .errors import InputError
 __all__ = [
     "DEVICES",
     "PRECISIONS",
+    "VALIDATION_SPLITS",
     "DEFAULT_TILE_SIZE",
     "DEFAULT_MAX_FIT_PIXELS",
     "REFERENCE_PCA_COMPONENTS",
@@ -39,6 +40,10 @@ __all__ = [
 DEVICES = ("auto", "cpu", "cuda")
 #: Arithmetic of classification: float32 reproduces the network exactly.
 PRECISIONS = ("float32", "bfloat16")
+#: How validation pixels are drawn from the training labels: spatial = whole polygons, regions or blocks kept
+#: apart from every training patch (the default: an honest validation); random = the paper's random pixels,
+#: whose patches overlap the training patches.
+VALIDATION_SPLITS = ("spatial", "random")
 #: Tile side for classification; memory stays bounded by a few tiles whatever the raster size.
 DEFAULT_TILE_SIZE = 256
 #: Pixels the PCA and standardization are fitted on at most (a sample beyond that).
@@ -53,6 +58,7 @@ SCHEDULES = ("step", "cosine")
 #: What each protocol chooses for the training choices a request leaves unset (None).
 PROTOCOL_CHOICES: dict[str, dict[str, Any]] = {
     "paper": {
+        "validation_split": "random",
         "augment": False,
         "label_smoothing": 0.0,
         "ema_decay": 0.0,
@@ -62,6 +68,7 @@ PROTOCOL_CHOICES: dict[str, dict[str, Any]] = {
         "balanced_batches": False,
     },
     "robust": {
+        "validation_split": "spatial",
         "augment": True,
         "label_smoothing": 0.1,
         "ema_decay": 0.99,
@@ -113,7 +120,7 @@ def _check_optional_paths(**paths: Any) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class TrainingParameters:
-    """How a network is trained; the defaults are the paper's protocol."""
+    """How a network is trained; the defaults are the paper's protocol, except the spatial validation split."""
 
     epochs: int = 80
     batch_size: int = 64
@@ -122,6 +129,7 @@ class TrainingParameters:
     lr_gamma: float = 0.9
     samples_per_class: int | None = 20  # None: all labelled pixels
     validation_fraction: float = 0.15
+    validation_split: str | None = None  # None: the protocol's (the paper's random pixels, else spatial)
     focal_gamma: float = 2.0
     focal_weight: float = 0.2
     consistency_weight: float = 0.8
@@ -224,6 +232,10 @@ class TrainingParameters:
         for ok, message in rules:
             _require(ok, message)
         _check_device(self.device)
+        _require(
+            self.validation_split in VALIDATION_SPLITS,
+            f"validation split must be one of {', '.join(VALIDATION_SPLITS)} (got {self.validation_split!r})",
+        )
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -16,6 +16,7 @@ from ..requests import (
     PRECISIONS,
     PROTOCOLS,
     SCHEDULES,
+    VALIDATION_SPLITS,
     AssessRequest,
     ClassifyRequest,
     ImportRequest,
@@ -93,7 +94,16 @@ def _add_protocol(parser: argparse.ArgumentParser) -> None:
 
 
 def _protocol_options(args: argparse.Namespace) -> dict:
-    names = ("augment", "label_smoothing", "ema_decay", "schedule", "warmup_epochs", "patience", "balanced_batches")
+    names = (
+        "validation_split",
+        "augment",
+        "label_smoothing",
+        "ema_decay",
+        "schedule",
+        "warmup_epochs",
+        "patience",
+        "balanced_batches",
+    )
     return {"protocol": args.protocol, **{n: getattr(args, n) for n in names if getattr(args, n) is not None}}
 
 
@@ -118,8 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a model from rasters and labelled ground truth",
         description=(
             "Train NCGLF2 with the paper's protocol: 40 whitened PCA components + LiDAR, 11 x 11 patches, "
-            "20 training pixels per class, 15 %% of the remaining labelled pixels for validation, 80 epochs, "
-            "keeping the weights of the best validation accuracy."
+            "20 training pixels per class, 15 %% of the labelled pixels for validation, 80 epochs, "
+            "keeping the weights of the best validation accuracy. Validation is spatial unless asked otherwise: "
+            "whole polygons, regions of a class raster or blocks of points, with no training pixel closer to them "
+            "than the patch size."
         ),
     )
     _add_inputs(p)
@@ -147,7 +159,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--validation-fraction",
         type=float,
         default=PAPER.validation_fraction,
-        help=f"share of the remaining labelled pixels used for validation (default {PAPER.validation_fraction})",
+        help="share of each class's labelled pixels kept for validation (random split: of those left after the "
+        f"training pixels; default {PAPER.validation_fraction})",
+    )
+    p.add_argument(
+        "--validation-split",
+        choices=VALIDATION_SPLITS,
+        default=None,
+        help="spatial: validation from whole polygons, regions or blocks, and no training patch overlapping a "
+        "validation patch; random: the paper's random pixels, whose patches overlap the training patches "
+        f"(optimistic); ignored with --validation (default: the protocol's, {PAPER.validation_split} for "
+        f"{PAPER.protocol})",
     )
     p.add_argument(
         "--batch-size", type=int, default=PAPER.batch_size, help=f"training batch size (default {PAPER.batch_size})"
