@@ -533,12 +533,37 @@
     </message>
     <message>
       <location filename="ncglf2_qgis/algorithms/train.py" />
+      <source>the protocol's (robust: spatial, paper: random)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/train.py" />
       <source>spatial (whole polygons, regions or blocks, apart from the training pixels)</source>
       <translation type="unfinished" />
     </message>
     <message>
       <location filename="ncglf2_qgis/algorithms/train.py" />
       <source>random (the paper's protocol, optimistic)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/train.py" />
+      <source>Robust: every training patch is shown under a random one of its 8 turns and mirrors, targets are smoothed, the weights kept are an exponential moving average, the learning rate follows a cosine after a warm-up, batches are class-balanced and validation is spatial: accuracy that depends far less on the seed. Paper: the published protocol exactly, for comparisons.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/train.py" />
+      <source>Training protocol</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/train.py" />
+      <source>robust (symmetries, label smoothing, weight average, cosine schedule, spatial split)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/train.py" />
+      <source>paper (the published protocol exactly)</source>
       <translation type="unfinished" />
     </message>
     <message>
@@ -938,6 +963,11 @@
     </message>
     <message>
       <location filename="resources/ncglf2_dialog.ui" />
+      <source>the protocol's (robust: spatial, paper: random)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
       <source>spatial (honest)</source>
       <translation type="unfinished" />
     </message>
@@ -949,6 +979,26 @@
     <message>
       <location filename="resources/ncglf2_dialog.ui" />
       <source>Optional separate labels for validation, instead of a fraction of the training labels.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
+      <source>Protocol</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
+      <source>Robust: each patch under random turns and mirrors, label smoothing, an average of the weights, a cosine schedule, balanced batches and the spatial split. Paper: the published protocol exactly.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
+      <source>robust</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
+      <source>paper</source>
       <translation type="unfinished" />
     </message>
     <message>

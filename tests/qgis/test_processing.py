@@ -13,6 +13,8 @@ from paths import ROOT
 from pythons import DLL_ERROR, bare_python, broken_torch_python, older_python
 from scenes import build_tiny_scene  # noqa: E402
 
+from ncglf2.core.requests import PROTOCOLS, TrainingParameters
+
 # Small values: still the real training loop, a few seconds on two cores.
 FAST_TRAINING = {
     "EPOCHS": 3,
@@ -38,6 +40,7 @@ ALGORITHMS = {
         "SAMPLES_PER_CLASS",
         "VALIDATION_FRACTION",
         "VALIDATION_SPLIT",
+        "PROTOCOL",
         "BATCH_SIZE",
         "LEARNING_RATE",
         "PATCH_SIZE",
@@ -217,8 +220,11 @@ def test_provider_offers_the_algorithms_with_help(provider):
     assert train.parameterDefinition("EPOCHS").maximum() == 10000
     assert train.parameterDefinition("DEVICE").options() == ["auto", "cpu", "cuda"]
     split = train.parameterDefinition("VALIDATION_SPLIT")
-    assert [option.split(" ")[0] for option in split.options()] == ["spatial", "random"]
+    assert [option.split(" ")[0] for option in split.options()] == ["the", "spatial", "random"]
     assert split.defaultValue() == 0 and split.flags() & QgsProcessingParameterDefinition.FlagAdvanced
+    protocol = train.parameterDefinition("PROTOCOL")
+    assert [option.split(" ")[0] for option in protocol.options()] == list(PROTOCOLS)
+    assert protocol.defaultValue() == PROTOCOLS.index(TrainingParameters().protocol)
     assert train.parameterDefinition("LEARNING_RATE").flags() & QgsProcessingParameterDefinition.FlagAdvanced
     assert not train.parameterDefinition("EPOCHS").flags() & QgsProcessingParameterDefinition.FlagAdvanced
     assert "*.ncglf2" in train.parameterDefinition("OUTPUT_MODEL").fileFilter()
