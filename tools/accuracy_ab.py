@@ -61,6 +61,12 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
     "robust-balanced": ({"protocol": "robust", "balanced_batches": False}, False),
     "robust-random": ({"protocol": "robust", "validation_split": "random"}, False),
     "robust-160-early": ({"protocol": "robust", "epochs": 160, "patience": 40}, False),
+    "robust-lr3": ({"protocol": "robust", "learning_rate": 1e-3}, False),
+    "robust-lr3-random": ({"protocol": "robust", "learning_rate": 1e-3, "validation_split": "random"}, False),
+    "robust-random-unbalanced": (
+        {"protocol": "robust", "validation_split": "random", "balanced_batches": False},
+        False,
+    ),
 }
 
 

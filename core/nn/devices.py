@@ -22,7 +22,8 @@ def describe_device(name: str = "auto") -> str:
     """What a job on ``name`` runs on, for the log: the device and, for a GPU, its model and memory."""
     device = resolve_device(name)
     if device.type != "cuda":
-        return f"{device.type} ({torch.get_num_threads()} threads)"
+        threads = torch.get_num_threads()
+        return f"{device.type} ({threads} thread{'s' if threads != 1 else ''})"
     index = device.index if device.index is not None else torch.cuda.current_device()
     properties = torch.cuda.get_device_properties(index)
     return f"cuda:{index} ({properties.name}, {properties.total_memory / 2**30:.0f} GiB)"
