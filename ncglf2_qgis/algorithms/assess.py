@@ -41,7 +41,8 @@ class AssessAlgorithm(NCGLF2Algorithm):
         "each class and the confusion matrix, written as an HTML report. The reference is a class raster "
         "or points or polygons with a class field; text classes are matched to the map's class names. "
         "Given the model that made the map, it also reports the accuracy on the reference pixels whose patch "
-        "holds none of the model's training pixels: the honest figure, as those pixels were not seen in training."
+        "holds none of the model's training pixels: the honest figure, since none of them shares its patch "
+        "with a pixel the network was fitted on."
     )
 
     def name(self) -> str:

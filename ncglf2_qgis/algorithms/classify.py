@@ -102,8 +102,8 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
                 self.TTA, self.tr("Average over rotations and mirrors (8 times slower)"), defaultValue=False
             ),
             "Test-time augmentation: classify every patch in its 4 rotations, each with and without a mirror, "
-            "and average the 8 class probabilities. Often a little more accurate and smoother; costs 8 times the "
-            "network's work.",
+            "and average the 8 class probabilities, so that the map does not depend on which way a patch is turned; "
+            "costs 8 times the network's work.",
             advanced=True,
         )
         self.add(
