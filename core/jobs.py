@@ -491,7 +491,7 @@ def assess_outcome(request: AssessRequest, progress: Progress | None = None) -> 
     accumulator = ConfusionAccumulator(class_ids)
     order = np.argsort(labels.rows, kind="stable")
     rows, cols, ref_ids = labels.rows[order], labels.cols[order], ref_ids[order]
-    away = None  # the reference pixels whose patch holds no training pixel, and their counts
+    away = None  # per reference pixel: whether its patch holds no training pixel
     if isinstance(trained, _Trained):
         away = ~near_pixels(rows, cols, trained.rows, trained.cols, trained.patch_size // 2)
         away_accumulator = ConfusionAccumulator(class_ids)
@@ -549,7 +549,10 @@ def assess_outcome(request: AssessRequest, progress: Progress | None = None) -> 
         progress.info(f"away from the training pixels (the honest figure): {_scores_line(honest.assessment)}")
         progress.info(f"  {honest.describe()}")
     elif honest is not None and not honest.unavailable:
-        progress.info(f"no accuracy away from the training pixels: {honest.describe()}, none is left")
+        progress.info(
+            f"no accuracy away from the training pixels: all {honest.excluded} assessed reference pixels lie "
+            f"within {honest.radius} pixels of one"
+        )
     return AssessOutcome(assessment, honest)
 
 

@@ -9,7 +9,7 @@ import torch
 from rasters import geotransform, srs_wkt, write_raster
 from scenes import build_tiny_scene, tiny_parameters
 
-from ncglf2.core import jobs
+from ncglf2.core import ModelFileError, jobs
 from ncglf2.core.io.grid import Grid
 from ncglf2.core.io.labels import ClassTable
 from ncglf2.core.io.model_file import ModelBundle, TrainingPixels, load_model, save_model
@@ -186,3 +186,11 @@ def test_every_reference_pixel_near_training_leaves_no_honest_figure(tmp_path):
     assert outcome.away.assessment is None and outcome.away.excluded == 9 and not outcome.away.unavailable
     assert figures["away_from_training"]["assessment"] is None
     assert any("no accuracy away from the training pixels" in line for line in log.lines)
+
+
+def test_a_file_that_is_no_model_is_refused_before_any_report(tmp_path):
+    junk = tmp_path / "notes.ncglf2"
+    junk.write_text("not a model")
+    with pytest.raises(ModelFileError, match=r"notes\.ncglf2"):
+        run_assess(tmp_path, np.ones((30, 40)), np.ones((30, 40)), str(junk))
+    assert not (tmp_path / "a.html").exists() and not (tmp_path / "a.json").exists()
