@@ -27,7 +27,7 @@ from .nn.model import NetworkConfig
 from .nn.preprocessing import Preprocessing
 from .pipeline.metrics import Assessment, AwayFromTraining
 from .pipeline.preprocess import fit_preprocessing
-from .pipeline.report import TrainingHistory
+from .pipeline.report import TrainingHistory, describe_spatial_split, validation_warnings
 from .pipeline.sampling import Split, split_samples
 from .pipeline.training import PatchCache, build_patch_cache, fit_network
 from .progress import Progress, SilentProgress, SubProgress
@@ -94,7 +94,7 @@ def _align_validation(validation, classes, source: str):
             f"the validation labels {source} have classes the training labels lack: {', '.join(map(repr, unknown))}"
         )
     ids = remap_ids(validation.class_ids, mapping)
-    return LabeledPixels(validation.rows, validation.cols, ids.astype(np.int32), classes)
+    return LabeledPixels(validation.rows, validation.cols, ids.astype(np.int32), classes, validation.groups)
 
 
 def remap_ids(values: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
@@ -175,7 +175,13 @@ def _prepare_training(request: TrainRequest, stack, caches: ExitStack, progress:
         params.validation_fraction,
         params.seed,
         separate_validation=validation_labels is not None,
+        method=params.validation_split,
+        patch_size=params.patch_size,
     )
+    for note in split.notes:
+        progress.info(f"warning: {note}")
+    if split.method == "spatial":
+        progress.info(describe_spatial_split(split.summary))
     train_ids = labels.class_ids[split.train]
     model_ids = [cid for cid in labels.classes.ids if np.any(train_ids == cid)]
     position = {cid: i for i, cid in enumerate(labels.classes.ids)}
@@ -288,11 +294,16 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
         },
         "training": params.to_dict(),
         "samples": {"train": int(split.train.size), "validation": int(val_ids.size), "test": int(split.test.size)},
+        "split": split.summary,
         "best_epoch": fit.history.best_epoch,
         "validation": validation.to_dict() if validation is not None else None,
         "training_seconds": round(fit.seconds, 2),
         "torch_version": torch.__version__,
     }
+    warnings = validation_warnings(fit.history, validation, split.summary)
+    for warning in warnings:
+        progress.info(f"warning: {warning}")
+    provenance["validation_warnings"] = warnings
     bundle = ModelBundle(
         fit.network, data.preprocessing, ClassTable(model_ids, names, colors), provenance, training_pixels=trained_on
     )
@@ -341,10 +352,17 @@ def _write_training_report(
         validation=validation,
         context=context,
         png_link=paths["png"],
+        split=provenance["split"],
     )
     with open(staged.path(paths["json"]), "w", encoding="utf-8") as out:
         json.dump(
-            {"history": record.to_dict(), "validation": provenance["validation"], "context": context},
+            {
+                "history": record.to_dict(),
+                "validation": provenance["validation"],
+                "split": provenance["split"],
+                "warnings": provenance["validation_warnings"],
+                "context": context,
+            },
             out,
             indent=1,
             default=str,

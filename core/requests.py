@@ -20,9 +20,13 @@ from .errors import InputError
 __all__ = [
     "DEVICES",
     "PRECISIONS",
+    "VALIDATION_SPLITS",
     "DEFAULT_TILE_SIZE",
     "DEFAULT_MAX_FIT_PIXELS",
     "REFERENCE_PCA_COMPONENTS",
+    "PROTOCOLS",
+    "PROTOCOL_CHOICES",
+    "SCHEDULES",
     "TrainingParameters",
     "TrainRequest",
     "ClassifyRequest",
@@ -36,12 +40,44 @@ __all__ = [
 DEVICES = ("auto", "cpu", "cuda")
 #: Arithmetic of classification: float32 reproduces the network exactly.
 PRECISIONS = ("float32", "bfloat16")
+#: How validation pixels are drawn from the training labels: spatial = whole polygons, regions or blocks kept
+#: apart from every training patch (the default: an honest validation); random = the paper's random pixels,
+#: whose patches overlap the training patches.
+VALIDATION_SPLITS = ("spatial", "random")
 #: Tile side for classification; memory stays bounded by a few tiles whatever the raster size.
 DEFAULT_TILE_SIZE = 256
 #: Pixels the PCA and standardization are fitted on at most (a sample beyond that).
 DEFAULT_MAX_FIT_PIXELS = 4_000_000
 #: The published implementation keeps 40 whitened principal components.
 REFERENCE_PCA_COMPONENTS = 40
+
+#: Training protocols: "paper" is the published one exactly; "robust" adds what makes a model independent of luck.
+PROTOCOLS = ("robust", "paper")
+#: Learning-rate schedules: the paper's step decay, or a cosine decay after a linear warm-up.
+SCHEDULES = ("step", "cosine")
+#: What each protocol chooses for the training choices a request leaves unset (None).
+PROTOCOL_CHOICES: dict[str, dict[str, Any]] = {
+    "paper": {
+        "validation_split": "random",
+        "augment": False,
+        "label_smoothing": 0.0,
+        "ema_decay": 0.0,
+        "schedule": "step",
+        "warmup_epochs": 0,
+        "patience": 0,
+        "balanced_batches": False,
+    },
+    "robust": {
+        "validation_split": "spatial",
+        "augment": True,
+        "label_smoothing": 0.1,
+        "ema_decay": 0.99,
+        "schedule": "cosine",
+        "warmup_epochs": 5,
+        "patience": 0,
+        "balanced_batches": True,
+    },
+}
 
 _MAX_TILE_SIZE = 100_000
 _MAX_BATCH_SIZE = 1_000_000
@@ -55,6 +91,10 @@ def _require(ok: bool, message: str) -> None:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _check_device(device: Any) -> None:
@@ -80,7 +120,7 @@ def _check_optional_paths(**paths: Any) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class TrainingParameters:
-    """How a network is trained; the defaults are the paper's protocol."""
+    """How a network is trained; the defaults are the paper's protocol, except the spatial validation split."""
 
     epochs: int = 80
     batch_size: int = 64
@@ -89,6 +129,7 @@ class TrainingParameters:
     lr_gamma: float = 0.9
     samples_per_class: int | None = 20  # None: all labelled pixels
     validation_fraction: float = 0.15
+    validation_split: str | None = None  # None: the protocol's (the paper's random pixels, else spatial)
     focal_gamma: float = 2.0
     focal_weight: float = 0.2
     consistency_weight: float = 0.8
@@ -100,8 +141,21 @@ class TrainingParameters:
     seed: int = 0
     device: str = "auto"
     max_fit_pixels: int = DEFAULT_MAX_FIT_PIXELS
+    # The choices below left unset (None) take the protocol's (PROTOCOL_CHOICES); the model file records them all.
+    protocol: str = "paper"
+    augment: bool | None = None  # each training patch under a random one of its 8 symmetries
+    label_smoothing: float | None = None  # share of each target spread evenly over the classes
+    ema_decay: float | None = None  # exponential moving average of the weights (0: none)
+    schedule: str | None = None
+    warmup_epochs: int | None = None  # linear warm-up of the cosine schedule
+    patience: int | None = None  # stop after this many epochs without a better validation (0: never)
+    balanced_batches: bool | None = None  # draw batches with every class equally likely
 
     def __post_init__(self) -> None:
+        _require(self.protocol in PROTOCOLS, f"protocol must be one of {', '.join(PROTOCOLS)} (got {self.protocol!r})")
+        for name, value in PROTOCOL_CHOICES[self.protocol].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
         self.check()
 
     def check(self) -> None:
@@ -158,10 +212,30 @@ class TrainingParameters:
             (self.depth >= 1, "depth must be at least 1"),
             (0 <= self.seed <= _MAX_SEED, "seed must be between 0 and 2^63 - 1"),
             (self.max_fit_pixels >= 1000, "the PCA fitting cap must be at least 1000 pixels"),
+            (isinstance(self.augment, bool), "augment must be true or false"),
+            (isinstance(self.balanced_batches, bool), "balanced batches must be true or false"),
+            (
+                _is_number(self.label_smoothing) and 0 <= self.label_smoothing < 1,  # type: ignore[operator]
+                "label smoothing must be in [0, 1)",
+            ),
+            (
+                _is_number(self.ema_decay) and 0 <= self.ema_decay < 1,  # type: ignore[operator]
+                "the weight average decay must be in [0, 1)",
+            ),
+            (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)} (got {self.schedule!r})"),
+            (
+                _is_int(self.warmup_epochs) and self.warmup_epochs >= 0,  # type: ignore[operator]
+                "warm-up epochs must be a whole number, 0 for none",
+            ),
+            (_is_int(self.patience) and self.patience >= 0, "patience must be a whole number of epochs, 0 for none"),  # type: ignore[operator]
         ]
         for ok, message in rules:
             _require(ok, message)
         _check_device(self.device)
+        _require(
+            self.validation_split in VALIDATION_SPLITS,
+            f"validation split must be one of {', '.join(VALIDATION_SPLITS)} (got {self.validation_split!r})",
+        )
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

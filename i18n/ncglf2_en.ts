@@ -488,7 +488,7 @@
     </message>
     <message>
       <location filename="ncglf2_qgis/algorithms/train.py" />
-      <source>Trains the NCGLF2 fusion network to recognise land-cover classes from a hyperspectral image and LiDAR rasters. The labelled pixels come from a class raster (class ids, 0 = unlabelled) or from points or polygons with a class field; labelled pixels where the HSI or a LiDAR band holds no data are left out, and the log says how many per class. A part of the samples is kept aside to validate the network after every epoch; the weights of the best epoch are saved in the model file, with the fitted PCA and the class names and colours. The optional report shows the training curves and the validation accuracy.</source>
+      <source>Trains the NCGLF2 fusion network to recognise land-cover classes from a hyperspectral image and LiDAR rasters. The labelled pixels come from a class raster (class ids, 0 = unlabelled) or from points or polygons with a class field; labelled pixels where the HSI or a LiDAR band holds no data are left out, and the log says how many per class. A part of the samples is kept aside to validate the network after every epoch: by default whole polygons or regions, with no training pixel next to them, so that the validation accuracy is honest. The weights of the best epoch are saved in the model file, with the fitted PCA and the class names and colours. The optional report shows the training curves, the validation accuracy and how the validation was drawn, and warns when it says little.</source>
       <translation type="unfinished" />
     </message>
     <message>
@@ -564,6 +564,51 @@
     <message>
       <location filename="ncglf2_qgis/algorithms/train.py" />
       <source>Validation share of the labels</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/train.py" />
+      <source>How the validation pixels are kept aside. Spatial: whole polygons, connected regions of a class raster or blocks of points, and no training pixel within a patch's width of them, so no training patch overlaps a validation patch and the validation accuracy is honest. Random: pixels drawn at random inside the same polygons as the training pixels, as in the paper; their patches overlap, so the validation accuracy is optimistic. Ignored when separate validation labels are given.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/train.py" />
+      <source>Validation split</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/train.py" />
+      <source>the protocol's (robust: spatial, paper: random)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/train.py" />
+      <source>spatial (whole polygons, regions or blocks, apart from the training pixels)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/train.py" />
+      <source>random (the paper's protocol, optimistic)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/train.py" />
+      <source>Robust: every training patch is shown under a random one of its 8 turns and mirrors, targets are smoothed, the weights kept are an exponential moving average, the learning rate follows a cosine after a warm-up, batches are class-balanced and validation is spatial: accuracy that depends far less on the seed. Paper: the published protocol exactly, for comparisons.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/train.py" />
+      <source>Training protocol</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/train.py" />
+      <source>robust (symmetries, label smoothing, weight average, cosine schedule, spatial split)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/train.py" />
+      <source>paper (the published protocol exactly)</source>
       <translation type="unfinished" />
     </message>
     <message>
@@ -958,7 +1003,52 @@
     </message>
     <message>
       <location filename="resources/ncglf2_dialog.ui" />
+      <source>Validation split</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
+      <source>Spatial: whole polygons or regions are kept aside, with no training pixel next to them, so the validation accuracy is honest. Random: the paper's random pixels inside the training polygons; optimistic.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
+      <source>the protocol's (robust: spatial, paper: random)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
+      <source>spatial (honest)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
+      <source>random (the paper's, optimistic)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
       <source>Optional separate labels for validation, instead of a fraction of the training labels.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
+      <source>Protocol</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
+      <source>Robust: each patch under random turns and mirrors, label smoothing, an average of the weights, a cosine schedule, balanced batches and the spatial split. Paper: the published protocol exactly.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
+      <source>robust</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
+      <source>paper</source>
       <translation type="unfinished" />
     </message>
     <message>

@@ -55,6 +55,8 @@ _TRAIN_SPINS = {
     "VALIDATION_FRACTION": "validationFractionSpin",
 }
 _IMPORT_SPINS = {"CLASSES": "classCountSpin", "PATCH_SIZE": "importPatchSizeSpin"}
+# Combo boxes whose items are the algorithm's enum in order: they start on its default.
+_TRAIN_COMBOS = {"VALIDATION_SPLIT": "validationSplitCombo", "PROTOCOL": "protocolCombo"}
 
 
 class InputProblem(ValueError):
@@ -137,6 +139,7 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
         self.messageLabel.setVisible(False)
         self._align_labels()
         self._apply_parameter_definitions(TRAIN, _TRAIN_SPINS)
+        self._apply_enum_defaults(TRAIN, _TRAIN_COMBOS)
         self._apply_parameter_definitions(IMPORT_REFERENCE, _IMPORT_SPINS)
         self.labelsLayerCombo.setAllowEmptyLayer(True)
         self.refresh_lidar_layers()
@@ -193,6 +196,15 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
                 spin.setMaximum(convert(min(high, 2**31 - 1)))
             if definition.defaultValue() is not None:
                 spin.setValue(convert(definition.defaultValue()))
+
+    def _apply_enum_defaults(self, algorithm_id: str, combos: dict[str, str]) -> None:
+        algorithm = QgsApplication.processingRegistry().algorithmById(algorithm_id)
+        if algorithm is None:
+            return
+        for name, widget_name in combos.items():
+            definition = algorithm.parameterDefinition(name)
+            if definition is not None and definition.defaultValue() is not None:
+                getattr(self, widget_name).setCurrentIndex(int(definition.defaultValue()))
 
     def apply_layer_defaults(self, *_args) -> None:
         """Likely choices for the layer combos the user has not touched, and output files beside the data."""
@@ -397,6 +409,8 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
             "EPOCHS": self.epochsSpin.value(),
             "SAMPLES_PER_CLASS": samples,
             "VALIDATION_FRACTION": self.validationFractionSpin.value(),
+            "VALIDATION_SPLIT": self.validationSplitCombo.currentIndex(),  # the protocol's, spatial, random: the enum
+            "PROTOCOL": self.protocolCombo.currentIndex(),  # robust, paper: the enum
             "BATCH_SIZE": self.batchSizeSpin.value(),
             "LEARNING_RATE": self.learningRateSpin.value(),
             "PATCH_SIZE": self.patchSizeSpin.value(),

@@ -14,6 +14,9 @@ from ..requests import (
     DEFAULT_TILE_SIZE,
     DEVICES,
     PRECISIONS,
+    PROTOCOLS,
+    SCHEDULES,
+    VALIDATION_SPLITS,
     AssessRequest,
     ClassifyRequest,
     ImportRequest,
@@ -57,6 +60,53 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_protocol(parser: argparse.ArgumentParser) -> None:
+    """The protocol and each of its choices; a choice given overrides the protocol's."""
+    group = parser.add_argument_group("protocol", "the protocol sets every choice below that is not given")
+    group.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default=PAPER.protocol,
+        help=f"robust: symmetries, label smoothing, weight average, cosine schedule; paper: the published protocol "
+        f"exactly (default {PAPER.protocol})",
+    )
+    group.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="train on each patch under a random one of its 8 turns and mirrors",
+    )
+    group.add_argument(
+        "--label-smoothing", type=float, metavar="S", help="share of each target spread over the classes"
+    )
+    group.add_argument("--ema-decay", type=float, metavar="D", help="decay of the weight average (0: none)")
+    group.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule")
+    group.add_argument("--warmup-epochs", type=int, metavar="N", help="linear warm-up of the cosine schedule")
+    group.add_argument(
+        "--patience", type=int, metavar="N", help="stop after N epochs without a better validation (0: never)"
+    )
+    group.add_argument(
+        "--balanced-batches",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="draw batches with every class equally likely",
+    )
+
+
+def _protocol_options(args: argparse.Namespace) -> dict:
+    names = (
+        "validation_split",
+        "augment",
+        "label_smoothing",
+        "ema_decay",
+        "schedule",
+        "warmup_epochs",
+        "patience",
+        "balanced_batches",
+    )
+    return {"protocol": args.protocol, **{n: getattr(args, n) for n in names if getattr(args, n) is not None}}
+
+
 def _device(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", default="auto", choices=DEVICES, help="where the network runs (default: auto = GPU when available)"
@@ -78,8 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a model from rasters and labelled ground truth",
         description=(
             "Train NCGLF2 with the paper's protocol: 40 whitened PCA components + LiDAR, 11 x 11 patches, "
-            "20 training pixels per class, 15 %% of the remaining labelled pixels for validation, 80 epochs, "
-            "keeping the weights of the best validation accuracy."
+            "20 training pixels per class, 15 %% of the labelled pixels for validation, 80 epochs, "
+            "keeping the weights of the best validation accuracy. Validation is spatial unless asked otherwise: "
+            "whole polygons, regions of a class raster or blocks of points, with no training pixel closer to them "
+            "than the patch size."
         ),
     )
     _add_inputs(p)
@@ -107,7 +159,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--validation-fraction",
         type=float,
         default=PAPER.validation_fraction,
-        help=f"share of the remaining labelled pixels used for validation (default {PAPER.validation_fraction})",
+        help="share of each class's labelled pixels kept for validation (random split: of those left after the "
+        f"training pixels; default {PAPER.validation_fraction})",
+    )
+    p.add_argument(
+        "--validation-split",
+        choices=VALIDATION_SPLITS,
+        default=None,
+        help="spatial: validation from whole polygons, regions or blocks, and no training patch overlapping a "
+        "validation patch; random: the paper's random pixels, whose patches overlap the training patches "
+        f"(optimistic); ignored with --validation (default: the protocol's, {PAPER.validation_split} for "
+        f"{PAPER.protocol})",
     )
     p.add_argument(
         "--batch-size", type=int, default=PAPER.batch_size, help=f"training batch size (default {PAPER.batch_size})"
@@ -136,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=PAPER.seed,
         help=f"random seed: the same seed repeats a run on CPU (default {PAPER.seed})",
     )
+    _add_protocol(p)
     _device(p)
     _add_common(p)
 
@@ -261,6 +324,7 @@ def job_request(args: argparse.Namespace):
                 pca_components=args.components,
                 seed=args.seed,
                 device=args.device,
+                **_protocol_options(args),
             ),
         )
     if args.command == "classify":

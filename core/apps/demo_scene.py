@@ -24,7 +24,15 @@ from ..errors import InputError
 from ..io.crs import gdal_errors
 from ..io.outputs import atomic_path
 
-__all__ = ["DemoScene", "DemoClass", "DEMO_CLASSES", "build_demo_scene", "read_spectra_table", "SPECTRA_CSV"]
+__all__ = [
+    "DemoScene",
+    "DemoClass",
+    "DEMO_CLASSES",
+    "HARD_DEMO_CLASSES",
+    "build_demo_scene",
+    "read_spectra_table",
+    "SPECTRA_CSV",
+]
 
 SPECTRA_CSV = Path(__file__).resolve().parent.parent / "data" / "spectra.csv"
 
@@ -71,6 +79,18 @@ DEMO_CLASSES: tuple[DemoClass, ...] = (
     DemoClass("sand", (240, 222, 155), ("BeachSand",), "Dirt", (0.0, 0.15)),
     DemoClass("sidewalk", (205, 205, 205), ("Sidewalk",)),
     DemoClass("tree", (30, 110, 40), ("LiveOakLeaves", "FriendshipOak"), "GrassByBuilding", (0.05, 0.5)),
+)
+# The harder scene adds classes that differ from others only in height: shrubs
+# are low trees, tall buildings high flat roofs.
+HARD_DEMO_CLASSES: tuple[DemoClass, ...] = tuple(
+    sorted(
+        DEMO_CLASSES
+        + (
+            DemoClass("shrub", (120, 160, 60), ("LiveOakLeaves", "FriendshipOak"), "GrassByBuilding", (0.05, 0.5)),
+            DemoClass("tall building", (230, 140, 120), ("Building",), "Sidewalk", (0.3, 1.0)),
+        ),
+        key=lambda c: c.name,
+    )
 )
 # Spectral variability: whole objects (z ~ N(0, 1) along the field modes),
 # single pixels (white), brightness per object and per pixel.
@@ -181,15 +201,12 @@ def _blur3(cube: np.ndarray, sigma: float) -> np.ndarray:
 
 @dataclass
 class _Layout:
-    classes: np.ndarray  # index into DEMO_CLASSES
+    classes: np.ndarray  # index into ``table``
     objects: np.ndarray  # object id; 0 for continuous covers (grass, sand, roads, sidewalks)
     dsm: np.ndarray  # metres above sea level
     terrain: np.ndarray
     object_count: int
-
-
-def _class_index(name: str) -> int:
-    return [c.name for c in DEMO_CLASSES].index(name)
+    table: tuple[DemoClass, ...] = DEMO_CLASSES
 
 
 def _terrain(rng: np.random.Generator, size: int, yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
@@ -202,11 +219,16 @@ def _terrain(rng: np.random.Generator, size: int, yy: np.ndarray, xx: np.ndarray
     return height
 
 
-def _layout(rng: np.random.Generator, size: int) -> _Layout:
-    """Place roads, sidewalks, beach, parking lots, soil, buildings and trees."""
+def _layout(rng: np.random.Generator, size: int, table: tuple[DemoClass, ...] = DEMO_CLASSES) -> _Layout:
+    """Place roads, sidewalks, beach, parking lots, soil, buildings and trees (and shrubs, tall buildings)."""
+    hard = "shrub" in (c.name for c in table)
+
+    def index_of(name: str) -> int:
+        return [c.name for c in table].index(name)
+
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
     terrain = _terrain(rng, size, yy, xx)
-    classes = np.full((size, size), _class_index("grass"), dtype=np.uint8)
+    classes = np.full((size, size), index_of("grass"), dtype=np.uint8)
     objects = np.zeros((size, size), dtype=np.int32)
     dsm = terrain.copy()
     next_id = 1
@@ -217,7 +239,7 @@ def _layout(rng: np.random.Generator, size: int) -> _Layout:
     road_bottom = int(size - beach - 2)
     road_top = road_bottom - road_w
     sand_top = road_bottom + walk_w + 1.5 + 1.5 * np.sin(xx / rng.uniform(9, 15) + rng.uniform(0, 6))
-    classes[yy >= sand_top] = _class_index("sand")
+    classes[yy >= sand_top] = index_of("sand")
     streets = np.zeros((size, size), dtype=bool)
     streets[road_top:road_bottom, :] = True
     # Inland streets: north-south every ~100 m, one east-west street on larger scenes.
@@ -230,8 +252,8 @@ def _layout(rng: np.random.Generator, size: int) -> _Layout:
         streets[y0 : y0 + road_w, :] = True
     walks = _dilate(streets, walk_w) & ~streets
     walks &= yy < road_bottom + walk_w
-    classes[walks] = _class_index("sidewalk")
-    classes[streets] = _class_index("asphalt road")
+    classes[walks] = index_of("sidewalk")
+    classes[streets] = index_of("asphalt road")
     built = _dilate(streets | walks, 1) | (yy >= road_top - 3)  # keep lots off streets and beach
 
     def free(y0: int, y1: int, x0: int, x1: int, margin: int) -> bool:
@@ -259,7 +281,7 @@ def _layout(rng: np.random.Generator, size: int) -> _Layout:
                 shape = r <= 1.0 + 0.15 * rng.standard_normal(r.shape).clip(-1, 1)
             else:
                 shape = np.ones((h, w), dtype=bool)
-            classes[window][shape] = _class_index(name)
+            classes[window][shape] = index_of(name)
             objects[window][shape] = next_id
             built[window] |= shape
             next_id += 1
@@ -277,9 +299,16 @@ def _layout(rng: np.random.Generator, size: int) -> _Layout:
             continue
         dark = placed % 2 == 1 if placed < 4 else rng.random() < 0.45
         name = "dark roof" if dark else "building roof"
+        # The harder scene: a third of the gray roofs are flat and tall, the others no higher than 9 m.
+        tall = hard and not dark and (placed == 2 or rng.random() < 0.33)
         window = (slice(y0, y0 + h), slice(x0, x0 + w))
         base = terrain[window].max()
-        if rng.random() < (0.85 if dark else 0.2):  # gable roof, ridge along the long side
+        if tall:
+            name = "tall building"
+            roof = np.full((h, w), base + rng.uniform(14.0, 30.0))
+        elif hard and not dark:
+            roof = np.full((h, w), base + rng.uniform(4.0, 9.0))
+        elif rng.random() < (0.85 if dark else 0.2):  # gable roof, ridge along the long side
             eave = rng.uniform(4.0, 7.0)
             ridge = rng.uniform(2.0, 4.0)
             if w >= h:
@@ -289,7 +318,7 @@ def _layout(rng: np.random.Generator, size: int) -> _Layout:
             roof = base + eave + ridge * (1.0 - d)
         else:
             roof = np.full((h, w), base + rng.uniform(4.0, 15.0))
-        classes[window] = _class_index(name)
+        classes[window] = index_of(name)
         objects[window] = next_id
         dsm[window] = roof
         built[window] = True
@@ -297,11 +326,12 @@ def _layout(rng: np.random.Generator, size: int) -> _Layout:
         placed += 1
 
     # Tree clusters over lawns and soil (crowns may overhang sidewalks, never roofs or roads).
-    roofs = np.isin(classes, [_class_index("building roof"), _class_index("dark roof")])
-    blocked = _dilate(roofs, 1) | np.isin(classes, [_class_index("asphalt road"), _class_index("sand")])
-    lawn_rows, lawn_cols = np.nonzero((classes == _class_index("grass")) & ~_dilate(blocked, 3))
+    roof_names = ("building roof", "dark roof", "tall building") if hard else ("building roof", "dark roof")
+    roofs = np.isin(classes, [index_of(n) for n in roof_names])
+    blocked = _dilate(roofs, 1) | np.isin(classes, [index_of("asphalt road"), index_of("sand")])
+    lawn_rows, lawn_cols = np.nonzero((classes == index_of("grass")) & ~_dilate(blocked, 3))
     target = max(12, area // 600)
-    planted, in_cluster, cy, cx = 0, 0, 0.0, 0.0
+    planted, in_cluster, cy, cx, shrubs = 0, 0, 0.0, 0.0, False
     for _ in range(target * 12):
         if planted >= target or lawn_rows.size == 0:
             break
@@ -309,8 +339,9 @@ def _layout(rng: np.random.Generator, size: int) -> _Layout:
             pick = int(rng.integers(lawn_rows.size))
             cy, cx = lawn_rows[pick] + 0.5, lawn_cols[pick] + 0.5
             in_cluster = int(rng.integers(2, 9))
+            shrubs = hard and rng.random() < 0.5  # the harder scene: clusters of shrubs, as green as trees
         in_cluster -= 1
-        radius = rng.uniform(2.5, 6.0)
+        radius = rng.uniform(2.5, 4.5) if shrubs else rng.uniform(2.5, 6.0)
         ty, tx = cy + rng.normal(0, 5), cx + rng.normal(0, 5)
         y0, y1 = int(max(ty - radius - 1, 0)), int(min(ty + radius + 2, size))
         x0, x1 = int(max(tx - radius - 1, 0)), int(min(tx + radius + 2, size))
@@ -321,15 +352,15 @@ def _layout(rng: np.random.Generator, size: int) -> _Layout:
         crown = r <= 1.0
         if not crown.any() or (crown & blocked[window]).any():
             continue
-        top = rng.uniform(max(5.0, 1.2 * radius), 20.0)
+        top = rng.uniform(0.8, 2.5) if shrubs else rng.uniform(max(5.0, 1.2 * radius), 20.0)
         canopy = terrain[window] + top * (0.65 + 0.35 * np.sqrt(np.clip(1.0 - r**2, 0.0, 1.0)))
         higher = crown & (canopy > dsm[window])  # overlapping crowns: the taller one shows
-        classes[window][higher] = _class_index("tree")
+        classes[window][higher] = index_of("shrub" if shrubs else "tree")
         objects[window][higher] = next_id
         dsm[window][higher] = canopy[higher]
         next_id += 1
         planted += 1
-    return _Layout(classes, objects, dsm, terrain, next_id)
+    return _Layout(classes, objects, dsm, terrain, next_id, table)
 
 
 # ---------------------------------------------------------------------------
@@ -364,7 +395,7 @@ def _reflectance(
         return stats["mean"][None, :] + z[where] @ basis
 
     cube = np.zeros((size, size, bands), dtype=np.float64)
-    for index, demo_class in enumerate(DEMO_CLASSES):
+    for index, demo_class in enumerate(layout.table):
         where = layout.classes == index
         if not where.any():
             continue
@@ -440,13 +471,13 @@ def _training_squares(
     size = layout.classes.shape[0]
     yy, xx = np.mgrid[0:size, 0:size]
     cells = (yy // 32) * ((size + 31) // 32) + xx // 32 + 1
-    region = np.where(layout.objects > 0, layout.objects, -(cells * len(DEMO_CLASSES) + layout.classes)).astype(
+    region = np.where(layout.objects > 0, layout.objects, -(cells * len(layout.table) + layout.classes)).astype(
         np.int64
     )
     region = np.where(valid, region, 0)
     squares = []
     inside_by_radius = {r: _erode_same(region, r) & valid for r in (3, 2, 1)}
-    for index in range(len(DEMO_CLASSES)):
+    for index in range(len(layout.table)):
         places = np.unique(region[(layout.classes == index) & valid]).size
         # A class found in one place only gets a small polygon, leaving most of it to the reference.
         for radius in (3, 2, 1) if places > 1 else (1,):
@@ -454,7 +485,7 @@ def _training_squares(
             if rows.size:
                 break
         if not rows.size:
-            raise InputError(f"the demo scene is too small to hold the class {DEMO_CLASSES[index].name!r}")
+            raise InputError(f"the demo scene is too small to hold the class {layout.table[index].name!r}")
         order = rng.permutation(rows.size)
         _, first = np.unique(region[rows[order], cols[order]], return_index=True)
         picks = order[first]
@@ -523,7 +554,7 @@ def _write_dsm(path: str, dsm: np.ndarray) -> None:
         ds = None
 
 
-def _write_labels_raster(path: str, labels: np.ndarray) -> None:
+def _write_labels_raster(path: str, labels: np.ndarray, table: tuple[DemoClass, ...]) -> None:
     with atomic_path(path) as tmp:
         ds = _create_tiff(tmp, labels.shape[0], 1, gdal.GDT_Byte)
         band = ds.GetRasterBand(1)
@@ -531,10 +562,10 @@ def _write_labels_raster(path: str, labels: np.ndarray) -> None:
         band.SetNoDataValue(0)
         colors = gdal.ColorTable()
         colors.SetColorEntry(0, (0, 0, 0, 0))
-        for class_id, demo_class in enumerate(DEMO_CLASSES, start=1):
+        for class_id, demo_class in enumerate(table, start=1):
             colors.SetColorEntry(class_id, (*demo_class.color, 255))
         band.SetRasterColorTable(colors)
-        band.SetCategoryNames(["unlabelled"] + [c.name for c in DEMO_CLASSES])
+        band.SetCategoryNames(["unlabelled"] + [c.name for c in table])
         band.WriteArray(labels)
         ds.FlushCache()
         ds = None
@@ -558,9 +589,9 @@ def _write_polygons(path: str, polygons: list[tuple[str, list[tuple[float, float
         ds = None
 
 
-def _write_classes_csv(path: str) -> None:
+def _write_classes_csv(path: str, table: tuple[DemoClass, ...]) -> None:
     lines = ["id,name,color"]
-    for class_id, demo_class in enumerate(DEMO_CLASSES, start=1):
+    for class_id, demo_class in enumerate(table, start=1):
         lines.append(
             f"{class_id},{demo_class.name},#{demo_class.color[0]:02x}{demo_class.color[1]:02x}{demo_class.color[2]:02x}"
         )
@@ -571,26 +602,29 @@ def _write_classes_csv(path: str) -> None:
 # ---------------------------------------------------------------------------
 
 
-def build_demo_scene(out_dir: str, size: int = 300, seed: int = 0) -> DemoScene:
+def build_demo_scene(out_dir: str, size: int = 300, seed: int = 0, hard: bool = False) -> DemoScene:
     """Write the demo scene (HSI, DSM, training polygons, test raster, class table) into ``out_dir``.
 
     ``size`` is the side in pixels (1 m each); 96 is the smallest that holds
     every class in both the training polygons and the reference raster.
+    ``hard`` adds shrubs and tall buildings, classes told from trees and
+    roofs by their height only: a harder test of the fusion.
     """
+    kinds = HARD_DEMO_CLASSES if hard else DEMO_CLASSES
     if size < 96:
         raise InputError(f"the demo scene size must be at least 96 pixels, got {size}")
-    names = [c.name for c in DEMO_CLASSES]
-    assert names == sorted(names), "DEMO_CLASSES must be in sorted name order"
+    names = [c.name for c in kinds]
+    assert names == sorted(names), "the demo classes must be in sorted name order"
     os.makedirs(out_dir, exist_ok=True)
     rng = np.random.default_rng(seed)
     wavelengths, table = read_spectra_table()
-    used = {m for c in DEMO_CLASSES for m in c.materials} | {c.admixture for c in DEMO_CLASSES if c.admixture}
+    used = {m for c in kinds for m in c.materials} | {c.admixture for c in kinds if c.admixture}
     missing = sorted(used - set(table))
     if missing:
         raise InputError(f"the spectra table {SPECTRA_CSV} lacks the materials {', '.join(missing)}")
     bands = wavelengths.size
 
-    layout = _layout(rng, size)
+    layout = _layout(rng, size, kinds)
     reflectance = _reflectance(rng, layout, table, bands) * _shading(layout, wavelengths)
     reflectance = _blur3(reflectance, 0.6)  # mixed pixels at edges
     noise_sd = _sensor_noise_sd(wavelengths)
@@ -612,7 +646,7 @@ def build_demo_scene(out_dir: str, size: int = 300, seed: int = 0) -> DemoScene:
     for index, row, col, radius in squares:
         train_mask[row - radius : row + radius + 1, col - radius : col + radius + 1] = True
         ring = _polygon_ring(rng, row, col, radius)
-        polygons.append((DEMO_CLASSES[index].name, [(ORIGIN[0] + x, ORIGIN[1] - y) for x, y in ring]))
+        polygons.append((kinds[index].name, [(ORIGIN[0] + x, ORIGIN[1] - y) for x, y in ring]))
     # Reference pixels: object interiors (edge pixels are mixed), away from the training polygons.
     interior = _erode_same(np.where(valid, layout.classes.astype(np.int32), -1), 1) & valid
     test = np.where(interior & ~_dilate(train_mask, 1), layout.classes + 1, 0).astype(np.uint8)
@@ -625,13 +659,13 @@ def build_demo_scene(out_dir: str, size: int = 300, seed: int = 0) -> DemoScene:
         test_labels_path=str(out / "test_labels.tif"),
         classes_csv=str(out / "classes.csv"),
         class_names=names,
-        class_colors=[c.color for c in DEMO_CLASSES],
-        class_ids=list(range(1, len(DEMO_CLASSES) + 1)),
+        class_colors=[c.color for c in kinds],
+        class_ids=list(range(1, len(kinds) + 1)),
     )
     with gdal_errors():
         _write_hsi(scene.hsi_path, cube, wavelengths)
         _write_dsm(scene.lidar_path, dsm)
-        _write_labels_raster(scene.test_labels_path, test)
+        _write_labels_raster(scene.test_labels_path, test, kinds)
         _write_polygons(scene.train_labels_path, polygons)
-    _write_classes_csv(scene.classes_csv)
+    _write_classes_csv(scene.classes_csv, kinds)
     return scene

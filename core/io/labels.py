@@ -94,12 +94,16 @@ class LabeledPixels:
         rows, cols: pixel coordinates (int32).
         class_ids: the class of each pixel (int32, > 0).
         classes: every class the source defines, including any with no pixel on the grid.
+        groups: which pixels a spatial validation split keeps together (int64): the feature (its 1-based
+            position in the layer) a polygon's pixels come from, 0 for a point's pixel (the split makes
+            blocks of them); None for a class raster, whose connected regions the split finds itself.
     """
 
     rows: np.ndarray
     cols: np.ndarray
     class_ids: np.ndarray
     classes: ClassTable = field(default_factory=lambda: ClassTable([], [], []))
+    groups: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.class_ids.size)
@@ -509,6 +513,8 @@ def _vector_labels(
         raise _no_overlap(source, raster_name, grid, extent)
 
     # Keep the last feature per pixel: sort by pixel, then position; take each group's last entry.
+    point_position = np.zeros(len(feature_values) + 1, dtype=bool)
+    point_position[np.asarray(point_order, dtype=np.int64)] = True
     linear = rows * grid.width + cols
     sort = np.lexsort((order, linear))
     linear, order = linear[sort], order[sort]
@@ -520,6 +526,7 @@ def _vector_labels(
         cols=(linear % grid.width).astype(np.int32),
         class_ids=ids_of_position[order].astype(np.int32),
         classes=classes,
+        groups=np.where(point_position[order], 0, order).astype(np.int64),
     )
 
 

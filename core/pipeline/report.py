@@ -30,10 +30,17 @@ from .metrics import Assessment, AwayFromTraining
 
 __all__ = [
     "TrainingHistory",
+    "describe_spatial_split",
     "plot_training_curves",
+    "validation_warnings",
     "write_accuracy_report",
     "write_training_report",
 ]
+
+#: Validation accuracy this high within the first fifth of the epochs: the validation pixels cannot tell
+#: the epochs apart, so the best epoch is picked among ties.
+SATURATED_ACCURACY = 0.995
+EARLY_EPOCHS = 0.2
 
 # ---------------------------------------------------------------- file output
 
@@ -130,7 +137,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .matrix td.diag{background:#cdebd0;font-weight:600}.matrix td.off{background:#fbe3e1}
 .matrix td.zero{color:#aaa}.matrix .total{background:#f0f0f0;font-weight:600}
 .swatch{display:inline-block;width:1.2em;height:1em;border:1px solid #555;vertical-align:middle}
-tr.best td{background:#fff5c8}.note{color:#555;font-size:.88em}.warning{color:#8a5a00}
+tr.best td{background:#fff5c8}.note{color:#555;font-size:.88em}
+.warning{border:2px solid #c0392b;background:#fdecea;border-radius:6px;padding:.6em 1em;margin:1em 0}
 table.figures tr:nth-child(2) th,table.figures tr:nth-child(2) td{background:#e6f4ea;font-weight:600}
 img{max-width:100%;height:auto}pre{margin:0;white-space:pre-wrap}
 footer{margin-top:2em;color:#777;font-size:.85em}
@@ -564,6 +572,86 @@ def _relative_url(target: Path, base_folder: Path) -> str:
     return quote(Path(relative).as_posix())
 
 
+def validation_warnings(
+    history: TrainingHistory, validation: Assessment | None, split: Mapping[str, Any] | None = None
+) -> list[str]:
+    """Why the validation accuracy, and so the choice of the kept epoch, may say little; empty when nothing says so.
+
+    ``split`` is the split's summary (``{"method": "spatial" | "random" | "separate", ...}``).
+    """
+    warnings = []
+    if (split or {}).get("method") == "random":
+        warnings.append(
+            "the validation pixels were drawn at random among the training labels, inside the same polygons and "
+            "regions as the training pixels: their patches overlap the training patches, so the validation "
+            "accuracy is optimistic and the kept epoch is chosen on it (the spatial validation split avoids this)"
+        )
+    if validation is None or validation.n == 0:
+        warnings.append(
+            "there are no validation pixels: the kept epoch is the one with the best training accuracy, "
+            "and no accuracy of the model on pixels it did not train on is known"
+        )
+        return warnings
+    few = [f"{name!r} ({int(n)})" for name, n in zip(validation.names, validation.reference_pixels) if n < 2]
+    if few:
+        warnings.append(
+            f"fewer than 2 validation pixels in {len(few)} class{'es' * (len(few) > 1)}: {', '.join(few)}; "
+            "their validation accuracy says nothing"
+        )
+    accuracy = history._column("val_accuracy")
+    early = max(1, math.ceil(EARLY_EPOCHS * len(history.epochs)))
+    reached = [epoch for epoch, value in zip(history.epochs[:early], accuracy[:early]) if value >= SATURATED_ACCURACY]
+    if reached:
+        warnings.append(
+            f"the validation accuracy reaches {_pct(max(accuracy[:early]))} by epoch {reached[0]} of "
+            f"{len(history.epochs)}: the validation pixels are too easy to tell the epochs apart, so the kept "
+            "epoch is chosen among ties (more varied validation labels, or the spatial split, measure better)"
+        )
+    return warnings
+
+
+def describe_spatial_split(split: Mapping[str, Any]) -> str:
+    """One line on what a spatial split held out, for the log."""
+    classes = split.get("classes", [])
+    held = ", ".join(f"{c['name']}: {c['held_out']} of {c['count']} {c['groups']}" for c in classes)
+    return (
+        f"spatial validation split ({held}); no training pixel lies within {split.get('gap')} pixels of a "
+        f"validation pixel: {split.get('removed_by_gap')} labelled pixels in between are left for testing"
+    )
+
+
+def _split_html(split: Mapping[str, Any] | None) -> str:
+    if not split:
+        return ""
+    method = split.get("method")
+    if method == "separate":
+        return "<h2>Validation split</h2><p>The validation pixels come from separate validation labels.</p>"
+    if method == "random":
+        return (
+            "<h2>Validation split</h2><p>Random: the validation pixels are drawn at random among the labelled "
+            "pixels not trained on (the paper's protocol).</p>"
+        )
+    size = _esc(split.get("patch_size"))
+    text = (
+        "<h2>Validation split</h2><p>Spatial: whole polygons, regions or blocks of each class are held out for "
+        f"validation, and no training pixel lies within {_esc(split.get('gap'))} pixels (Chebyshev distance) of "
+        f"a validation pixel, so no {size} x {size} training patch overlaps a validation patch; "
+        f"{_esc(split.get('removed_by_gap'))} labelled pixels in that gap are left for testing.</p>"
+    )
+    rows = "".join(
+        f"<tr><td>{_esc(c.get('name'))}</td><td>{_esc(c.get('groups'))}</td>"
+        f'<td class="num">{_esc(c.get("count"))}</td><td class="num">{_esc(c.get("held_out"))}</td>'
+        f'<td class="num">{_esc(c.get("validation_pixels"))}</td>'
+        f'<td class="num">{_esc(c.get("block_size") or "–")}</td></tr>'
+        for c in split.get("classes", [])
+    )
+    header = "".join(
+        f"<th>{h}</th>"
+        for h in ("Class", "Groups", "Groups in all", "Held out", "Validation pixels", "Block side (pixels)")
+    )
+    return f'{text}<table class="split"><tr>{header}</tr>{rows}</table>'
+
+
 def write_training_report(
     history: TrainingHistory,
     html_path: str,
@@ -571,19 +659,26 @@ def write_training_report(
     validation: Assessment | None = None,
     context: dict | None = None,
     png_link: str | None = None,
+    split: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write the training report: curves, per-epoch table, validation scores, parameters.
+    """Write the training report: warnings, curves, validation scores, the split, per-epoch table, parameters.
 
     The curves go to ``png_path`` (default ``<html stem>_curves.png`` beside the
     HTML) and the page links them by relative path, so the pair can be moved
     together; ``png_link`` is the picture's final name when the files are
     written under temporary names first. ``context`` holds the training parameters; ``context["colors"]``
-    colours the validation table as in :func:`write_accuracy_report`.
+    colours the validation table as in :func:`write_accuracy_report`. ``split``
+    is the split's summary; with it the page says how the validation was drawn
+    and warns when the validation accuracy says little (:func:`validation_warnings`).
     """
     html_file = Path(html_path)
     png_file = Path(png_path) if png_path is not None else html_file.with_name(f"{html_file.stem}_curves.png")
     context = dict(context or {})
-    body = (
+    body = "".join(
+        f'<div class="warning"><strong>Warning:</strong> {_esc(text)}</div>'
+        for text in (validation_warnings(history, validation, split) if split is not None else [])
+    )
+    body += (
         "<h2>Training curves</h2>"
         f'<img src="{_esc(_relative_url(Path(png_link or png_file), html_file.parent))}" width="1000" height="400" '
         'alt="Loss and accuracy per epoch">'
@@ -591,6 +686,7 @@ def write_training_report(
     if validation is not None:
         colors = _class_colors(validation.class_ids, context.get("colors"))
         body += "<h2>Validation accuracy</h2>" + _assessment_html(validation, colors, heading_level=3)
+    body += _split_html(split)
     body += "<h2>Epochs</h2>" + _history_html(history)
     body += _context_html(context, "Training parameters")
     page = _document("Training report", body)

@@ -16,7 +16,7 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ...core.requests import DEVICES, TrainingParameters, TrainRequest
+from ...core.requests import DEVICES, PROTOCOLS, VALIDATION_SPLITS, TrainingParameters, TrainRequest
 from .base import NCGLF2Algorithm
 
 MODEL_FILTER = "NCGLF2 model (*.ncglf2)"
@@ -91,6 +91,8 @@ class TrainAlgorithm(NCGLF2Algorithm):
     EPOCHS = "EPOCHS"
     SAMPLES_PER_CLASS = "SAMPLES_PER_CLASS"
     VALIDATION_FRACTION = "VALIDATION_FRACTION"
+    VALIDATION_SPLIT = "VALIDATION_SPLIT"
+    PROTOCOL = "PROTOCOL"
     BATCH_SIZE = "BATCH_SIZE"
     LEARNING_RATE = "LEARNING_RATE"
     PATCH_SIZE = "PATCH_SIZE"
@@ -112,9 +114,10 @@ class TrainAlgorithm(NCGLF2Algorithm):
         "LiDAR rasters. The labelled pixels come from a class raster (class ids, 0 = unlabelled) or from "
         "points or polygons with a class field; labelled pixels where the HSI or a LiDAR band holds no data "
         "are left out, and the log says how many per class. A part of the samples is kept aside to validate the "
-        "network after every epoch; the weights of the best epoch are saved in the model file, with the "
-        "fitted PCA and the class names and colours. The optional report shows the training curves and "
-        "the validation accuracy."
+        "network after every epoch: by default whole polygons or regions, with no training pixel next to them, "
+        "so that the validation accuracy is honest. The weights of the best epoch are saved in the model file, "
+        "with the fitted PCA and the class names and colours. The optional report shows the training curves, "
+        "the validation accuracy and how the validation was drawn, and warns when it says little."
     )
 
     def name(self) -> str:
@@ -194,6 +197,40 @@ class TrainAlgorithm(NCGLF2Algorithm):
             ),
             "The share of each class's labelled pixels kept aside to validate the network after every "
             "epoch (ignored when separate validation labels are given).",
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterEnum(
+                self.VALIDATION_SPLIT,
+                self.tr("Validation split"),
+                options=[
+                    self.tr("the protocol's (robust: spatial, paper: random)"),
+                    self.tr("spatial (whole polygons, regions or blocks, apart from the training pixels)"),
+                    self.tr("random (the paper's protocol, optimistic)"),
+                ],
+                defaultValue=0,
+            ),
+            "How the validation pixels are kept aside. Spatial: whole polygons, connected regions of a class "
+            "raster or blocks of points, and no training pixel within a patch's width of them, so no training "
+            "patch overlaps a validation patch and the validation accuracy is honest. Random: pixels drawn at "
+            "random inside the same polygons as the training pixels, as in the paper; their patches overlap, "
+            "so the validation accuracy is optimistic. Ignored when separate validation labels are given.",
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterEnum(
+                self.PROTOCOL,
+                self.tr("Training protocol"),
+                options=[
+                    self.tr("robust (symmetries, label smoothing, weight average, cosine schedule, spatial split)"),
+                    self.tr("paper (the published protocol exactly)"),
+                ],
+                defaultValue=PROTOCOLS.index(PAPER.protocol),
+            ),
+            "Robust: every training patch is shown under a random one of its 8 turns and mirrors, targets are "
+            "smoothed, the weights kept are an exponential moving average, the learning rate follows a cosine "
+            "after a warm-up, batches are class-balanced and validation is spatial: accuracy that depends far "
+            "less on the seed. Paper: the published protocol exactly, for comparisons.",
             advanced=True,
         )
         self.add(
@@ -277,6 +314,11 @@ class TrainAlgorithm(NCGLF2Algorithm):
         ):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(title)))
 
+    def chosen_split(self, parameters, context) -> str | None:
+        """The split asked for; None leaves it to the protocol."""
+        index = self.parameterAsEnum(parameters, self.VALIDATION_SPLIT, context)
+        return VALIDATION_SPLITS[index - 1] if index else None
+
     def request(self, parameters, context, feedback) -> TrainRequest:
         """The engine's request from the parameters (layers turned into files)."""
         hsi = self.raster_path(self.parameterAsRasterLayer(parameters, self.HSI, context), "HSI")
@@ -295,6 +337,8 @@ class TrainAlgorithm(NCGLF2Algorithm):
             epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
             samples_per_class=self.optional_int(parameters, self.SAMPLES_PER_CLASS, context),
             validation_fraction=self.parameterAsDouble(parameters, self.VALIDATION_FRACTION, context),
+            validation_split=self.chosen_split(parameters, context),
+            protocol=PROTOCOLS[self.parameterAsEnum(parameters, self.PROTOCOL, context)],
             batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
             learning_rate=self.parameterAsDouble(parameters, self.LEARNING_RATE, context),
             patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context),

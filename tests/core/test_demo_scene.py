@@ -245,3 +245,24 @@ def test_spectra_table_regenerates_from_the_field_data(tmp_path):
     out = tmp_path / "spectra.csv"
     assert tool.main(["make_spectra_table.py", str(source), str(out)]) == 0
     assert out.read_text() == SPECTRA_CSV.read_text()
+
+
+def test_the_harder_scene_adds_classes_told_apart_by_height_only(tmp_path):
+    scene = build_demo_scene(str(tmp_path / "hard"), size=160, seed=1, hard=True)
+    assert scene.class_names == sorted(scene.class_names) and {"shrub", "tall building"} <= set(scene.class_names)
+    hsi = gdal.Open(scene.hsi_path).ReadAsArray().astype(np.float64).reshape(64, -1).T / 10000.0
+    dsm = gdal.Open(scene.lidar_path).ReadAsArray().astype(np.float64)
+    padded = np.pad(np.where(dsm == -9999.0, np.inf, dsm), 15, mode="edge")
+    above_ground = (dsm - sliding_window_view(padded, (31, 31)).min(axis=(2, 3))).ravel()
+    test = gdal.Open(scene.test_labels_path).ReadAsArray().ravel()
+    index = {name: i + 1 for i, name in enumerate(scene.class_names)}
+    height = {name: np.median(above_ground[test == index[name]]) for name in index}
+    spectrum = {name: hsi[test == index[name]].mean(axis=0) for name in index}
+    assert height["shrub"] < 3.0 < 5.0 < height["tree"]
+    assert height["building roof"] < 10.0 < 14.0 < height["tall building"]
+    # Alike in spectra: each new class is nearer its lookalike than any other class.
+    for new, lookalike in (("shrub", "tree"), ("tall building", "building roof")):
+        distances = {n: np.linalg.norm(spectrum[new] - s) for n, s in spectrum.items() if n != new}
+        assert min(distances, key=distances.get) == lookalike, distances
+    polygons = ogr.Open(scene.train_labels_path)  # the layer lives only as long as its data source
+    assert {"shrub", "tall building"} <= {f.GetField("class") for f in polygons.GetLayer()}

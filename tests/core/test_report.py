@@ -13,7 +13,9 @@ from ncglf2.core.io.outputs import write_atomically
 from ncglf2.core.pipeline.metrics import AwayFromTraining, assess
 from ncglf2.core.pipeline.report import (
     TrainingHistory,
+    describe_spatial_split,
     plot_training_curves,
+    validation_warnings,
     write_accuracy_report,
     write_training_report,
 )
@@ -147,6 +149,85 @@ def test_training_report(tmp_path, history, assessment):
     assert '<tr class="best"><td class="num">3</td>' in page and "72.34%" in page
     assert ESCAPED_ROAD in page and "70.59%" in page  # validation section, same builder
     assert "Adam &lt;lr=1e-4&gt;" in page
+
+
+SPATIAL = {
+    "method": "spatial",
+    "patch_size": 11,
+    "gap": 10,
+    "removed_by_gap": 321,
+    "point_block_size": None,
+    "classes": [
+        {"id": 7, "name": "Grass", "groups": "polygons", "count": 14, "held_out": 3, "validation_pixels": 6},
+        {"id": 2, "name": NAMES[1], "groups": "polygons", "count": 9, "held_out": 2, "validation_pixels": 6},
+        {
+            "id": 5,
+            "name": "Water",
+            "groups": "regions cut into blocks",
+            "count": 25,
+            "held_out": 4,
+            "validation_pixels": 5,
+            "block_size": 12,
+        },
+    ],
+}
+
+
+def rising(epochs: int, saturated_from: int, top: float = 1.0) -> TrainingHistory:
+    """Validation accuracy 50 % until ``saturated_from``, then ``top``."""
+    accuracy = [0.5 if epoch < saturated_from else top for epoch in range(1, epochs + 1)]
+    return TrainingHistory(epochs=list(range(1, epochs + 1)), val_accuracy=accuracy, best_epoch=saturated_from)
+
+
+def test_validation_warnings_say_when_validation_says_little(assessment):
+    assert validation_warnings(rising(10, 3), assessment, SPATIAL) == []  # after the first fifth: fine
+    early = validation_warnings(rising(10, 2), assessment, SPATIAL)
+    assert early == [
+        "the validation accuracy reaches 100.00% by epoch 2 of 10: the validation pixels are too easy to tell the "
+        "epochs apart, so the kept epoch is chosen among ties (more varied validation labels, or the spatial "
+        "split, measure better)"
+    ]
+    assert validation_warnings(rising(12, 3, top=0.995), assessment, SPATIAL)[0].startswith(
+        "the validation accuracy reaches 99.50% by epoch 3 of 12"
+    )  # ceil(0.2 * 12) = 3 epochs
+    assert validation_warnings(rising(12, 3, top=0.9949), assessment, SPATIAL) == []
+    assert validation_warnings(rising(12, 4), assessment, SPATIAL) == []
+    random = validation_warnings(rising(10, 5), assessment, {"method": "random"})
+    assert len(random) == 1 and random[0].startswith("the validation pixels were drawn at random")
+    assert validation_warnings(rising(10, 5), assessment, {"method": "separate"}) == []
+    thin = assess(np.array([7, 7, 2, 2, 5]), np.array([7, 7, 2, 5, 5]), IDS, NAMES)
+    assert validation_warnings(rising(10, 5), thin, SPATIAL) == [
+        "fewer than 2 validation pixels in 1 class: 'Water' (1); their validation accuracy says nothing"
+    ]
+    none = validation_warnings(rising(10, 1), None, SPATIAL)  # the curve is the training accuracy then
+    assert len(none) == 1 and none[0].startswith("there are no validation pixels")
+
+
+def test_training_report_names_the_split_and_warns(tmp_path, assessment):
+    html_path = tmp_path / "train.html"
+    write_training_report(rising(10, 1), str(html_path), validation=assessment, split=SPATIAL)
+    page = html_path.read_text(encoding="utf-8")
+    body = page[page.index("<body>") :]
+    assert body.index(
+        '<div class="warning"><strong>Warning:</strong> the validation accuracy reaches 100.00% by epoch 1'
+    ) < body.index("Training curves")
+    assert "<h2>Validation split</h2><p>Spatial:" in page and "no 11 x 11 training patch overlaps" in page
+    assert "<td>Water</td><td>regions cut into blocks</td>" in page and '<td class="num">12</td>' in page
+    assert f"<td>{ESCAPED_ROAD}</td><td>polygons</td>" in page
+    assert "<h3>Per-class accuracy</h3>" in page and "<h3>Confusion matrix</h3>" in page
+    write_training_report(rising(10, 5), str(html_path), validation=assessment, split={"method": "random"})
+    page = html_path.read_text(encoding="utf-8")
+    assert "<h2>Validation split</h2><p>Random:" in page and "drawn at random among the training labels" in page
+    write_training_report(rising(10, 1), str(html_path), validation=assessment)
+    assert 'class="warning"' not in html_path.read_text(encoding="utf-8")  # no split known: nothing claimed
+
+
+def test_the_spatial_split_in_one_log_line():
+    assert describe_spatial_split(SPATIAL) == (
+        f"spatial validation split (Grass: 3 of 14 polygons, {NAMES[1]}: 2 of 9 polygons, Water: 4 of 25 regions "
+        "cut into blocks); no training pixel lies within 10 pixels of a validation pixel: 321 labelled pixels in "
+        "between are left for testing"
+    )
 
 
 def test_training_report_png_elsewhere_is_linked_relatively(tmp_path, history):

@@ -28,7 +28,9 @@ EXAMPLES = [
         class_field="class",
         report="r.html",
         labels_layer="samples",
-        params=TrainingParameters(epochs=5, samples_per_class=None, learning_rate=3e-4, device="cuda:1"),
+        params=TrainingParameters(
+            epochs=5, samples_per_class=None, learning_rate=3e-4, device="cuda:1", validation_split="random"
+        ),
     ),
     ClassifyRequest(
         model="m.ncglf2",
@@ -73,6 +75,17 @@ def test_json_round_trip_gives_the_same_request(request_):
     assert hash(request_) == hash(request_from_json(text))  # frozen all the way down
 
 
+def test_the_validation_split_travels_as_json_and_defaults_to_spatial():
+    assert TrainingParameters().validation_split == "spatial"
+    request = EXAMPLES[0]
+    data = json.loads(request.to_json())
+    assert data["params"]["validation_split"] == "random"
+    assert request_from_json(request.to_json()).params.validation_split == "random"
+    data["params"]["validation_split"] = "checkerboard"
+    with pytest.raises(InputError, match="validation split must be one of spatial, random"):
+        request_from_json(json.dumps(data))
+
+
 def test_requests_are_frozen_and_keyword_only():
     request = EXAMPLES[1]
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -93,6 +106,10 @@ def test_requests_are_frozen_and_keyword_only():
         (lambda: TrainingParameters(patch_size=10), "patch size must be odd"),
         (lambda: TrainingParameters(epochs=2.5), "epochs must be a whole number"),
         (lambda: TrainingParameters(device="tpu"), "device must be one of auto, cpu, cuda"),
+        (
+            lambda: TrainingParameters(validation_split="blocks"),
+            r"validation split must be one of spatial, random \(got 'blocks'\)",
+        ),
         (lambda: TrainRequest(hsi="h.tif", lidar=[], labels="l.tif", out="m.ncglf2"), "at least one LiDAR raster"),
         (lambda: TrainRequest(hsi="", lidar=["d.tif"], labels="l.tif", out="m.ncglf2"), "hsi must be a file path"),
         (lambda: ClassifyRequest(model="m", hsi="h", lidar=["d"], out="c", tile_size=0), "tile size must be"),

@@ -17,7 +17,7 @@ def labels_with(counts: dict[int, int]) -> LabeledPixels:
 
 def test_counts_and_disjoint():
     labels = labels_with({1: 100, 2: 60, 5: 21})
-    split = split_samples(labels, samples_per_class=20, validation_fraction=0.15, seed=3)
+    split = split_samples(labels, samples_per_class=20, validation_fraction=0.15, seed=3, method="random")
     train_counts = np.bincount(labels.class_ids[split.train], minlength=6)
     assert train_counts[[1, 2, 5]].tolist() == [20, 20, 20]
     val_counts = np.bincount(labels.class_ids[split.validation], minlength=6)
@@ -36,7 +36,7 @@ def test_seed_repeats_and_changes():
 
 def test_all_samples():
     labels = labels_with({1: 40, 2: 20})
-    split = split_samples(labels, samples_per_class=None, validation_fraction=0.25)
+    split = split_samples(labels, samples_per_class=None, validation_fraction=0.25, method="random")
     assert split.train.size == 45 and split.validation.size == 15 and split.test.size == 0
 
 
@@ -54,7 +54,7 @@ def test_errors_name_the_problem():
 
 def test_split_is_small_integer_arrays():
     labels = labels_with({1: 300, 2: 200})
-    split = split_samples(labels, samples_per_class=None, validation_fraction=0.2, seed=5)
+    split = split_samples(labels, samples_per_class=None, validation_fraction=0.2, seed=5, method="random")
     for part in (split.train, split.validation, split.test):
         assert isinstance(part, np.ndarray) and part.dtype == np.int32
     assert split.train.size + split.validation.size == 500

@@ -164,6 +164,17 @@ def test_parameters_match_the_algorithms(dialog, scene_layers, tmp_path):
         4,
     )
     assert params["VALIDATION_FRACTION"] == pytest.approx(0.25)
+    train = QgsApplication.processingRegistry().algorithmById("ncglf2:train")
+    options = train.parameterDefinition("VALIDATION_SPLIT").options()
+    assert params["VALIDATION_SPLIT"] == 0 and dialog.validationSplitCombo.count() == len(options)
+    for index in range(len(options)):  # the combo's order is the algorithm's enum
+        assert dialog.validationSplitCombo.itemText(index).split(" ")[0] == options[index].split(" ")[0]
+    dialog.validationSplitCombo.setCurrentIndex(2)
+    assert dialog.train_parameters()["VALIDATION_SPLIT"] == 2
+    protocols = train.parameterDefinition("PROTOCOL")
+    assert params["PROTOCOL"] == protocols.defaultValue() and dialog.protocolCombo.count() == len(protocols.options())
+    for index, option in enumerate(protocols.options()):
+        assert option.startswith(dialog.protocolCombo.itemText(index))
     assert params["LEARNING_RATE"] == pytest.approx(0.003)
     assert params["DEVICE"] == 1 and params["OUTPUT_MODEL"] == str(tmp_path / "tiny.ncglf2")
     registry = QgsApplication.processingRegistry()

@@ -13,6 +13,8 @@ from paths import ROOT
 from pythons import DLL_ERROR, bare_python, broken_torch_python, older_python
 from scenes import build_tiny_scene  # noqa: E402
 
+from ncglf2.core.requests import PROTOCOLS, TrainingParameters
+
 # Small values: still the real training loop, a few seconds on two cores.
 FAST_TRAINING = {
     "EPOCHS": 3,
@@ -37,6 +39,8 @@ ALGORITHMS = {
         "EPOCHS",
         "SAMPLES_PER_CLASS",
         "VALIDATION_FRACTION",
+        "VALIDATION_SPLIT",
+        "PROTOCOL",
         "BATCH_SIZE",
         "LEARNING_RATE",
         "PATCH_SIZE",
@@ -225,6 +229,12 @@ def test_provider_offers_the_algorithms_with_help(provider):
     assert train.parameterDefinition("EPOCHS").defaultValue() == 80
     assert train.parameterDefinition("EPOCHS").maximum() == 10000
     assert train.parameterDefinition("DEVICE").options() == ["auto", "cpu", "cuda"]
+    split = train.parameterDefinition("VALIDATION_SPLIT")
+    assert [option.split(" ")[0] for option in split.options()] == ["the", "spatial", "random"]
+    assert split.defaultValue() == 0 and split.flags() & QgsProcessingParameterDefinition.FlagAdvanced
+    protocol = train.parameterDefinition("PROTOCOL")
+    assert [option.split(" ")[0] for option in protocol.options()] == list(PROTOCOLS)
+    assert protocol.defaultValue() == PROTOCOLS.index(TrainingParameters().protocol)
     assert train.parameterDefinition("LEARNING_RATE").flags() & QgsProcessingParameterDefinition.FlagAdvanced
     assert not train.parameterDefinition("EPOCHS").flags() & QgsProcessingParameterDefinition.FlagAdvanced
     assert "*.ncglf2" in train.parameterDefinition("OUTPUT_MODEL").fileFilter()
@@ -249,6 +259,7 @@ def test_train_writes_the_model_and_report_with_the_given_parameters(trained):
     )
     assert training["learning_rate"] == pytest.approx(0.003)
     assert bundle.provenance["samples"]["train"] == 60
+    assert training["validation_split"] == "spatial" and bundle.provenance["split"]["method"] == "spatial"
     report = json.loads((folder / "training.json").read_text())
     assert len(report["history"]["epochs"]) == 3
     assert (folder / "training.html").is_file() and (folder / "training_curves.png").is_file()
