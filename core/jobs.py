@@ -20,12 +20,12 @@ import torch
 
 from .errors import InputError
 from .io.labels import ClassTable
-from .io.model_file import MODEL_SUFFIX, ModelBundle, load_model, model_bytes, write_model_bytes
+from .io.model_file import MODEL_SUFFIX, ModelBundle, TrainingPixels, load_model, model_bytes, write_model_bytes
 from .io.outputs import OutputSet
 from .nn.devices import describe_device
 from .nn.model import NetworkConfig
 from .nn.preprocessing import Preprocessing
-from .pipeline.metrics import Assessment
+from .pipeline.metrics import Assessment, AwayFromTraining
 from .pipeline.preprocess import fit_preprocessing
 from .pipeline.report import TrainingHistory, describe_spatial_split, validation_warnings
 from .pipeline.sampling import Split, split_samples
@@ -51,6 +51,8 @@ __all__ = [
     "import_reference",
     "classify",
     "assess",
+    "assess_outcome",
+    "AssessOutcome",
     "report_paths",
 ]
 
@@ -160,6 +162,7 @@ class _TrainingData:
     val_x: PatchCache
     val_ids: np.ndarray
     val_y: torch.Tensor
+    train_pixels: tuple[np.ndarray, np.ndarray]  # (rows, cols) of the training pixels on the HSI's grid
 
 
 def _prepare_training(request: TrainRequest, stack, caches: ExitStack, progress: Progress) -> _TrainingData:
@@ -220,7 +223,10 @@ def _prepare_training(request: TrainRequest, stack, caches: ExitStack, progress:
     )
     train_y = torch.from_numpy(class_indices(train_ids, model_ids))
     val_y = torch.from_numpy(class_indices(val_ids, model_ids))
-    return _TrainingData(split, model_ids, names, colors, preprocessing, train_x, train_y, val_x, val_ids, val_y)
+    train_pixels = (labels.rows[split.train], labels.cols[split.train])
+    return _TrainingData(
+        split, model_ids, names, colors, preprocessing, train_x, train_y, val_x, val_ids, val_y, train_pixels
+    )
 
 
 def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutcome:
@@ -252,6 +258,7 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
         with open_inputs(request.hsi, list(request.lidar), log=progress.info) as stack:
             data = _prepare_training(request, stack, caches, progress)
             hsi_names = (stack.hsi_path, list(stack.lidar_paths))
+            trained_on = TrainingPixels(*data.train_pixels, grid=stack.grid)
         config = NetworkConfig(
             num_classes=len(data.model_ids),
             patch_size=params.patch_size,
@@ -297,7 +304,9 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
     for warning in warnings:
         progress.info(f"warning: {warning}")
     provenance["validation_warnings"] = warnings
-    bundle = ModelBundle(fit.network, data.preprocessing, ClassTable(model_ids, names, colors), provenance)
+    bundle = ModelBundle(
+        fit.network, data.preprocessing, ClassTable(model_ids, names, colors), provenance, training_pixels=trained_on
+    )
     content = model_bytes(bundle, request.out)  # refused before any file is touched
     with staged:
         write_model_bytes(staged.path(request.out), content)
@@ -439,6 +448,8 @@ def classify(request: ClassifyRequest, progress: Progress | None = None):
             progress=progress,
             precision=request.precision,
             inputs=[request.model],
+            margin=request.margin,
+            tta=request.tta,
         )
     progress.info(
         f"classified {result.pixels} pixels in {result.seconds:.1f} s ({result.pixels / max(result.seconds, 1e-9):.0f} pixels/s)"
@@ -446,13 +457,20 @@ def classify(request: ClassifyRequest, progress: Progress | None = None):
     return result
 
 
-def assess(request: AssessRequest, progress: Progress | None = None):
-    """Compare a class map with reference labels (raster or vector) and write the reports."""
+def assess(request: AssessRequest, progress: Progress | None = None) -> Assessment:
+    """Compare a class map with reference labels (raster or vector) and write the reports; the accuracy on
+    all reference pixels (:func:`assess_outcome` also has the one away from the training pixels)."""
+    return assess_outcome(request, progress).assessment
+
+
+def assess_outcome(request: AssessRequest, progress: Progress | None = None) -> AssessOutcome:
+    """:func:`assess`, with the accuracy away from the model's training pixels when ``request.model`` is given."""
     from .io.crs import gdal_errors
     from .io.grid import open_raster, raster_grid
     from .io.labels import read_labels
     from .io.reading import check_whole_class_ids, class_map_holds_floats, read_class_map_info
     from .pipeline.metrics import ConfusionAccumulator
+    from .pipeline.proximity import near_pixels
     from .pipeline.report import write_accuracy_report
 
     progress = progress or SilentProgress()
@@ -464,11 +482,14 @@ def assess(request: AssessRequest, progress: Progress | None = None):
             ("CSV report", request.csv_path or ""),
         ],
         overwrite=request.overwrite,
-        inputs=[classification, reference, request.class_csv or ""],
+        inputs=[classification, reference, request.class_csv or "", request.model or ""],
         log=progress.info,
     )
     floating = class_map_holds_floats(classification)
     grid = raster_grid(classification)
+    trained = _training_pixels_on(request.model, grid) if request.model else None
+    if isinstance(trained, AwayFromTraining):  # the model holds no usable record
+        progress.info(trained.describe())
     map_ids, map_names, map_colors = read_class_map_info(classification)
     labels = read_labels(
         reference, grid, class_field, request.class_csv, layer=request.reference_layer, log=progress.info
@@ -488,6 +509,10 @@ def assess(request: AssessRequest, progress: Progress | None = None):
     accumulator = ConfusionAccumulator(class_ids)
     order = np.argsort(labels.rows, kind="stable")
     rows, cols, ref_ids = labels.rows[order], labels.cols[order], ref_ids[order]
+    away = None  # per reference pixel: whether its patch holds no training pixel
+    if isinstance(trained, _Trained):
+        away = ~near_pixels(rows, cols, trained.rows, trained.cols, trained.patch_size // 2)
+        away_accumulator = ConfusionAccumulator(class_ids)
     strip = max(1, grid.block_size[1]) * max(1, 4_000_000 // max(1, grid.width * grid.block_size[1]))
     mapped_ids: set[int] = set()  # the map's ids at the reference pixels
     dataset = open_raster(classification, "classification")  # opened once for all strips
@@ -502,10 +527,22 @@ def assess(request: AssessRequest, progress: Progress | None = None):
                 check_whole_class_ids(mapped, classification, rows[lo:hi], cols[lo:hi])
             mapped_ids.update(np.unique(mapped[np.isfinite(mapped) & (mapped != 0)]).astype(np.int64).tolist())
             accumulator.update(ref_ids[lo:hi], mapped)
+            if away is not None:
+                keep = away[lo:hi]
+                away_accumulator.update(ref_ids[lo:hi][keep], mapped[keep])
         progress.set_progress(100.0 * min(grid.height, y + strip) / grid.height)
     band = dataset = None
     _check_common_classes(classification, reference, map_ids, map_names, mapped_ids, ref_ids)
     assessment = accumulator.result(names)
+    honest = trained if isinstance(trained, AwayFromTraining) else None
+    if isinstance(trained, _Trained):
+        kept = away_accumulator.pixels
+        honest = AwayFromTraining(
+            away_accumulator.result(names) if kept else None,
+            patch_size=trained.patch_size,
+            training_pixels=trained.count,
+            excluded=assessment.n - kept,
+        )
     colors = {cid: c for cid, c in zip(map_ids, map_colors)}
     context = {
         "classification": classification,
@@ -514,6 +551,8 @@ def assess(request: AssessRequest, progress: Progress | None = None):
         "date": _dt.datetime.now().isoformat(timespec="seconds"),
         "colors": colors,
     }
+    if request.model:
+        context["model"] = request.model
     with staged:
         write_accuracy_report(
             assessment,
@@ -521,12 +560,64 @@ def assess(request: AssessRequest, progress: Progress | None = None):
             staged.path(request.json_path) if request.json_path else None,
             staged.path(request.csv_path) if request.csv_path else None,
             context=context,
+            away=honest,
         )
-    progress.info(
-        f"OA {100 * assessment.oa:.2f} % (95 % CI {100 * assessment.oa_ci95[0]:.2f}-{100 * assessment.oa_ci95[1]:.2f}), "
+    progress.info(f"all reference pixels: {_scores_line(assessment)}")
+    if honest is not None and honest.assessment is not None:
+        progress.info(f"away from the training pixels (the honest figure): {_scores_line(honest.assessment)}")
+        progress.info(f"  {honest.describe()}")
+    elif honest is not None and not honest.unavailable:
+        progress.info(
+            f"no accuracy away from the training pixels: all {honest.excluded} assessed reference pixels lie "
+            f"within {honest.radius} pixels of one"
+        )
+    return AssessOutcome(assessment, honest)
+
+
+def _scores_line(assessment) -> str:
+    low, high = assessment.oa_ci95
+    return (
+        f"OA {100 * assessment.oa:.2f} % (95 % CI {100 * low:.2f}-{100 * high:.2f}), "
         f"AA {100 * assessment.aa:.2f} %, kappa {assessment.kappa:.4f} on {assessment.n} pixels"
     )
-    return assessment
+
+
+@dataclass
+class AssessOutcome:
+    """The accuracy on all reference pixels and, when the model was given, away from its training pixels."""
+
+    assessment: Assessment
+    away: AwayFromTraining | None = None
+
+
+@dataclass
+class _Trained:
+    """A model's training pixels on the class map's grid (off it too), and its patch size."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    patch_size: int
+    count: int
+
+
+def _training_pixels_on(model: str, grid) -> _Trained | AwayFromTraining:
+    """The training pixels of ``model`` on ``grid``, or (as an AwayFromTraining without figures) why there are none."""
+    from .pipeline.proximity import pixels_on_grid
+
+    bundle = load_model(model)
+    patch_size = bundle.config.patch_size
+    record = bundle.training_pixels
+    if record is None:
+        return AwayFromTraining(
+            None,
+            patch_size=patch_size,
+            unavailable=f"the model {model} does not record its training pixels (it was imported, or written by "
+            "an older version); retrain it to get this figure",
+        )
+    placed = pixels_on_grid(record.rows, record.cols, record.grid, grid)
+    if isinstance(placed, str):
+        return AwayFromTraining(None, patch_size=patch_size, training_pixels=record.count, unavailable=placed)
+    return _Trained(placed[0], placed[1], patch_size, record.count)
 
 
 def _id_list(ids: set[int] | list[int], shown: int = 12) -> str:

@@ -336,6 +336,8 @@ class ClassifyRequest(_Request):
     tile_size: int = DEFAULT_TILE_SIZE
     batch_size: int | None = None  # None: chosen for the device
     precision: str = "float32"
+    margin: str | None = None  # top-1 minus top-2 class probability per pixel
+    tta: bool = False  # average over the 8 symmetries of each patch (8 times the work)
     overwrite: bool = False
 
     def __post_init__(self) -> None:
@@ -345,7 +347,10 @@ class ClassifyRequest(_Request):
         _check_paths(model=self.model, hsi=self.hsi, classification_output=self.out)
         _require(len(self.lidar) >= 1, "at least one LiDAR raster is needed")
         _check_paths(**{f"LiDAR raster {i + 1}": p for i, p in enumerate(self.lidar)})
-        _check_optional_paths(confidence_output=self.confidence, probability_output=self.probabilities)
+        _check_optional_paths(
+            confidence_output=self.confidence, probability_output=self.probabilities, margin_output=self.margin
+        )
+        _require(isinstance(self.tta, bool), f"tta must be true or false (got {self.tta!r})")
         _check_device(self.device)
         _require(
             self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})"
@@ -380,11 +385,14 @@ class AssessRequest(_Request):
     class_field: str | None = None
     class_csv: str | None = None
     reference_layer: str | None = None
+    model: str | None = None  # the model that made the map: its training pixels are left out of a second figure
     overwrite: bool = False
 
     def __post_init__(self) -> None:
         _check_paths(classification=self.classification, reference=self.reference, HTML_report=self.out_html)
-        _check_optional_paths(JSON_report=self.json_path, CSV_report=self.csv_path, class_table=self.class_csv)
+        _check_optional_paths(
+            JSON_report=self.json_path, CSV_report=self.csv_path, class_table=self.class_csv, model=self.model
+        )
         _require(isinstance(self.overwrite, bool), "overwrite must be true or false")
 
 

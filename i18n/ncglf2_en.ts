@@ -10,7 +10,7 @@
     </message>
     <message>
       <location filename="ncglf2_qgis/algorithms/assess.py" />
-      <source>Measures how well a class map agrees with reference labels that were not used for training: overall accuracy (OA), average accuracy over the classes (AA), Cohen's kappa, the accuracy of each class and the confusion matrix, written as an HTML report. The reference is a class raster or points or polygons with a class field; text classes are matched to the map's class names.</source>
+      <source>Measures how well a class map agrees with reference labels that were not used for training: overall accuracy (OA), average accuracy over the classes (AA), Cohen's kappa, the accuracy of each class and the confusion matrix, written as an HTML report. The reference is a class raster or points or polygons with a class field; text classes are matched to the map's class names. Given the model that made the map, it also reports the accuracy on the reference pixels whose patch holds none of the model's training pixels: the honest figure, since none of them shares its patch with a pixel the network was fitted on.</source>
       <translation type="unfinished" />
     </message>
     <message>
@@ -74,6 +74,16 @@
     </message>
     <message>
       <location filename="ncglf2_qgis/algorithms/assess.py" />
+      <source>The model file (.ncglf2) the map was classified with. Reference pixels next to its training pixels (closer than half the patch size) share part of their patch with them and flatter the accuracy; the report then also gives the accuracy without them, the honest figure. Models imported from the reference checkpoint or written by older versions do not record their training pixels.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/assess.py" />
+      <source>Model that made the map</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/assess.py" />
       <source>An HTML page with OA, AA, kappa, per-class accuracies and the confusion matrix.</source>
       <translation type="unfinished" />
     </message>
@@ -115,6 +125,21 @@
     <message>
       <location filename="ncglf2_qgis/algorithms/assess.py" />
       <source>Kappa</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/assess.py" />
+      <source>Overall accuracy away from the training pixels</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/assess.py" />
+      <source>Average accuracy away from the training pixels</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/assess.py" />
+      <source>Kappa away from the training pixels</source>
       <translation type="unfinished" />
     </message>
     <message>
@@ -189,7 +214,7 @@
     </message>
     <message>
       <location filename="ncglf2_qgis/algorithms/classify.py" />
-      <source>Classifies every pixel of a hyperspectral image and its LiDAR rasters with a trained NCGLF2 model (or an imported reference model). The rasters must have the band counts the model was trained on. The image is processed tile by tile, so rasters of any size fit in memory. The class map carries the model's class names and colours and is shown with them; pixels without data stay 0 (unclassified). Optionally writes the confidence of each pixel (the highest class probability) and the probability of every class.</source>
+      <source>Classifies every pixel of a hyperspectral image and its LiDAR rasters with a trained NCGLF2 model (or an imported reference model). The rasters must have the band counts the model was trained on. The image is processed tile by tile, so rasters of any size fit in memory. The class map carries the model's class names and colours and is shown with them; pixels without data stay 0 (unclassified). Optionally writes the confidence of each pixel (the highest class probability), the margin between the two most likely classes and the probability of every class.</source>
       <translation type="unfinished" />
     </message>
     <message>
@@ -251,6 +276,16 @@
     </message>
     <message>
       <location filename="ncglf2_qgis/algorithms/classify.py" />
+      <source>Test-time augmentation: classify every patch in its 4 rotations, each with and without a mirror, and average the 8 class probabilities, so that the map does not depend on which way a patch is turned; costs 8 times the network's work.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/classify.py" />
+      <source>Average over rotations and mirrors (8 times slower)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/classify.py" />
       <source>The class map (GeoTIFF, one class id per pixel, 0 = unclassified) with the class names and colours.</source>
       <translation type="unfinished" />
     </message>
@@ -272,6 +307,16 @@
     <message>
       <location filename="ncglf2_qgis/algorithms/classify.py" />
       <source>Class probabilities</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/classify.py" />
+      <source>The highest class probability minus the second highest for each pixel (0 to 1; -1 where there is no data). Low values show where the model hesitates between two classes.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/classify.py" />
+      <source>Margin</source>
       <translation type="unfinished" />
     </message>
     <message>
@@ -748,6 +793,11 @@
     </message>
     <message>
       <location filename="ncglf2_qgis/dialog.py" />
+      <source>margin</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/dialog.py" />
       <source>confidence</source>
       <translation type="unfinished" />
     </message>
@@ -1144,6 +1194,26 @@
     <message>
       <location filename="resources/ncglf2_dialog.ui" />
       <source>Also write a confidence raster</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
+      <source>Also write the margin beside the class map: the highest class probability minus the second. Low values show where the model hesitates between two classes.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
+      <source>Also write a margin raster</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
+      <source>Test-time augmentation: classify every patch in its 8 rotations and mirrors and average the probabilities. Costs 8 times the network's work.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
+      <source>Average over rotations and mirrors (8 times slower)</source>
       <translation type="unfinished" />
     </message>
     <message>

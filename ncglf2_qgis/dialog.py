@@ -63,10 +63,10 @@ class InputProblem(ValueError):
     """Something the user has to choose or fix before a run can start."""
 
 
-def confidence_path(classification: str) -> str:
-    """Where the confidence raster goes beside a class map."""
+def beside_path(classification: str, what: str) -> str:
+    """Where the confidence or margin raster goes beside a class map."""
     stem, extension = os.path.splitext(classification)
-    return f"{stem}_confidence{extension or '.tif'}"
+    return f"{stem}_{what}{extension or '.tif'}"
 
 
 class NCGLF2Dialog(QDialog, FORM_CLASS):
@@ -449,11 +449,13 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
         hsi, lidar = self._inputs()
         model = model or self.current_model()
         output = self._path_or_temporary(self.classOutputWidget)
-        confidence = None
-        if self.confidenceCheck.isChecked():
-            confidence = (
-                QgsProcessing.TEMPORARY_OUTPUT if output == QgsProcessing.TEMPORARY_OUTPUT else confidence_path(output)
-            )
+
+        def beside(check, what: str) -> str | None:
+            if not check.isChecked():
+                return None
+            temporary = output == QgsProcessing.TEMPORARY_OUTPUT
+            return QgsProcessing.TEMPORARY_OUTPUT if temporary else beside_path(output, what)
+
         return {
             "MODEL": model,
             "HSI": hsi,
@@ -461,8 +463,10 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
             "DEVICE": self._device(),
             "PRECISION": self.precisionCombo.currentIndex(),  # 0 float32, 1 bfloat16, as the algorithm's enum
             "EXTENT": self.canvas_extent() if self.canvasExtentRadio.isChecked() else None,
+            "TTA": self.ttaCheck.isChecked(),
             "OUTPUT": output,
-            "OUTPUT_CONFIDENCE": confidence,
+            "OUTPUT_CONFIDENCE": beside(self.confidenceCheck, "confidence"),
+            "OUTPUT_MARGIN": beside(self.marginCheck, "margin"),
         }
 
     def current_model(self) -> str:
@@ -545,20 +549,22 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
             self._add_result_layers(results)
 
     def _add_result_layers(self, results: dict) -> None:
-        """The class map on top, its confidence (0-1 grey) just below; named after the files or the model."""
+        """The class map on top, its confidence and margin (0-1 grey) just below; named after the files or the model."""
         from .styling import apply_class_style, apply_confidence_style, place_below, result_layer_name
 
         model = self.modelFileWidget.filePath().strip() if self.loadRadio.isChecked() else (self.last_model or "")
         classification = results.get("OUTPUT")
-        confidence = results.get("OUTPUT_CONFIDENCE")
-        confidence_layer = None
-        if confidence and os.path.isfile(confidence):
-            layer = QgsRasterLayer(confidence, result_layer_name(confidence, model, self.tr("confidence")))
+        grey_layers = []
+        for key, what in (("OUTPUT_MARGIN", self.tr("margin")), ("OUTPUT_CONFIDENCE", self.tr("confidence"))):
+            path = results.get(key)
+            if not path or not os.path.isfile(path):
+                continue
+            layer = QgsRasterLayer(path, result_layer_name(path, model, what))
             if layer.isValid():
                 apply_confidence_style(layer)
                 self.project.addMapLayer(layer)
                 self.added_layers.append(layer)
-                confidence_layer = layer
+                grey_layers.append(layer)
         if classification:
             layer = QgsRasterLayer(classification, result_layer_name(classification, model, self.tr("classes")))
             if layer.isValid():
@@ -566,8 +572,8 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
                     self.append_log(self.tr("the class map carries no class names; shown without a palette"), "warning")
                 self.project.addMapLayer(layer)
                 self.added_layers.append(layer)
-                if confidence_layer is not None:  # where QGIS inserts new layers depends on the selection
-                    place_below(confidence_layer, classification, self.project)
+                for grey in grey_layers:  # where QGIS inserts new layers depends on the selection
+                    place_below(grey, classification, self.project)
             else:
                 self.append_log(self.tr("could not open {}").format(classification), "error")
 

@@ -75,7 +75,8 @@ def apply_class_style(layer: QgsMapLayer) -> bool:
 
 
 def apply_confidence_style(layer: QgsMapLayer) -> bool:
-    """Grey from 0 (black, uncertain) to 1 (white, certain): the confidence's own range, not a 2-98 % cut."""
+    """Grey from 0 (black, uncertain) to 1 (white, certain): the range of the confidence and of the margin,
+    not a 2-98 % cut."""
     if not isinstance(layer, QgsRasterLayer) or not layer.isValid():
         return False
     renderer = QgsSingleBandGrayRenderer(layer.dataProvider(), 1)
@@ -125,7 +126,7 @@ class ClassMapStyler(QgsProcessingLayerPostProcessorInterface):
 
 
 class ConfidenceStyler(QgsProcessingLayerPostProcessorInterface):
-    """Styles a confidence raster 0-1 and keeps it below its class map when Processing adds it."""
+    """Styles a confidence or margin raster 0-1 and keeps it below its class map when Processing adds it."""
 
     def __init__(self, class_map: str) -> None:
         super().__init__()
@@ -169,7 +170,7 @@ def style_when_loaded(context: QgsProcessingContext, output: str, name: str = ""
 
 
 def confidence_when_loaded(context: QgsProcessingContext, output: str, class_map: str, name: str = "") -> bool:
-    """Style a confidence output 0-1 and keep it below ``class_map`` when Processing loads it."""
+    """Style a confidence or margin output 0-1 and keep it below ``class_map`` when Processing loads it."""
     return when_loaded(context, output, name, ConfidenceStyler(class_map))
 
 

@@ -30,7 +30,7 @@ PAPER = TrainingParameters()  # the defaults the help texts show
 EPILOG = """examples:
   ncglf2 train --hsi hsi.tif --lidar dsm.tif --labels ground_truth.gpkg --class-field class --out landcover.ncglf2 --report training.html
   ncglf2 classify --model landcover.ncglf2 --hsi hsi.tif --lidar dsm.tif --out landcover.tif --confidence confidence.tif
-  ncglf2 assess --classification landcover.tif --reference checkpoints.gpkg --class-field class --out accuracy.html --json accuracy.json
+  ncglf2 assess --classification landcover.tif --reference checkpoints.gpkg --class-field class --model landcover.ncglf2 --out accuracy.html --json accuracy.json
   ncglf2 demo --out demo_output
 """
 
@@ -216,6 +216,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confidence", metavar="CONF.tif", help="also write the confidence (max class probability)")
     p.add_argument("--probabilities", metavar="PROBS.tif", help="also write one probability band per class")
     p.add_argument(
+        "--margin",
+        metavar="MARGIN.tif",
+        help="also write the margin: the highest class probability minus the second (0 to 1; low = the model "
+        "hesitates between two classes)",
+    )
+    p.add_argument(
+        "--tta",
+        action="store_true",
+        help="test-time augmentation: average the class probabilities over the 8 rotations and mirrors of each "
+        "patch; costs 8 times the network's work",
+    )
+    p.add_argument(
         "--extent",
         nargs=4,
         type=float,
@@ -245,6 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="REPORT.html")
     p.add_argument("--json", metavar="REPORT.json")
     p.add_argument("--csv", metavar="REPORT.csv", help="confusion matrix and per-class accuracy as CSV")
+    p.add_argument(
+        "--model",
+        metavar="MODEL.ncglf2",
+        help="the model that made the map: also report the accuracy on the reference pixels whose patch holds "
+        "none of its training pixels (the honest figure)",
+    )
     _add_common(p)
 
     p = sub.add_parser("import-reference", help="turn the published implementation's checkpoint into a model file")
@@ -322,6 +340,8 @@ def job_request(args: argparse.Namespace):
             tile_size=args.tile_size,
             batch_size=args.batch_size,
             precision=args.precision,
+            margin=args.margin,
+            tta=args.tta,
             overwrite=args.overwrite,
         )
     if args.command == "assess":
@@ -333,6 +353,7 @@ def job_request(args: argparse.Namespace):
             csv_path=args.csv,
             class_field=args.class_field,
             class_csv=args.class_csv,
+            model=args.model,
             overwrite=args.overwrite,
         )
     if args.command == "import-reference":
@@ -384,6 +405,12 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"OA {100 * result['oa']:.2f} %  AA {100 * result['aa']:.2f} %  kappa {result['kappa']:.4f}  ({result['n']} pixels)"
             )
+            away = result["away_from_training"]
+            if away is not None:
+                print(
+                    f"away from the training pixels (honest): OA {100 * away['oa']:.2f} %  AA {100 * away['aa']:.2f} %  "
+                    f"kappa {away['kappa']:.4f}  ({away['n']} pixels)"
+                )
     elif args.command == "demo":
         from .demo import run_demo
 

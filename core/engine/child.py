@@ -108,16 +108,26 @@ def run_job(request: Any, progress: Progress) -> dict[str, Any]:
             "style": result.style,
             "confidence": result.confidence,
             "probabilities": result.probabilities,
+            "margin": result.margin,
             "pixels": result.pixels,
             "seconds": result.seconds,
         }
     if isinstance(request, AssessRequest):
-        a = jobs.assess(request, progress)
+        assessed = jobs.assess_outcome(request, progress)
+        a, away = assessed.assessment, assessed.away
+        away_figures, unavailable = None, None  # the accuracy away from the training pixels, or why there is none
+        if away is not None and away.assessment is not None:
+            h = away.assessment
+            away_figures = {"oa": h.oa, "aa": h.aa, "kappa": h.kappa, "n": h.n, "excluded": away.excluded}
+        elif away is not None:
+            unavailable = away.unavailable or away.describe()
         return {
             "oa": a.oa,
             "aa": a.aa,
             "kappa": a.kappa,
             "n": a.n,
+            "away_from_training": away_figures,
+            "away_unavailable": unavailable,
             "html": request.out_html,
             "json": request.json_path,
             "csv": request.csv_path,

@@ -4,6 +4,9 @@ Safetensors holds only raw tensors and a string header, so loading a model
 never executes anything from the file. Everything inference needs travels in
 it: network sizes, band counts, preprocessing statistics, class ids, names
 and colours, and provenance (training parameters, scores, inputs, version).
+A trained model also records where it was trained (format 2): the rows and
+columns of its training pixels on the HSI's grid, so an assessment can leave
+out the reference pixels whose patches overlap them.
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ from ..nn.checkpoint import network_outline, state_value_problem
 from ..nn.model import NCGLF2, NetworkConfig
 from ..nn.preprocessing import Preprocessing
 from ..version import __version__
+from .grid import Grid
 from .labels import ClassTable
 from .model_header import HEADER_PREAMBLE, MAX_HEADER_BYTES, MAX_NESTING, HeaderError, check_header
 from .outputs import atomic_path
 
 __all__ = [
     "ModelBundle",
+    "TrainingPixels",
     "save_model",
     "model_bytes",
     "write_model_bytes",
@@ -38,9 +43,11 @@ __all__ = [
     "MODEL_SUFFIX",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest format this version reads; a file is written in the oldest that holds it
+_FORMAT_WITH_TRAINING_PIXELS = 2
 MODEL_SUFFIX = ".ncglf2"
 _HEADER_KEY = "ncglf2"
+_TRAINING_PIXELS_KEY = "training.pixels"
 _PREPROCESS_KEYS = ("hsi_mean", "components", "explained_variance", "channel_mean", "channel_std")
 _POSITIVE_KEYS = ("explained_variance", "channel_std")  # divisors of the input transform
 # The tensor dtypes (safetensors' names) a file may hold where the network has floating or integer tensors.
@@ -52,6 +59,47 @@ _DTYPES = {
 Table = dict[str, tuple[str, tuple[int, ...]]]  # tensor name -> (dtype: safetensors' name or a kind, shape)
 
 
+@dataclass(frozen=True)
+class TrainingPixels:
+    """The pixels a network was trained on, by row and column of the grid of the HSI it was trained on."""
+
+    rows: np.ndarray  # (N,) int32
+    cols: np.ndarray  # (N,) int32
+    grid: Grid
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rows", np.ascontiguousarray(self.rows, dtype=np.int32))
+        object.__setattr__(self, "cols", np.ascontiguousarray(self.cols, dtype=np.int32))
+
+    @property
+    def count(self) -> int:
+        return int(self.rows.size)
+
+    def header(self) -> dict:
+        return {
+            "count": self.count,
+            "width": self.grid.width,
+            "height": self.grid.height,
+            "geotransform": [float(v) for v in self.grid.geotransform],
+            "crs": self.grid.crs_wkt,
+        }
+
+    def problem(self) -> str | None:
+        """What makes the record unusable (rows and columns off the grid), or None."""
+        return _pixels_problem(self.rows, self.cols, self.grid)
+
+
+def _pixels_problem(rows: np.ndarray, cols: np.ndarray, grid: Grid) -> str | None:
+    for name, values, size in (("row", rows, grid.height), ("column", cols, grid.width)):
+        outside = (values < 0) | (values >= size)
+        if outside.any():
+            return (
+                f"{_TRAINING_PIXELS_KEY} holds the {name} {int(values[outside][0])}, "
+                f"outside the {grid.width} x {grid.height} training grid"
+            )
+    return None
+
+
 @dataclass
 class ModelBundle:
     """A trained network with everything needed to apply it to new rasters."""
@@ -61,6 +109,7 @@ class ModelBundle:
     classes: ClassTable  # the network's outputs in order: their ids, names and colours
     provenance: dict = field(default_factory=dict)
     source_header: dict = field(default_factory=dict)  # the header read from disk, if any
+    training_pixels: TrainingPixels | None = None  # None: imported, or written before models recorded them
 
     @property
     def class_ids(self) -> list[int]:
@@ -79,9 +128,9 @@ class ModelBundle:
         return self.network.config
 
     def header(self) -> dict:
-        return {
+        header = {
             "format": "ncglf2-model",
-            "format_version": FORMAT_VERSION,
+            "format_version": 1 if self.training_pixels is None else _FORMAT_WITH_TRAINING_PIXELS,
             "software_version": __version__,
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "network": self.config.to_dict(),
@@ -99,6 +148,9 @@ class ModelBundle:
             },
             "provenance": self.provenance,
         }
+        if self.training_pixels is not None:
+            header["training_pixels"] = self.training_pixels.header()
+        return header
 
 
 def model_bytes(bundle: ModelBundle, path: str) -> bytes:
@@ -116,11 +168,18 @@ def model_bytes(bundle: ModelBundle, path: str) -> bytes:
         raise ModelFileError(f"cannot save the model {path}: {error}; nothing was written") from None
     state = {k: v.detach() for k, v in bundle.network.state_dict().items()}
     arrays = bundle.preprocessing.to_arrays()
-    problem = state_value_problem(state, bundle.network, "network.") or _statistics_problem(arrays)
+    record = bundle.training_pixels
+    problem = (
+        state_value_problem(state, bundle.network, "network.")
+        or _statistics_problem(arrays)
+        or (record.problem() if record is not None else None)
+    )
     if problem:
         raise ModelFileError(f"cannot save the model {path}: {problem}; nothing was written")
     tensors = {f"network.{k}": v.to("cpu").contiguous() for k, v in state.items()}
     tensors.update({f"preprocessing.{k}": torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()})
+    if record is not None:
+        tensors[_TRAINING_PIXELS_KEY] = torch.from_numpy(np.stack([record.rows, record.cols], axis=1))
     return save(tensors, metadata={_HEADER_KEY: text})
 
 
@@ -149,7 +208,8 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> M
 
     In order: the header's length; its fields against the schema (``model_header``); the tensor table
     (names, dtypes, shapes, read without loading a tensor) against an outline of the network the header
-    describes; the values (finite, variances not negative, scales positive). Only then is the network built.
+    describes; the values (finite, variances not negative, scales positive, training pixels on their
+    grid). Only then is the network built.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -168,7 +228,8 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> M
     expected = outline.state_dict()
     state = {key: tensors[f"network.{key}"].to(expected[key].dtype) for key in expected}
     arrays = {key: tensors[f"preprocessing.{key}"].double().numpy() for key in _PREPROCESS_KEYS}
-    problem = state_value_problem(state, outline, "network.") or _statistics_problem(arrays)
+    record, record_problem = _training_pixels(header, tensors)
+    problem = state_value_problem(state, outline, "network.") or _statistics_problem(arrays) or record_problem
     _require(problem is None, path, f"{problem}; the file is damaged")
 
     network = NCGLF2(config)
@@ -186,7 +247,20 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> M
         ClassTable(classes["ids"], classes["names"], [tuple(c) for c in classes["colors"]]),
         provenance=dict(header.get("provenance", {})),
         source_header=header,
+        training_pixels=record,
     )
+
+
+def _training_pixels(header: dict, tensors: dict[str, torch.Tensor]) -> tuple[TrainingPixels | None, str | None]:
+    """(the training pixel record of a checked header and its tensor, what is wrong with it); (None, None)
+    for a file without one."""
+    if "training_pixels" not in header:
+        return None, None
+    fields = header["training_pixels"]
+    pixels = tensors[_TRAINING_PIXELS_KEY].to(torch.int64).numpy()
+    grid = Grid(fields["width"], fields["height"], tuple(fields["geotransform"]), fields["crs"])  # type: ignore[arg-type]
+    problem = _pixels_problem(pixels[:, 0], pixels[:, 1], grid)  # before int32: any value beyond it is off the grid
+    return (None, problem) if problem else (TrainingPixels(pixels[:, 0], pixels[:, 1], grid), None)
 
 
 def _require(condition: bool, path: str, message: str) -> None:
@@ -265,8 +339,8 @@ def _checked_header(metadata: dict[str, str], path: str) -> dict:
 
 
 def _expected_table(outline: NCGLF2, header: dict) -> Table:
-    """What the file must hold for its header (kind and shape per tensor): the network's state dict and the
-    input transform's statistics."""
+    """What the file must hold for its header (kind and shape per tensor): the network's state dict, the
+    input transform's statistics and, when the header records them, the training pixels."""
     table = {
         f"network.{k}": ("float" if v.is_floating_point() else "integer", tuple(v.shape))
         for k, v in outline.state_dict().items()
@@ -281,6 +355,8 @@ def _expected_table(outline: NCGLF2, header: dict) -> Table:
         "channel_std": (channels,),
     }
     table.update({f"preprocessing.{k}": ("float", shape) for k, shape in shapes.items()})
+    if "training_pixels" in header:
+        table[_TRAINING_PIXELS_KEY] = ("integer", (header["training_pixels"]["count"], 2))
     return table
 
 

@@ -11,6 +11,7 @@ gets to allocate one. Nothing here imports torch.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ __all__ = [
     "MAX_HSI_BANDS",
     "MAX_LIDAR_CHANNELS",
     "MAX_CLASSES",
+    "MAX_TRAINING_PIXELS",
+    "MAX_GRID_SIDE",
+    "MAX_CRS_TEXT",
 ]
 
 # Limits: far above any useful model (the published one has depth 2, width 64, 4 heads, patch 11 and
@@ -46,6 +50,9 @@ MAX_PATCH_SIZE = 255
 MAX_HSI_BANDS = 4096  # HSI bands, and so PCA components
 MAX_LIDAR_CHANNELS = 64
 MAX_CLASSES = 65535  # classes in one model (each is an output channel of the network)
+MAX_TRAINING_PIXELS = 2**27  # recorded training pixels: 1 GiB as int32 rows and columns, far beyond any training set
+MAX_GRID_SIDE = 2**31 - 1  # pixels along one side of the training grid (GDAL's own limit)
+MAX_CRS_TEXT = 100_000  # characters of the training grid's CRS as WKT (a few thousand in practice)
 _MAX_COUNT = 2**63 - 1
 _MAX_TEXT = 1000  # free text fields: versions, dates
 
@@ -96,6 +103,20 @@ class Whole:
         if self.even and value % 2 != 0:
             raise HeaderError(where, f"is {value}; it must be even")
         return value
+
+
+@dataclass(frozen=True)
+class Real:
+    """A finite JSON number (whole or decimal); ``true``, text and NaN are not one."""
+
+    def check(self, value: Any, where: str) -> float:
+        try:
+            number = float(value) if type(value) in (int, float) else math.nan
+        except OverflowError:  # a whole number beyond any float
+            number = math.nan
+        if not math.isfinite(number):
+            raise HeaderError(where, f"must be a finite number, not {_shown(value)}")
+        return number
 
 
 @dataclass(frozen=True)
@@ -246,8 +267,18 @@ MODEL_HEADER = Record(
             }
         ),
         "provenance": FreeObject(),
+        # Format 2: where the model was trained (the tensor ``training.pixels`` holds the rows and columns).
+        "training_pixels": Record(
+            {
+                "count": Whole(1, MAX_TRAINING_PIXELS),
+                "width": Whole(1, MAX_GRID_SIDE),
+                "height": Whole(1, MAX_GRID_SIDE),
+                "geotransform": ListOf(Real(), max_items=6, lengths=(6,)),
+                "crs": Text(max_length=MAX_CRS_TEXT),
+            }
+        ),
     },
-    optional=frozenset({"software_version", "created", "provenance"}),
+    optional=frozenset({"software_version", "created", "provenance", "training_pixels"}),
     open=True,  # fields a later release adds within this format version are ignored
 )
 
@@ -300,7 +331,19 @@ _AGREEMENTS: list[_Agreement] = [
         lambda h: h["bands"]["lidar"] == h["network"]["lidar_channels"],
         lambda h: f"is {h['bands']['lidar']}, network.lidar_channels is {h['network']['lidar_channels']}",
     ),
+    (
+        "training_pixels.count",
+        lambda h: "training_pixels" not in h or _record_fits(h["training_pixels"]),
+        lambda h: (
+            f"is {h['training_pixels']['count']}, more than the "
+            f"{h['training_pixels']['width']} x {h['training_pixels']['height']} pixels of the training grid"
+        ),
+    ),
 ]
+
+
+def _record_fits(record: dict) -> bool:
+    return record["count"] <= record["width"] * record["height"]
 
 
 def check_header(header: Any) -> dict:

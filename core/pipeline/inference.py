@@ -9,6 +9,7 @@ Outputs go to temporary files that are renamed only when the run completes.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import queue
 import threading
@@ -27,6 +28,7 @@ from ..io.stack import WindowSource
 from ..io.writers import checked_gdal_writes, close_datasets, create_geotiff, set_class_table, write_paletted_qml
 from ..nn.allocator import keep_freed_memory
 from ..nn.devices import resolve_device
+from ..nn.symmetry import symmetry_average
 from ..progress import Progress, SilentProgress, Throughput, check_canceled
 from ..requests import PRECISIONS
 from .compatibility import input_mismatch, sample_pixels
@@ -40,6 +42,7 @@ __all__ = [
     "check_model_fits",
     "default_batch_size",
     "predict_patches",
+    "patch_predictor",
 ]
 
 FLOAT_NODATA = -1.0
@@ -55,6 +58,7 @@ class ClassifyResult:
     pixels: int  # pixels classified
     seconds: float
     warnings: list[str] = field(default_factory=list)  # the inputs look unlike the training data
+    margin: str | None = None
 
 
 # Working memory of one 11 x 11 patch through the network in float32 (peak RSS growth
@@ -181,6 +185,17 @@ def predict_patches(network: torch.nn.Module, patches: torch.Tensor) -> torch.Te
     return torch.softmax(logits.float(), dim=1)
 
 
+Predictor = Callable[[torch.Tensor], torch.Tensor]  # (N, C, P, P) patches -> (N, K) class probabilities
+
+
+def patch_predictor(network: torch.nn.Module, tta: bool = False) -> Predictor:
+    """The function from patches to class probabilities, chosen once per run: the network's softmax, or
+    with ``tta`` its mean over the 8 symmetries of each patch (8 network calls per batch)."""
+    if not tta:
+        return functools.partial(predict_patches, network)
+    return functools.partial(symmetry_average, functools.partial(predict_patches, network))
+
+
 class BatchPlan:
     """The batch size in use; halved on a CUDA out-of-memory error and kept for later tiles."""
 
@@ -218,9 +233,10 @@ class _TileOutputs:
         class_dtype: str,
         bundle: ModelBundle,
         origin: tuple[int, int],
+        margin: str | None = None,
     ) -> None:
         self.origin = origin
-        self.paths = {"classes": classes, "confidence": confidence, "probabilities": probabilities}
+        self.paths = {"classes": classes, "confidence": confidence, "probabilities": probabilities, "margin": margin}
         self.datasets: dict[str, gdal.Dataset] = {}
         # The band's name heads the class list in QGIS's legend.
         self.datasets[classes] = create_geotiff(classes, grid, 1, class_dtype, 0, ["land-cover class"])
@@ -234,10 +250,22 @@ class _TileOutputs:
             self.datasets[probabilities] = create_geotiff(
                 probabilities, grid, len(bundle.class_ids), "float32", FLOAT_NODATA, bundle.class_names
             )
+        if margin:
+            self.datasets[margin] = create_geotiff(
+                margin, grid, 1, "float32", FLOAT_NODATA, ["margin (top-1 minus top-2 probability)"]
+            )
 
-    def write(self, tile: Tile, class_map: np.ndarray, conf: np.ndarray | None, probs: np.ndarray | None) -> None:
+    def write(
+        self,
+        tile: Tile,
+        class_map: np.ndarray,
+        conf: np.ndarray | None,
+        probs: np.ndarray | None,
+        margin: np.ndarray | None = None,
+    ) -> None:
         x, y = tile.x - self.origin[0], tile.y - self.origin[1]
-        for name, values in (("classes", class_map), ("confidence", conf), ("probabilities", probs)):
+        outputs = (("classes", class_map), ("confidence", conf), ("probabilities", probs), ("margin", margin))
+        for name, values in outputs:
             path = self.paths[name]
             if path is None or values is None:
                 continue
@@ -254,7 +282,13 @@ class _TileOutputs:
 
 
 def output_sizes(
-    pixels: int, class_dtype: str, classes: int, out: str, confidence: str | None, probabilities: str | None
+    pixels: int,
+    class_dtype: str,
+    classes: int,
+    out: str,
+    confidence: str | None,
+    probabilities: str | None,
+    margin: str | None = None,
 ) -> dict[str, tuple[int, int]]:
     """(at least, at most) bytes of each output raster, by path: DEFLATE may shrink it, never to nothing.
 
@@ -263,8 +297,9 @@ def output_sizes(
     """
     class_bytes = pixels * np.dtype(class_dtype).itemsize
     sizes = {out: (class_bytes // 64, class_bytes + 65536)}
-    if confidence:
-        sizes[confidence] = (pixels, pixels * 4 + 65536)
+    for single_band in (confidence, margin):
+        if single_band:
+            sizes[single_band] = (pixels, pixels * 4 + 65536)
     if probabilities:
         sizes[probabilities] = (pixels * classes, pixels * classes * 4 + 65536)
     return sizes
@@ -281,16 +316,17 @@ def class_map_type(class_ids) -> str:
 
 @dataclass
 class TileResult:
-    """One tile's outputs: class ids (0 where no data), and optionally confidence and class probabilities."""
+    """One tile's outputs: class ids (0 where no data), and optionally confidence, class probabilities and margin."""
 
     classes: np.ndarray  # (H, W)
     confidence: np.ndarray | None  # (H, W), FLOAT_NODATA where no data
     probabilities: np.ndarray | None  # (K, H, W)
     pixels: int  # pixels classified
+    margin: np.ndarray | None = None  # (H, W), FLOAT_NODATA where no data
 
 
 def classify_tile(
-    network: torch.nn.Module,
+    predict: Predictor,
     features: np.ndarray,
     valid: np.ndarray,
     lookup: torch.Tensor,
@@ -300,21 +336,24 @@ def classify_tile(
     confidence: bool = False,
     probabilities: bool = False,
     on_batch: Callable[[float], None] | None = None,
+    margin: bool = False,
 ) -> TileResult:
     """Classify the valid pixels of one tile from its preprocessed features (with their P//2 halo).
 
-    ``features`` is (C, H + 2 halo, W + 2 halo), ``valid`` (H, W); ``lookup``
-    maps the network's class index to the class id, on the network's device.
-    ``on_batch`` hears the share of the tile done after every batch.
+    ``predict`` is a :func:`patch_predictor`. ``features`` is (C, H + 2 halo,
+    W + 2 halo), ``valid`` (H, W); ``lookup`` maps the network's class index to
+    the class id, on the network's device. ``on_batch`` hears the share of the
+    tile done after every batch.
     """
     height, width = valid.shape
     rows_np, cols_np = np.nonzero(valid)
     classes = np.zeros((height, width), dtype=class_dtype)
     conf = np.full((height, width), FLOAT_NODATA, np.float32) if confidence else None
     probs = np.full((int(lookup.numel()), height, width), FLOAT_NODATA, np.float32) if probabilities else None
+    gaps = np.full((height, width), FLOAT_NODATA, np.float32) if margin else None
     count = rows_np.size
     if count == 0:
-        return TileResult(classes, conf, probs, 0)
+        return TileResult(classes, conf, probs, 0, gaps)
     device = lookup.device
     feature_tensor = torch.from_numpy(features).to(device, non_blocking=True)
     rows = torch.from_numpy(rows_np).to(device)
@@ -322,15 +361,19 @@ def classify_tile(
     labels: list[torch.Tensor] = []
     maxima: list[torch.Tensor] = []
     all_probs: list[torch.Tensor] = []
+    margins: list[torch.Tensor] = []
 
     def step(batch: slice) -> None:
         patches = cut_patches(feature_tensor, rows[batch], cols[batch], patch_size)
-        p = predict_patches(network, patches)
+        p = predict(patches)
         best, index = p.max(dim=1)
         labels.append(lookup[index])
         maxima.append(best)
         if probabilities:
             all_probs.append(p)
+        if margin:
+            top = p.topk(2, dim=1).values
+            margins.append(top[:, 0] - top[:, 1])
         if on_batch is not None:
             on_batch(batch.stop / count)
 
@@ -340,7 +383,9 @@ def classify_tile(
         conf[rows_np, cols_np] = torch.cat(maxima).cpu().numpy()
     if probs is not None:
         probs[:, rows_np, cols_np] = torch.cat(all_probs).cpu().numpy().T
-    return TileResult(classes, conf, probs, count)
+    if gaps is not None:
+        gaps[rows_np, cols_np] = torch.cat(margins).cpu().numpy()
+    return TileResult(classes, conf, probs, count, gaps)
 
 
 def classify_raster(
@@ -357,6 +402,8 @@ def classify_raster(
     progress: Progress | None = None,
     precision: str = "float32",
     inputs: Sequence[str] = (),
+    margin: str | None = None,
+    tta: bool = False,
 ) -> ClassifyResult:
     """Classify every valid pixel of ``stack`` (or of a pixel ``window``) into GeoTIFFs.
 
@@ -364,7 +411,9 @@ def classify_raster(
     each other and against the rasters and ``inputs`` (the model file), the
     window, the free space. A failed or cancelled run removes its temporary
     files and leaves existing outputs as they were; the class map, its style
-    and the optional rasters appear together.
+    and the optional rasters appear together. ``margin`` is the top-1 minus
+    top-2 probability raster; ``tta`` averages the probabilities over the 8
+    symmetries of every patch (8 times the work).
     """
     progress = progress or SilentProgress()
     started = time.perf_counter()
@@ -382,10 +431,11 @@ def classify_raster(
             ("style", style),
             ("confidence raster", confidence or ""),
             ("probability raster", probabilities or ""),
+            ("margin raster", margin or ""),
         ],
         overwrite=overwrite,
         inputs=[stack.hsi_path, *stack.lidar_paths, *inputs],
-        sizes=output_sizes(ww * wh, class_dtype, len(bundle.class_ids), out, confidence, probabilities),
+        sizes=output_sizes(ww * wh, class_dtype, len(bundle.class_ids), out, confidence, probabilities, margin),
         log=progress.info,
     )
     warnings = input_mismatch(
@@ -394,7 +444,9 @@ def classify_raster(
     for warning in warnings:
         progress.info(warning)
     torch_device = resolve_device(device)
-    network = prepare_network(bundle.network, torch_device, precision)
+    predict = patch_predictor(prepare_network(bundle.network, torch_device, precision), tta)
+    if tta:
+        progress.info("test-time augmentation: each patch is classified in its 8 rotations and mirrors, averaged")
     plan = BatchPlan(batch_size or default_batch_size(torch_device, bundle.config.patch_size), progress)
     patch_size = bundle.config.patch_size
     halo = patch_size // 2
@@ -411,6 +463,7 @@ def classify_raster(
             class_dtype,
             bundle,
             origin=(wx, wy),
+            margin=outputs.path(margin) if margin else None,
         )
         writer = _Writer(tiles_out.write)
         classified = 0
@@ -422,7 +475,7 @@ def classify_raster(
                 for tile, features, valid in reads:
                     check_canceled(progress)
                     result = classify_tile(
-                        network,
+                        predict,
                         features,
                         valid,
                         lookup,
@@ -432,8 +485,9 @@ def classify_raster(
                         confidence=confidence is not None,
                         probabilities=probabilities is not None,
                         on_batch=meter.within(pixels_before, tile.width * tile.height),
+                        margin=margin is not None,
                     )
-                    writer.put(tile, result.classes, result.confidence, result.probabilities)
+                    writer.put(tile, result.classes, result.confidence, result.probabilities, result.margin)
                     classified += result.pixels
                     pixels_before += tile.width * tile.height
                     meter.update(pixels_before)
@@ -446,7 +500,7 @@ def classify_raster(
             raise InputError(_nothing_to_classify(stack, window))
         write_paletted_qml(outputs.path(style), bundle.class_ids, bundle.class_names, bundle.class_colors)
     seconds = time.perf_counter() - started
-    return ClassifyResult(out, style, confidence, probabilities, classified, seconds, warnings)
+    return ClassifyResult(out, style, confidence, probabilities, classified, seconds, warnings, margin)
 
 
 def _nothing_to_classify(stack: WindowSource, window: tuple[int, int, int, int]) -> str:

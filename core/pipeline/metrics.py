@@ -29,7 +29,14 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["Assessment", "ConfusionAccumulator", "assess", "confusion_matrix"]
+__all__ = [
+    "Assessment",
+    "AwayFromTraining",
+    "ConfusionAccumulator",
+    "assess",
+    "confusion_matrix",
+    "wilson_interval",
+]
 
 _Z95 = 1.96  # two-sided 95 % normal quantile, rounded as remote-sensing texts quote it
 
@@ -88,6 +95,24 @@ def confusion_matrix(reference: np.ndarray, predicted: np.ndarray, class_ids: Se
     return _count_pairs(reference, predicted, ids)[:, :-1].copy()
 
 
+def wilson_interval(successes: np.ndarray, trials: np.ndarray, z: float = _Z95) -> np.ndarray:
+    """(K, 2) Wilson score intervals of ``successes / trials``; NaN where there are no trials.
+
+    Unlike the normal approximation it stays inside [0, 1] and does not shrink
+    to nothing at 0 % or 100 %, which matters for classes with few pixels.
+    """
+    x = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(trials, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = x / n
+        z2n = z * z / n
+        centre = (p + z2n / 2.0) / (1.0 + z2n)
+        half = z / (1.0 + z2n) * np.sqrt(p * (1.0 - p) / n + z2n / (4.0 * n))
+    bounds = np.stack([np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)], axis=-1)
+    bounds[n <= 0] = np.nan
+    return bounds
+
+
 def _nan_to_none(value: float) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
@@ -105,6 +130,8 @@ class Assessment:
     Per-class arrays are NaN where undefined: producer's accuracy without
     reference pixels, user's accuracy without mapped pixels, F1
     (``2·TP / (reference + mapped)``) when the class has neither.
+    ``producers_ci95`` and ``users_ci95`` are (K, 2) Wilson 95 % intervals
+    (:func:`wilson_interval`), with the same caveat about clustered pixels.
     """
 
     class_ids: list[int]
@@ -120,10 +147,17 @@ class Assessment:
     f1: np.ndarray
     # Per reference class: pixels mapped to an id outside ``class_ids`` (errors).
     other_ids: np.ndarray = field(default=None)  # type: ignore[arg-type]  # filled in __post_init__
+    producers_ci95: np.ndarray = field(default=None)  # type: ignore[arg-type]  # filled in __post_init__
+    users_ci95: np.ndarray = field(default=None)  # type: ignore[arg-type]  # filled in __post_init__
 
     def __post_init__(self) -> None:
         if self.other_ids is None:
             self.other_ids = np.zeros(len(self.class_ids), dtype=np.int64)
+        correct = np.diag(self.confusion)
+        if self.producers_ci95 is None:
+            self.producers_ci95 = wilson_interval(correct, self.reference_pixels)
+        if self.users_ci95 is None:
+            self.users_ci95 = wilson_interval(correct, self.mapped_pixels)
 
     @property
     def reference_pixels(self) -> np.ndarray:
@@ -144,7 +178,9 @@ class Assessment:
                 "id": int(cid),
                 "name": str(name),
                 "producers_accuracy": _nan_to_none(self.producers[i]),
+                "producers_ci95": [_nan_to_none(v) for v in self.producers_ci95[i]],
                 "users_accuracy": _nan_to_none(self.users[i]),
+                "users_ci95": [_nan_to_none(v) for v in self.users_ci95[i]],
                 "f1": _nan_to_none(self.f1[i]),
                 "reference_pixels": int(reference[i]),
                 "mapped_pixels": int(mapped[i]),
@@ -163,6 +199,51 @@ class Assessment:
             "per_class": per_class,
             "confusion_matrix": self.confusion.astype(np.int64).tolist(),
             "mapped_to_other_ids": int(self.other_ids.sum()),
+        }
+
+
+@dataclass
+class AwayFromTraining:
+    """The accuracy on the reference pixels whose patch holds no training pixel of the model: the honest figure.
+
+    A reference pixel within ``radius`` = P // 2 pixels (Chebyshev distance) of
+    a training pixel shares part of its P x P patch with it, and so part of what
+    the network was fitted on; its accuracy flatters the map. ``assessment`` is
+    None when no reference pixel lies farther away, or when the figure cannot be
+    computed at all (``unavailable`` says why: the model does not record its
+    training pixels, or the class map is on another kind of grid).
+    """
+
+    assessment: Assessment | None
+    patch_size: int = 0
+    training_pixels: int = 0  # recorded in the model
+    excluded: int = 0  # assessed reference pixels within reach of a training pixel, left out
+    unavailable: str = ""
+
+    @property
+    def radius(self) -> int:
+        return self.patch_size // 2
+
+    def describe(self) -> str:
+        """What the figure covers, in a reader's words."""
+        if self.unavailable:
+            return f"the accuracy away from the training pixels cannot be computed: {self.unavailable}"
+        return (
+            f"reference pixels more than {self.radius} pixels (half the {self.patch_size} x {self.patch_size} "
+            f"patch) from each of the model's {self.training_pixels:,} training pixels, so that no patch holds one; "
+            f"{self.excluded:,} reference pixels closer than that are left out"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "honest": not self.unavailable and self.assessment is not None,
+            "description": self.describe(),
+            "unavailable": self.unavailable or None,
+            "patch_size": self.patch_size or None,
+            "radius_pixels": self.radius if self.patch_size else None,
+            "training_pixels": self.training_pixels,
+            "excluded_reference_pixels": self.excluded,
+            "assessment": self.assessment.to_dict() if self.assessment is not None else None,
         }
 
 
@@ -237,6 +318,11 @@ class ConfusionAccumulator:
     def confusion(self) -> np.ndarray:
         """The ``(K, K)`` matrix counted so far (a copy)."""
         return self._counts[:, :-1].copy()
+
+    @property
+    def pixels(self) -> int:
+        """Pixels assessed so far."""
+        return int(self._counts.sum())
 
     def update(self, reference_block: np.ndarray, predicted_block: np.ndarray) -> None:
         """Add one block (same-shaped reference and map windows)."""

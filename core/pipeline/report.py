@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.outputs import write_atomically
-from .metrics import Assessment
+from .metrics import Assessment, AwayFromTraining
 
 __all__ = [
     "TrainingHistory",
@@ -59,6 +59,11 @@ def _atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 def _pct(value: float) -> str:
     return "–" if value is None or math.isnan(value) else f"{100.0 * value:.2f}%"
+
+
+def _interval(bounds: Sequence[float]) -> str:
+    low, high = bounds
+    return "–" if math.isnan(low) or math.isnan(high) else f"{100.0 * low:.2f} – {100.0 * high:.2f}%"
 
 
 def _esc(value: Any) -> str:
@@ -134,6 +139,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .swatch{display:inline-block;width:1.2em;height:1em;border:1px solid #555;vertical-align:middle}
 tr.best td{background:#fff5c8}.note{color:#555;font-size:.88em}
 .warning{border:2px solid #c0392b;background:#fdecea;border-radius:6px;padding:.6em 1em;margin:1em 0}
+table.figures tr:nth-child(2) th,table.figures tr:nth-child(2) td{background:#e6f4ea;font-weight:600}
 img{max-width:100%;height:auto}pre{margin:0;white-space:pre-wrap}
 footer{margin-top:2em;color:#777;font-size:.85em}
 """
@@ -178,7 +184,9 @@ def _per_class_html(a: Assessment, colors: dict[int, str]) -> str:
         + [
             "Class",
             "Producer's accuracy",
+            "95% CI",
             "User's accuracy",
+            "95% CI",
             "F1",
             "Reference pixels",
             "Mapped pixels",
@@ -192,7 +200,8 @@ def _per_class_html(a: Assessment, colors: dict[int, str]) -> str:
             swatch = f'<td><span class="swatch" style="background:{css}"></span></td>' if css else "<td></td>"
         rows.append(
             f'<tr><td class="num">{cid}</td>{swatch}<td>{_esc(name)}</td>'
-            f'<td class="num">{_pct(a.producers[i])}</td><td class="num">{_pct(a.users[i])}</td>'
+            f'<td class="num">{_pct(a.producers[i])}</td><td class="num">{_interval(a.producers_ci95[i])}</td>'
+            f'<td class="num">{_pct(a.users[i])}</td><td class="num">{_interval(a.users_ci95[i])}</td>'
             f'<td class="num">{_pct(a.f1[i])}</td>'
             f'<td class="num">{int(reference[i]):,}</td><td class="num">{int(mapped[i]):,}</td></tr>'
         )
@@ -200,7 +209,9 @@ def _per_class_html(a: Assessment, colors: dict[int, str]) -> str:
     note = (
         "<p class=\"note\">Producer's accuracy: share of a class's reference pixels mapped as that class "
         "(omission errors). User's accuracy: share of the pixels mapped as a class that truly are it "
-        "(commission errors). – means undefined (no reference or no mapped pixels).</p>"
+        "(commission errors). 95% CI: Wilson score interval, which treats pixels as independent samples "
+        "(clustered reference pixels make the true interval wider). – means undefined (no reference or no "
+        "mapped pixels).</p>"
     )
     return f'<table class="classes"><tr>{header}</tr>{"".join(rows)}</table>{note}'
 
@@ -276,28 +287,82 @@ def _fraction_text(value: float) -> str:
     return "" if value is None or math.isnan(value) else repr(float(value))
 
 
-def _confusion_csv(a: Assessment) -> str:
+_CSV_INTERVALS = ["producers_ci95_low", "producers_ci95_high", "users_ci95_low", "users_ci95_high"]
+#: The ``scope`` column: which reference pixels a row's figures use.
+SCOPE_ALL, SCOPE_AWAY = "all_reference_pixels", "away_from_training"
+
+
+def _confusion_csv(tables: Sequence[tuple[Assessment, str]]) -> str:
+    """One table: every assessment's rows, told apart by the last column ``scope``."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    names = tables[0][0].names
     writer.writerow(
-        ["id", "name", *a.names, "other_id", "reference_total", "producers_accuracy", "users_accuracy", "f1"]
+        [
+            "id",
+            "name",
+            *names,
+            "other_id",
+            "reference_total",
+            "producers_accuracy",
+            "users_accuracy",
+            "f1",
+            *_CSV_INTERVALS,
+            "scope",
+        ]
     )
-    reference = a.reference_pixels
-    for i, (cid, name) in enumerate(zip(a.class_ids, a.names)):
-        writer.writerow(
-            [
-                cid,
-                name,
-                *(int(v) for v in a.confusion[i]),
-                int(a.other_ids[i]),
-                int(reference[i]),
-                _fraction_text(a.producers[i]),
-                _fraction_text(a.users[i]),
-                _fraction_text(a.f1[i]),
-            ]
-        )
-    writer.writerow(["", "mapped_total", *(int(v) for v in a.mapped_pixels), int(a.other_ids.sum()), a.n, "", "", ""])
+    for a, scope in tables:
+        reference = a.reference_pixels
+        for i, (cid, name) in enumerate(zip(a.class_ids, a.names)):
+            writer.writerow(
+                [
+                    cid,
+                    name,
+                    *(int(v) for v in a.confusion[i]),
+                    int(a.other_ids[i]),
+                    int(reference[i]),
+                    _fraction_text(a.producers[i]),
+                    _fraction_text(a.users[i]),
+                    _fraction_text(a.f1[i]),
+                    *(_fraction_text(v) for v in (*a.producers_ci95[i], *a.users_ci95[i])),
+                    scope,
+                ]
+            )
+        totals = ["", "mapped_total", *(int(v) for v in a.mapped_pixels), int(a.other_ids.sum()), a.n]
+        writer.writerow(totals + [""] * (3 + len(_CSV_INTERVALS)) + [scope])
     return out.getvalue()
+
+
+def _away_html(away: AwayFromTraining, everything: Assessment, colors: dict[int, str]) -> str:
+    """The two figures side by side, the honest one named as such, then its own tables."""
+    if away.assessment is None:
+        reason = away.unavailable or (
+            f"no reference pixel lies more than {away.radius} pixels from the model's training pixels "
+            f"({away.excluded:,} reference pixels are within reach of one)"
+        )
+        return (
+            f'<p class="note warning">No accuracy away from the training pixels: {_esc(reason)}. The figures below '
+            "use every reference pixel and overstate the accuracy where reference pixels lie next to training "
+            "pixels.</p>"
+        )
+    a = away.assessment
+    rows = (
+        ("Away from the training pixels: the honest figure", a),
+        ("All reference pixels: optimistic where they lie next to training pixels", everything),
+    )
+    body = "".join(
+        f'<tr><th>{_esc(label)}</th><td class="num">{x.n:,}</td><td class="num">{_pct(x.oa)}</td>'
+        f'<td class="num">{_interval(x.oa_ci95)}</td><td class="num">{_pct(x.aa)}</td>'
+        f'<td class="num">{_pct(x.kappa)}</td></tr>'
+        for label, x in rows
+    )
+    header = "".join(f"<th>{h}</th>" for h in ("", "Pixels", "OA", "OA 95% CI", "AA", "Kappa"))
+    return (
+        f'<table class="figures"><tr>{header}</tr>{body}</table>'
+        f'<p class="note">Away from the training pixels: {_esc(away.describe())}. A reference pixel closer '
+        "than that shares part of its patch with a training pixel, which the network was fitted on.</p>"
+        "<h2>Away from the training pixels (the honest figure)</h2>" + _assessment_html(a, colors, heading_level=3)
+    )
 
 
 def write_accuracy_report(
@@ -307,38 +372,59 @@ def write_accuracy_report(
     csv_path: str | None = None,
     title: str = "Accuracy assessment",
     context: dict | None = None,
+    away: AwayFromTraining | None = None,
 ) -> None:
     """Write the accuracy report a GIS user reads, plus machine-readable copies.
+
+    ``away`` (given when the model is known) adds the accuracy on the reference
+    pixels away from the model's training pixels, the honest figure, or says
+    why it cannot be computed.
 
     HTML: one self-contained page (headline scores, per-class table with colour
     swatches when ``context["colors"]`` maps class id -> '#rrggbb' or (r, g, b),
     or lists colours in class order; confusion matrix; the other ``context``
     entries as a table).
 
-    JSON: ``assessment.to_dict()`` plus ``"context"`` and ``"created"``; scores
-    are fractions in [0, 1], NaN is ``null``.
+    JSON: ``assessment.to_dict()`` (all reference pixels) plus
+    ``"away_from_training"`` (``AwayFromTraining.to_dict()`` or ``null``),
+    ``"context"`` and ``"created"``; scores are fractions in [0, 1], NaN is ``null``.
 
     CSV (UTF-8, comma-separated), one row per reference class in class order::
 
         id, name, <mapped class name> x K, other_id, reference_total,
-        producers_accuracy, users_accuracy, f1
+        producers_accuracy, users_accuracy, f1, producers_ci95_low,
+        producers_ci95_high, users_ci95_low, users_ci95_high, scope
 
     The K named columns are the confusion-matrix counts (rows = reference,
     columns = mapped); ``other_id`` counts pixels mapped to ids that are no
-    class. Accuracies are fractions, empty where undefined. A last row with
-    name ``mapped_total`` holds the column totals and ``n``.
+    class. Accuracies and their Wilson 95 % bounds are fractions, empty where
+    undefined. A row with name ``mapped_total`` holds the column totals and
+    ``n``. ``scope`` is ``all_reference_pixels``; with ``away`` figures the
+    same rows follow for ``away_from_training``.
     """
     context = dict(context or {})
     colors = _class_colors(assessment.class_ids, context.get("colors"))
-    page = _document(title, _assessment_html(assessment, colors) + _context_html(context, "Context"))
+    if away is not None and away.assessment is not None:
+        body = (
+            _away_html(away, assessment, colors)
+            + "<h2>All reference pixels</h2>"
+            + _assessment_html(assessment, colors, heading_level=3)
+        )
+    else:
+        body = (_away_html(away, assessment, colors) if away is not None else "") + _assessment_html(assessment, colors)
+    page = _document(title, body + _context_html(context, "Context"))
     payload = None
     if json_path is not None:
         figures = assessment.to_dict()
+        figures["away_from_training"] = away.to_dict() if away is not None else None
         figures["title"] = title
         figures["created"] = datetime.now().astimezone().isoformat(timespec="seconds")
         figures["context"] = _plain(context)
         payload = json.dumps(figures, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    table = _confusion_csv(assessment) if csv_path is not None else None
+    tables = [(assessment, SCOPE_ALL)]
+    if away is not None and away.assessment is not None:
+        tables.append((away.assessment, SCOPE_AWAY))
+    table = _confusion_csv(tables) if csv_path is not None else None
     # Everything is built before the first write: a bad value cannot leave half a set.
     if json_path is not None and payload is not None:
         _atomic_write_text(json_path, payload)

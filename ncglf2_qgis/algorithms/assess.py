@@ -23,9 +23,13 @@ class AssessAlgorithm(NCGLF2Algorithm):
     OUTPUT_HTML = "OUTPUT_HTML"
     OUTPUT_JSON = "OUTPUT_JSON"
     OUTPUT_CSV = "OUTPUT_CSV"
+    MODEL = "MODEL"
     OA = "OA"
     AA = "AA"
     KAPPA = "KAPPA"
+    OA_AWAY = "OA_AWAY"
+    AA_AWAY = "AA_AWAY"
+    KAPPA_AWAY = "KAPPA_AWAY"
 
     LABEL_CHOICES = ((REFERENCE, REFERENCE_RASTER, "reference labels"),)
 
@@ -35,7 +39,10 @@ class AssessAlgorithm(NCGLF2Algorithm):
         "Measures how well a class map agrees with reference labels that were not used for training: "
         "overall accuracy (OA), average accuracy over the classes (AA), Cohen's kappa, the accuracy of "
         "each class and the confusion matrix, written as an HTML report. The reference is a class raster "
-        "or points or polygons with a class field; text classes are matched to the map's class names."
+        "or points or polygons with a class field; text classes are matched to the map's class names. "
+        "Given the model that made the map, it also reports the accuracy on the reference pixels whose patch "
+        "holds none of the model's training pixels: the honest figure, since none of them shares its patch "
+        "with a pixel the network was fitted on."
     )
 
     def name(self) -> str:
@@ -77,6 +84,16 @@ class AssessAlgorithm(NCGLF2Algorithm):
             advanced=True,
         )
         self.add(
+            QgsProcessingParameterFile(
+                self.MODEL, self.tr("Model that made the map"), extension="ncglf2", optional=True
+            ),
+            "The model file (.ncglf2) the map was classified with. Reference pixels next to its training pixels "
+            "(closer than half the patch size) share part of their patch with them and flatter the accuracy; "
+            "the report then also gives the accuracy without them, the honest figure. Models imported from the "
+            "reference checkpoint or written by older versions do not record their training pixels.",
+            advanced=True,
+        )
+        self.add(
             QgsProcessingParameterFileDestination(self.OUTPUT_HTML, self.tr("Accuracy report"), fileFilter=HTML_FILTER),
             "An HTML page with OA, AA, kappa, per-class accuracies and the confusion matrix.",
         )
@@ -101,7 +118,14 @@ class AssessAlgorithm(NCGLF2Algorithm):
             "The confusion matrix as a CSV table (rows: reference, columns: map).",
             advanced=True,
         )
-        for name, title in ((self.OA, "Overall accuracy"), (self.AA, "Average accuracy"), (self.KAPPA, "Kappa")):
+        for name, title in (
+            (self.OA, "Overall accuracy"),
+            (self.AA, "Average accuracy"),
+            (self.KAPPA, "Kappa"),
+            (self.OA_AWAY, "Overall accuracy away from the training pixels"),
+            (self.AA_AWAY, "Average accuracy away from the training pixels"),
+            (self.KAPPA_AWAY, "Kappa away from the training pixels"),
+        ):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(title)))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
@@ -127,10 +151,12 @@ class AssessAlgorithm(NCGLF2Algorithm):
                 class_field=self.parameterAsString(parameters, self.CLASS_FIELD, context) or None,
                 class_csv=self.parameterAsFile(parameters, self.CLASS_CSV, context) or None,
                 reference_layer=reference_layer,
+                model=self.parameterAsFile(parameters, self.MODEL, context) or None,
                 overwrite=True,  # Processing already asked before replacing a destination
             )
         )
         assessment = self.run_job(request, feedback)
+        away = assessment["away_from_training"] or {}
         return {
             self.OUTPUT_HTML: out_html,
             self.OUTPUT_JSON: out_json,
@@ -138,4 +164,7 @@ class AssessAlgorithm(NCGLF2Algorithm):
             self.OA: assessment["oa"],
             self.AA: assessment["aa"],
             self.KAPPA: assessment["kappa"],
+            self.OA_AWAY: away.get("oa"),
+            self.AA_AWAY: away.get("aa"),
+            self.KAPPA_AWAY: away.get("kappa"),
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from qgis.core import (
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterExtent,
     QgsProcessingParameterFile,
@@ -25,9 +26,11 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
     TILE_SIZE = "TILE_SIZE"
     BATCH_SIZE = "BATCH_SIZE"
     PRECISION = "PRECISION"
+    TTA = "TTA"
     OUTPUT = "OUTPUT"
     OUTPUT_CONFIDENCE = "OUTPUT_CONFIDENCE"
     OUTPUT_PROBABILITIES = "OUTPUT_PROBABILITIES"
+    OUTPUT_MARGIN = "OUTPUT_MARGIN"
 
     TAGS = "classify,classification,predict,inference,class map,map"
 
@@ -36,8 +39,8 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
         "(or an imported reference model). The rasters must have the band counts the model was trained "
         "on. The image is processed tile by tile, so rasters of any size fit in memory. The class map "
         "carries the model's class names and colours and is shown with them; pixels without data stay 0 "
-        "(unclassified). Optionally writes the confidence of each pixel (the highest class probability) "
-        "and the probability of every class."
+        "(unclassified). Optionally writes the confidence of each pixel (the highest class probability), "
+        "the margin between the two most likely classes and the probability of every class."
     )
 
     def name(self) -> str:
@@ -95,6 +98,15 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
             advanced=True,
         )
         self.add(
+            QgsProcessingParameterBoolean(
+                self.TTA, self.tr("Average over rotations and mirrors (8 times slower)"), defaultValue=False
+            ),
+            "Test-time augmentation: classify every patch in its 4 rotations, each with and without a mirror, "
+            "and average the 8 class probabilities, so that the map does not depend on which way a patch is turned; "
+            "costs 8 times the network's work.",
+            advanced=True,
+        )
+        self.add(
             QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Classification")),
             "The class map (GeoTIFF, one class id per pixel, 0 = unclassified) with the class names and colours.",
         )
@@ -111,6 +123,13 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
             ),
             "One band per class with its probability for each pixel.",
         )
+        self.add(
+            QgsProcessingParameterRasterDestination(
+                self.OUTPUT_MARGIN, self.tr("Margin"), optional=True, createByDefault=False
+            ),
+            "The highest class probability minus the second highest for each pixel (0 to 1; -1 where there is "
+            "no data). Low values show where the model hesitates between two classes.",
+        )
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         model = self.parameterAsFile(parameters, self.MODEL, context)
@@ -125,6 +144,7 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         confidence = self.parameterAsOutputLayer(parameters, self.OUTPUT_CONFIDENCE, context) or None
         probabilities = self.parameterAsOutputLayer(parameters, self.OUTPUT_PROBABILITIES, context) or None
+        margin = self.parameterAsOutputLayer(parameters, self.OUTPUT_MARGIN, context) or None
         request = self.checked(
             lambda: ClassifyRequest(
                 model=model,
@@ -138,6 +158,8 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
                 tile_size=self.optional_int(parameters, self.TILE_SIZE, context) or DEFAULT_TILE_SIZE,
                 batch_size=self.optional_int(parameters, self.BATCH_SIZE, context),
                 precision=PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
+                margin=margin,
+                tta=self.parameterAsBoolean(parameters, self.TTA, context),
                 overwrite=True,  # Processing already asked before replacing a destination
             )
         )
@@ -151,6 +173,10 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
                 result["classes"],
                 result_layer_name(result["confidence"], model, "confidence"),
             )
+        if result["margin"]:
+            confidence_when_loaded(
+                context, result["margin"], result["classes"], result_layer_name(result["margin"], model, "margin")
+            )
         if result["probabilities"]:
             when_loaded(
                 context,
@@ -161,4 +187,5 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
             self.OUTPUT: result["classes"],
             self.OUTPUT_CONFIDENCE: result["confidence"],
             self.OUTPUT_PROBABILITIES: result["probabilities"],
+            self.OUTPUT_MARGIN: result["margin"],
         }

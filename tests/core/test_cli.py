@@ -64,8 +64,11 @@ def test_train_classify_assess(tmp_path):
         tmp_path / "c.tif",
         "--confidence",
         tmp_path / "conf.tif",
+        "--margin",
+        tmp_path / "margin.tif",
     )
     assert gdal.Open(str(tmp_path / "c.tif")).RasterXSize == 42
+    assert gdal.Open(str(tmp_path / "margin.tif")).RasterXSize == 42
     assessed = run(
         "assess",
         "--classification",
@@ -76,10 +79,15 @@ def test_train_classify_assess(tmp_path):
         tmp_path / "a.html",
         "--json",
         tmp_path / "a.json",
+        "--model",
+        model,
     )
     report = json.loads((tmp_path / "a.json").read_text())
     assert {"oa", "aa", "kappa", "per_class", "confusion_matrix"} <= set(report)
     assert f"OA {100 * report['oa']:.2f} %" in assessed.stdout
+    honest = report["away_from_training"]["assessment"]
+    assert f"away from the training pixels (honest): OA {100 * honest['oa']:.2f} %" in assessed.stdout
+    assert 0 < honest["n"] < report["n"]
 
 
 def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path):
@@ -165,3 +173,20 @@ def test_every_numeric_option_is_checked_before_work(tmp_path, capsys, command, 
     assert len(error.splitlines()) == 1 and error.startswith(f"ncglf2 {command}: error: ")
     assert re.search(says, error), error
     assert list(tmp_path.iterdir()) == []
+
+
+def test_trust_options_reach_the_requests():
+    """--margin and --tta of classify, --model of assess: into the requests as given; off by default."""
+    from ncglf2.core.apps.cli import build_parser, job_request
+
+    parser = build_parser()
+    base = ["classify", "--model", "m.ncglf2", "--hsi", "h.tif", "--lidar", "d.tif", "--out", "c.tif"]
+    plain = job_request(parser.parse_args(base))
+    assert plain.margin is None and plain.tta is False
+    chosen = job_request(parser.parse_args([*base, "--margin", "g.tif", "--tta"]))
+    assert chosen.margin == "g.tif" and chosen.tta is True
+    assert type(chosen).from_json(chosen.to_json()) == chosen
+    assess = ["assess", "--classification", "c.tif", "--reference", "r.tif", "--out", "a.html"]
+    assert job_request(parser.parse_args(assess)).model is None
+    assert job_request(parser.parse_args([*assess, "--model", "m.ncglf2"])).model == "m.ncglf2"
+    assert "8 times" in parser._subparsers._group_actions[0].choices["classify"].format_help()

@@ -19,8 +19,9 @@ from safetensors.torch import save_file
 from scenes import build_tiny_scene
 
 from ncglf2.core import ModelFileError
+from ncglf2.core.io.grid import Grid
 from ncglf2.core.io.labels import ClassTable
-from ncglf2.core.io.model_file import ModelBundle, load_model, save_model
+from ncglf2.core.io.model_file import ModelBundle, TrainingPixels, load_model, save_model
 from ncglf2.core.jobs import import_reference
 from ncglf2.core.nn.checkpoint import network_outline, read_reference_state
 from ncglf2.core.nn.model import NCGLF2, NetworkConfig
@@ -120,6 +121,16 @@ _BOMBS = {
     "classes": lambda h: h["network"].update(num_classes=10**8),
     # Each size within its limit, together 5.5 GB of weights that the file does not hold.
     "in-bounds": lambda h: h["network"].update(width=4096, patch_size=255),
+    # 1 GiB of training pixels on a grid that could hold them, in a file that holds none.
+    "training-pixels": lambda h: h.update(
+        training_pixels={
+            "count": 2**27,
+            "width": 2**20,
+            "height": 2**20,
+            "geotransform": [0, 1, 0, 0, 0, -1],
+            "crs": "",
+        }
+    ),
 }
 _BOMB_FIELDS = {
     "depth": ["network.depth", "100000"],
@@ -128,6 +139,7 @@ _BOMB_FIELDS = {
     "channels": ["network.hsi_channels", "1000000"],
     "classes": ["network.num_classes", "100000000"],
     "in-bounds": ["tensor network.", "has shape", "the header needs"],
+    "training-pixels": ["missing tensor(s) training.pixels"],
 }
 
 # Runs each load (a model file, or a reference checkpoint with the sizes asked for) under a 1 GiB
@@ -478,3 +490,118 @@ def test_import_refuses_a_poisoned_reference_checkpoint(reference_files, tmp_pat
     message = str(info.value)
     assert str(poisoned) in message and reason in message, message
     assert not out.exists()
+
+
+# ---------------------------------------------------------------- the training pixel record
+
+GRID = Grid(60, 50, (1000.0, 2.0, 0.0, 5000.0, 0.0, -2.0), "")
+TRAIN_ROWS, TRAIN_COLS = np.array([0, 3, 49, 20, 20]), np.array([0, 59, 7, 20, 21])
+
+
+@pytest.fixture(scope="module")
+def recorded_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("recorded") / "recorded.ncglf2"
+    record = TrainingPixels(TRAIN_ROWS, TRAIN_COLS, GRID)
+    save_model(path, ModelBundle(_network(), _preprocessing(), CLASSES, training_pixels=record))
+    return path
+
+
+def test_the_training_pixels_round_trip_in_format_2(recorded_model, saved_model):
+    bundle = load_model(recorded_model)
+    record = bundle.training_pixels
+    np.testing.assert_array_equal(record.rows, TRAIN_ROWS)
+    np.testing.assert_array_equal(record.cols, TRAIN_COLS)
+    assert record.rows.dtype == np.int32 and record.grid == GRID
+    header, tensors = read_model(recorded_model)
+    assert header["format_version"] == 2 and tensors["training.pixels"].dtype == torch.int32
+    assert tensors["training.pixels"].shape == (5, 2)
+    assert read_model(saved_model)[0]["format_version"] == 1  # nothing recorded: readable by older versions
+    assert load_model(saved_model).training_pixels is None
+
+
+_RECORD_CORRUPTIONS = {
+    "count-above-limit": (_set("training_pixels", "count", 2**27 + 1), "training_pixels.count"),
+    "count-beyond-grid": (
+        lambda h: h["training_pixels"].update(width=2, height=2),
+        "training_pixels.count is 5, more than the 2 x 2 pixels",
+    ),
+    "count-text": (_set("training_pixels", "count", "5"), "training_pixels.count"),
+    "width-zero": (_set("training_pixels", "width", 0), "training_pixels.width"),
+    "height-huge": (_set("training_pixels", "height", 2**40), "training_pixels.height"),
+    "geotransform-short": (_set("training_pixels", "geotransform", [0, 1, 0, 0, -1]), "training_pixels.geotransform"),
+    "geotransform-nan": (
+        _set("training_pixels", "geotransform", [float("nan"), 1, 0, 0, 0, -1]),
+        "training_pixels.geotransform[0]",
+    ),
+    "geotransform-text": (
+        _set("training_pixels", "geotransform", [0, 1, 0, 0, 0, "-1"]),
+        "training_pixels.geotransform[5]",
+    ),
+    "geotransform-huge": (
+        _set("training_pixels", "geotransform", [10**400, 1, 0, 0, 0, -1]),
+        "training_pixels.geotransform[0]",
+    ),
+    "crs-long": (_set("training_pixels", "crs", "x" * 100_001), "training_pixels.crs"),
+    "record-list": (_set("training_pixels", [5, 60, 50]), "training_pixels"),
+    "count-differs": (_set("training_pixels", "count", 6), "tensor training.pixels has shape (5, 2)"),
+}
+
+
+@pytest.mark.parametrize("name", list(_RECORD_CORRUPTIONS))
+def test_a_wrong_training_pixel_header_names_the_field(recorded_model, tmp_path, name):
+    edit, field = _RECORD_CORRUPTIONS[name]
+    path = edited(recorded_model, tmp_path / f"{name}.ncglf2", edit)
+    with pytest.raises(ModelFileError) as info:
+        load_model(path)
+    message = str(info.value)
+    assert message.startswith(f"not a valid model file {path}: ") and field in message, message
+
+
+def _pixels(edit):
+    def tensor_edit(tensors):
+        tensors["training.pixels"] = edit(tensors["training.pixels"].clone())
+
+    return tensor_edit
+
+
+def _at(index, value, dtype=torch.int32):
+    def edit(pixels):
+        pixels = pixels.to(dtype)
+        pixels.view(-1)[index] = value
+        return pixels
+
+    return edit
+
+
+_RECORD_TENSORS = {
+    "row-off-the-grid": (_pixels(_at(0, 50)), "holds the row 50, outside the 60 x 50 training grid"),
+    "column-negative": (_pixels(_at(3, -1)), "holds the column -1"),
+    "row-beyond-int32": (_pixels(_at(2, 2**40, torch.int64)), "holds the row 1099511627776"),
+    "float-pixels": (_pixels(lambda p: p.float()), "tensor training.pixels holds F32 values"),
+    "three-columns": (_pixels(lambda p: torch.zeros(5, 3, dtype=torch.int32)), "tensor training.pixels has shape"),
+    "tensor-missing": (lambda t: t.pop("training.pixels"), "missing tensor(s) training.pixels"),
+}
+
+
+@pytest.mark.parametrize("name", list(_RECORD_TENSORS))
+def test_a_wrong_training_pixel_tensor_is_refused(recorded_model, tmp_path, name):
+    edit, text = _RECORD_TENSORS[name]
+    path = edited(recorded_model, tmp_path / f"{name}.ncglf2", tensor_edit=edit)
+    with pytest.raises(ModelFileError) as info:
+        load_model(path)
+    message = str(info.value)
+    assert message.startswith(f"not a valid model file {path}: ") and text in message, message
+
+
+def test_training_pixels_without_their_header_are_refused(saved_model, tmp_path):
+    stray = torch.zeros(5, 2, dtype=torch.int32)
+    path = edited(saved_model, tmp_path / "stray.ncglf2", tensor_edit=lambda t: t.update({"training.pixels": stray}))
+    with pytest.raises(ModelFileError, match=r"tensor\(s\) training\.pixels not part of the model"):
+        load_model(path)
+
+
+def test_save_model_refuses_training_pixels_off_their_grid(tmp_path):
+    record = TrainingPixels(np.array([1, 50]), np.array([1, 2]), GRID)
+    with pytest.raises(ModelFileError, match=r"cannot save the model .*training\.pixels holds the row 50"):
+        save_model(tmp_path / "m.ncglf2", ModelBundle(_network(), _preprocessing(), CLASSES, training_pixels=record))
+    assert not (tmp_path / "m.ncglf2").exists()

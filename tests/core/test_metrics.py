@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ncglf2.core.errors import InputError
-from ncglf2.core.pipeline.metrics import ConfusionAccumulator, assess, confusion_matrix
+from ncglf2.core.pipeline.metrics import ConfusionAccumulator, assess, confusion_matrix, wilson_interval
 
 # Non-contiguous ids on purpose: rows/columns follow the order given, not the id values.
 IDS = [7, 2, 5]
@@ -174,3 +174,31 @@ def test_bad_inputs_are_refused():
         confusion_matrix(np.array([1]), np.array([1]), [0, 1])
     with pytest.raises(InputError, match="2 class names given for 3"):
         assess(np.array([7]), np.array([7]), IDS, NAMES[:2])
+
+
+def _wilson(x, n, z=1.96):
+    """The Wilson score interval in its textbook form, written out independently of the module's."""
+    p = x / n
+    centre = (x + z * z / 2) / (n + z * z)
+    half = z * math.sqrt(n) / (n + z * z) * math.sqrt(p * (1 - p) + z * z / (4 * n))
+    return centre - half, centre + half
+
+
+def test_wilson_intervals_of_known_counts():
+    bounds = wilson_interval(np.array([0, 10, 8, 5, 0]), np.array([10, 10, 10, 6, 0]))
+    # Published values: 0/10 -> [0, 0.2775], 10/10 -> [0.7225, 1], 8/10 -> [0.4902, 0.9433].
+    np.testing.assert_allclose(bounds[:3], [[0, 0.27754], [0.72246, 1], [0.49016, 0.94332]], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(bounds[3], _wilson(5, 6), rtol=0, atol=1e-12)
+    assert np.isnan(bounds[4]).all()  # no trials: undefined
+
+
+def test_per_class_accuracies_carry_wilson_intervals(hand_pixels):
+    reference, predicted = hand_pixels
+    a = assess(reference, predicted, IDS, NAMES)
+    np.testing.assert_allclose(a.producers_ci95, [_wilson(5, 6), _wilson(3, 6), _wilson(4, 5)], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(a.users_ci95, [_wilson(5, 7), _wilson(3, 5), _wilson(4, 5)], rtol=0, atol=1e-12)
+    assert (a.producers_ci95[:, 0] < a.producers).all() and (a.producers < a.producers_ci95[:, 1]).all()
+    per_class = a.to_dict()["per_class"]
+    assert per_class[1]["users_ci95"] == pytest.approx(list(_wilson(3, 5)), abs=1e-12)
+    absent = assess(np.array([7, 2]), np.array([7, 2]), IDS, NAMES).to_dict()["per_class"][2]
+    assert absent["producers_ci95"] == [None, None] and absent["users_ci95"] == [None, None]

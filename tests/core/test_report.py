@@ -10,7 +10,7 @@ import pytest
 
 from ncglf2.core.errors import InputError
 from ncglf2.core.io.outputs import write_atomically
-from ncglf2.core.pipeline.metrics import assess
+from ncglf2.core.pipeline.metrics import AwayFromTraining, assess
 from ncglf2.core.pipeline.report import (
     TrainingHistory,
     describe_spatial_split,
@@ -84,13 +84,31 @@ def test_csv_parses_back(tmp_path, assessment):
         rows = list(csv.reader(stream))
     header, body, totals = rows[0], rows[1:-1], rows[-1]
     assert header[:2] == ["id", "name"] and header[2:5] == NAMES
-    assert header[5:] == ["other_id", "reference_total", "producers_accuracy", "users_accuracy", "f1"]
+    assert header[5:] == [
+        "other_id",
+        "reference_total",
+        "producers_accuracy",
+        "users_accuracy",
+        "f1",
+        "producers_ci95_low",
+        "producers_ci95_high",
+        "users_ci95_low",
+        "users_ci95_high",
+        "scope",
+    ]
     assert [int(r[0]) for r in body] == IDS and [r[1] for r in body] == NAMES
     np.testing.assert_array_equal(np.array([[int(v) for v in r[2:5]] for r in body]), HAND)
     assert [int(r[6]) for r in body] == [6, 6, 5]
     np.testing.assert_allclose([float(r[7]) for r in body], [5 / 6, 1 / 2, 4 / 5], rtol=0, atol=1e-12)
     np.testing.assert_allclose([float(r[8]) for r in body], [5 / 7, 3 / 5, 4 / 5], rtol=0, atol=1e-12)
     assert totals[1] == "mapped_total" and [int(v) for v in totals[2:5]] == [7, 5, 5] and int(totals[6]) == 17
+    np.testing.assert_allclose(
+        [[float(v) for v in r[10:14]] for r in body],
+        np.hstack([assessment.producers_ci95, assessment.users_ci95]),
+        rtol=0,
+        atol=1e-12,
+    )
+    assert {r[-1] for r in rows[1:]} == {"all_reference_pixels"}
 
 
 def test_html_escapes_and_shows_percentages(tmp_path, assessment):
@@ -102,6 +120,8 @@ def test_html_escapes_and_shows_percentages(tmp_path, assessment):
     # OA 70.59 %, AA 71.11 %, kappa 55.73 %, CI 70.59 -/+ 21.66
     for text in ("70.59%", "71.11%", "55.73%", "48.93%", "92.25%", "83.33%", "71.43%"):
         assert text in page
+    low, high = assessment.producers_ci95[0]  # Grass: 5 of 6, Wilson 43.65 - 96.99 %
+    assert f"{100 * low:.2f} – {100 * high:.2f}%" == "43.65 – 96.99%" and "43.65 – 96.99%" in page
     assert "background:#00ff00" in page and "background:#808080" in page
     assert "red;}" not in page  # an unsafe colour is dropped, not injected
     assert '<td class="num diag">5</td>' in page and '<td class="num total">17</td>' in page
@@ -259,3 +279,38 @@ def test_failed_write_keeps_existing_files(tmp_path, assessment):
         write_atomically(html_path, half_then_fail)
     assert html_path.read_text(encoding="utf-8") == "previous report"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]
+
+
+def test_both_figures_with_the_honest_one_named(tmp_path, assessment):
+    away_part = assess(np.array([7, 7, 2, 5]), np.array([7, 7, 2, 2]), IDS, NAMES)
+    away = AwayFromTraining(away_part, patch_size=11, training_pixels=60, excluded=13)
+    paths = {k: str(tmp_path / f"r.{k}") for k in ("html", "json", "csv")}
+    write_accuracy_report(assessment, paths["html"], paths["json"], paths["csv"], away=away)
+    data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert data["n"] == 17 and data["oa"] == pytest.approx(12 / 17)
+    block = data["away_from_training"]
+    assert block["honest"] is True and block["patch_size"] == 11 and block["radius_pixels"] == 5
+    assert block["training_pixels"] == 60 and block["excluded_reference_pixels"] == 13
+    assert block["assessment"]["n"] == 4 and block["assessment"]["oa"] == pytest.approx(0.75)
+    assert "more than 5 pixels" in block["description"]
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    honest = page.index("Away from the training pixels: the honest figure")
+    assert honest < page.index("All reference pixels: optimistic") < page.index("<h2>All reference pixels</h2>")
+    assert "75.00%" in page and "70.59%" in page and ">4<" in page and ">17<" in page
+    with open(tmp_path / "r.csv", newline="", encoding="utf-8") as stream:
+        rows = list(csv.reader(stream))
+    scopes = [r[-1] for r in rows[1:]]
+    assert scopes == ["all_reference_pixels"] * 4 + ["away_from_training"] * 4
+    assert [int(r[6]) for r in rows[5:8]] == [2, 1, 1]
+
+
+def test_an_unavailable_honest_figure_is_said_so(tmp_path, assessment):
+    away = AwayFromTraining(None, patch_size=11, unavailable="the model m.ncglf2 does not record its training pixels")
+    paths = {k: str(tmp_path / f"r.{k}") for k in ("html", "json", "csv")}
+    write_accuracy_report(assessment, paths["html"], paths["json"], paths["csv"], away=away)
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "No accuracy away from the training pixels: the model m.ncglf2 does not record" in page
+    block = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["away_from_training"]
+    assert block["honest"] is False and block["assessment"] is None and "does not record" in block["unavailable"]
+    with open(tmp_path / "r.csv", newline="", encoding="utf-8") as stream:
+        assert {r[-1] for r in list(csv.reader(stream))[1:]} == {"all_reference_pixels"}

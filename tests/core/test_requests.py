@@ -41,6 +41,8 @@ EXAMPLES = [
         extent=(1.5, 2.0, 10.25, 20.0),
         batch_size=512,
         precision="bfloat16",
+        margin="g.tif",
+        tta=True,
         overwrite=True,
     ),
     AssessRequest(
@@ -50,6 +52,7 @@ EXAMPLES = [
         json_path="a.json",
         class_field="kind",
         reference_layer="points",
+        model="m.ncglf2",
     ),
     ImportRequest(
         checkpoint="best.pth.tar",
@@ -119,6 +122,12 @@ def test_requests_are_frozen_and_keyword_only():
         (lambda: ClassifyRequest(model="m", hsi="h", lidar=["d"], out="c", extent=(0, 0, math.inf, 5)), "four finite"),
         (lambda: ImportRequest(checkpoint="c", hsi="h", lidar=["d"], num_classes=1, out="o"), "number of classes"),
         (lambda: AssessRequest(classification="c", reference="r", out_html=""), "HTML report must be a file path"),
+        (
+            lambda: AssessRequest(classification="c", reference="r", out_html="a", model=" "),
+            "model must be a file path",
+        ),
+        (lambda: ClassifyRequest(model="m", hsi="h", lidar=["d"], out="c", margin=""), "margin output must be"),
+        (lambda: ClassifyRequest(model="m", hsi="h", lidar=["d"], out="c", tta="yes"), "tta must be true or false"),
     ],
 )
 def test_bad_values_are_refused_with_the_parameters_name(make, message):

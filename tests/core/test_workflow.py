@@ -175,7 +175,8 @@ def test_tampered_model_file_is_refused(trained, tmp_path):
     save_file(tensors, str(tmp_path / "nan.ncglf2"), metadata=metadata)
     with pytest.raises(ModelFileError, match="network.classifier.weight holds NaN"):
         load_model(tmp_path / "nan.ncglf2")
-    metadata = dict(metadata, ncglf2=metadata["ncglf2"].replace('"format_version": 1', '"format_version": 99'))
+    header = json.loads(metadata["ncglf2"])
+    metadata = dict(metadata, ncglf2=json.dumps(dict(header, format_version=99)))
     tensors["network.classifier.weight"][0, 0] = 0.0
     save_file(tensors, str(tmp_path / "future.ncglf2"), metadata=metadata)
     with pytest.raises(ModelFileError, match="format 99.*update the plugin"):
@@ -250,7 +251,7 @@ def test_model_file_round_trip(trained, tmp_path):
     )
     assert second.config == first.config
     header = second.source_header
-    assert header["format_version"] == 1 and header["bands"] == {"hsi": 8, "lidar": 1}
+    assert header["format_version"] == 2 and header["bands"] == {"hsi": 8, "lidar": 1}  # 2: training pixels
     assert header["provenance"]["inputs"]["hsi"] == "hsi.tif" and header["provenance"]["training"]["epochs"] == 12
     leftovers = [p.name for p in tmp_path.iterdir() if ".part" in p.name]  # e.g. ".m.ncglf2.x1y2.part.ncglf2"
     assert not leftovers, f"temporary files left behind: {leftovers}"

@@ -199,6 +199,13 @@ def test_parameters_match_the_algorithms(dialog, scene_layers, tmp_path):
     canvas.setExtent(QgsRectangle(10, 20, 30, 40))
     classify = dialog.classify_parameters("model.ncglf2")
     assert classify["OUTPUT_CONFIDENCE"] == str(tmp_path / "tiny_classes_confidence.tif")
+    assert classify["OUTPUT_MARGIN"] is None and classify["TTA"] is False  # both off by default
+    dialog.marginCheck.setChecked(True)
+    dialog.ttaCheck.setChecked(True)
+    chosen = dialog.classify_parameters("model.ncglf2")
+    assert chosen["OUTPUT_MARGIN"] == str(tmp_path / "tiny_classes_margin.tif") and chosen["TTA"] is True
+    dialog.marginCheck.setChecked(False)
+    dialog.ttaCheck.setChecked(False)
     xmin, xmax, ymin, ymax = (float(v) for v in classify["EXTENT"].split(" ")[0].split(","))
     extent = canvas.extent()
     assert (xmin, xmax, ymin, ymax) == (extent.xMinimum(), extent.xMaximum(), extent.yMinimum(), extent.yMaximum())
@@ -302,15 +309,19 @@ def test_train_and_classify_adds_the_styled_class_map(dialog, scene_layers, tmp_
     dialog.canvasExtentRadio.setChecked(True)
     dialog.classOutputWidget.setFilePath(str(tmp_path / "canvas.tif"))
     dialog.confidenceCheck.setChecked(False)
+    dialog.marginCheck.setChecked(True)
     dialog.classifyButton.click()
     wait_until_idle(dialog, 120)
     assert outcomes[-1].status == "succeeded", dialog.logEdit.toPlainText()
     assert outcomes[-1].results["ncglf2:classify"]["OUTPUT"] == str(tmp_path / "canvas.tif")
-    part = [
-        layer for layer in QgsProject.instance().mapLayers().values() if layer.source() == str(tmp_path / "canvas.tif")
-    ]
-    assert len(part) == 1 and isinstance(part[0].renderer(), QgsPalettedRasterRenderer)
-    assert 10 <= part[0].width() < hsi.width() and 10 <= part[0].height() < hsi.height()
+    by_source = {layer.source(): layer for layer in QgsProject.instance().mapLayers().values()}
+    part, margin = by_source[str(tmp_path / "canvas.tif")], by_source[str(tmp_path / "canvas_margin.tif")]
+    assert isinstance(part.renderer(), QgsPalettedRasterRenderer) and margin.name() == "canvas_margin"
+    enhancement = margin.renderer().contrastEnhancement()
+    assert (enhancement.minimumValue(), enhancement.maximumValue()) == (0.0, 1.0)
+    order = [node.layer().id() for node in QgsProject.instance().layerTreeRoot().findLayers()]
+    assert order.index(margin.id()) == order.index(part.id()) + 1
+    assert 10 <= part.width() < hsi.width() and 10 <= part.height() < hsi.height()
     assert len(dialog.opened_urls) == 1  # no training, no new report
 
 

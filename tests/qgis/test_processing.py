@@ -58,11 +58,21 @@ ALGORITHMS = {
         "EXTENT",
         "TILE_SIZE",
         "BATCH_SIZE",
+        "TTA",
         "OUTPUT",
         "OUTPUT_CONFIDENCE",
         "OUTPUT_PROBABILITIES",
+        "OUTPUT_MARGIN",
     ],
-    "ncglf2:assess": ["CLASSIFICATION", "REFERENCE", "CLASS_FIELD", "REFERENCE_RASTER", "OUTPUT_HTML", "OUTPUT_JSON"],
+    "ncglf2:assess": [
+        "CLASSIFICATION",
+        "REFERENCE",
+        "CLASS_FIELD",
+        "REFERENCE_RASTER",
+        "MODEL",
+        "OUTPUT_HTML",
+        "OUTPUT_JSON",
+    ],
     "ncglf2:importreference": ["CHECKPOINT", "HSI", "LIDAR", "CLASSES", "PATCH_SIZE", "CLASS_CSV", "OUTPUT_MODEL"],
 }
 
@@ -302,6 +312,86 @@ def test_classify_matches_core_and_loads_styled_then_assess(provider, trained, s
     figures = json.loads((tmp_path / "accuracy.json").read_text())
     assert figures["kappa"] == pytest.approx(assessed["KAPPA"])
     assert f"{100 * expected_oa:.2f}" in (tmp_path / "accuracy.html").read_text()
+
+
+def test_margin_and_tta_equal_core_s_and_the_margin_is_the_top_two_gap(provider, trained, scene, tmp_path):
+    import processing
+
+    from ncglf2.core.jobs import classify
+    from ncglf2.core.requests import ClassifyRequest
+
+    assert not provider.algorithm("classify").parameterDefinition("TTA").defaultValue()
+    paths = {name: str(tmp_path / f"{name}.tif") for name in ("classes", "margin", "probs")}
+    results = processing.run(
+        "ncglf2:classify",
+        classify_parameters(
+            trained,
+            scene,
+            paths["classes"],
+            TTA=True,
+            OUTPUT_MARGIN=paths["margin"],
+            OUTPUT_PROBABILITIES=paths["probs"],
+        ),
+    )
+    assert results["OUTPUT_MARGIN"] == paths["margin"]
+    core = classify(
+        ClassifyRequest(
+            model=str(trained[1] / "model.ncglf2"),
+            hsi=scene.hsi,
+            lidar=[scene.dsm],
+            out=str(tmp_path / "core.tif"),
+            probabilities=str(tmp_path / "core_probs.tif"),
+            tta=True,
+            device="cpu",
+        )
+    )
+    np.testing.assert_array_equal(read(paths["classes"]), read(core.classes))
+    probs = gdal.Open(paths["probs"]).ReadAsArray()
+    np.testing.assert_allclose(probs, gdal.Open(core.probabilities).ReadAsArray(), rtol=0, atol=1e-6)
+    classes, margin = read(paths["classes"]), read(paths["margin"])
+    valid = classes > 0
+    top = np.sort(probs[:, valid], axis=0)
+    np.testing.assert_allclose(margin[valid], top[-1] - top[-2], rtol=0, atol=1e-6)
+    assert (margin[~valid] == -1).all()
+
+
+def test_assess_with_the_model_reports_the_accuracy_away_from_its_training_pixels(provider, trained, scene, tmp_path):
+    import processing
+
+    from ncglf2.core.io.model_file import load_model
+
+    model = str(trained[1] / "model.ncglf2")
+    out = str(tmp_path / "classes.tif")
+    processing.run("ncglf2:classify", classify_parameters(trained, scene, out))
+    assessed = processing.run(
+        "ncglf2:assess",
+        {
+            "CLASSIFICATION": out,
+            "REFERENCE_RASTER": scene.labels,
+            "MODEL": model,
+            "OUTPUT_HTML": str(tmp_path / "accuracy.html"),
+            "OUTPUT_JSON": str(tmp_path / "accuracy.json"),
+        },
+    )
+    record = load_model(model).training_pixels
+    classes, labels = read(out), read(scene.labels)
+    rows, cols = np.nonzero((labels > 0) & (classes > 0))
+    distance = np.maximum(
+        np.abs(rows[:, None] - record.rows[None].astype(int)), np.abs(cols[:, None] - record.cols[None].astype(int))
+    ).min(axis=1)
+    kept = distance > 2  # patch 5
+    assert 0 < kept.sum() < kept.size
+    expected = float((classes[rows[kept], cols[kept]] == labels[rows[kept], cols[kept]]).mean())
+    assert assessed["OA_AWAY"] == pytest.approx(expected)
+    assert assessed["OA"] == pytest.approx(float((classes[rows, cols] == labels[rows, cols]).mean()))
+    figures = json.loads((tmp_path / "accuracy.json").read_text())
+    assert figures["away_from_training"]["assessment"]["n"] == int(kept.sum())
+    assert assessed["KAPPA_AWAY"] == pytest.approx(figures["away_from_training"]["assessment"]["kappa"])
+    without = processing.run(
+        "ncglf2:assess",
+        {"CLASSIFICATION": out, "REFERENCE_RASTER": scene.labels, "OUTPUT_HTML": str(tmp_path / "plain.html")},
+    )
+    assert without["OA_AWAY"] is None and without["OA"] == pytest.approx(assessed["OA"])
 
 
 def test_vector_labels_from_a_named_layer_with_a_class_field(provider, trained, scene, tmp_path):
@@ -916,11 +1006,13 @@ def test_loaded_outputs_are_named_styled_and_none_is_reported_missing(provider, 
 
     feedback = Feedback()
     out, confidence = tmp_path / "landcover.tif", tmp_path / "landcover_confidence.tif"
+    margin = tmp_path / "landcover_margin.tif"
     parameters = {
         **classify_parameters(trained, scene, out),
         "OUTPUT": QgsProcessingOutputLayerDefinition(str(out), project),
         "OUTPUT_CONFIDENCE": QgsProcessingOutputLayerDefinition(str(confidence), project),
         "OUTPUT_PROBABILITIES": QgsProcessingOutputLayerDefinition("", project),
+        "OUTPUT_MARGIN": QgsProcessingOutputLayerDefinition(str(margin), project),
     }
     algorithm = QgsApplication.processingRegistry().createAlgorithmById("ncglf2:classify")
     try:
@@ -929,14 +1021,15 @@ def test_loaded_outputs_are_named_styled_and_none_is_reported_missing(provider, 
         assert handleAlgorithmResults(algorithm, context, feedback, parameters=parameters), errors
         assert not errors
         by_source = {layer.source(): layer for layer in project.mapLayers().values()}
-        classes, conf = by_source[str(out)], by_source[str(confidence)]
-        assert (classes.name(), conf.name()) == ("landcover", "landcover_confidence")
+        classes, conf, gap = by_source[str(out)], by_source[str(confidence)], by_source[str(margin)]
+        assert (classes.name(), conf.name(), gap.name()) == ("landcover", "landcover_confidence", "landcover_margin")
         assert isinstance(classes.renderer(), QgsPalettedRasterRenderer)
         assert [label for label, _ in classes.legendSymbologyItems()] == ["class 1", "class 2", "class 3"]
-        enhancement = conf.renderer().contrastEnhancement()
-        assert (enhancement.minimumValue(), enhancement.maximumValue()) == (0.0, 1.0)
+        for grey in (conf, gap):
+            enhancement = grey.renderer().contrastEnhancement()
+            assert (enhancement.minimumValue(), enhancement.maximumValue()) == (0.0, 1.0)
         order = [node.layer().id() for node in project.layerTreeRoot().findLayers()]
-        assert order.index(conf.id()) == order.index(classes.id()) + 1
+        assert order.index(classes.id()) < min(order.index(conf.id()), order.index(gap.id()))
     finally:
         project.removeAllMapLayers()
 
