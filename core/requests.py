@@ -58,7 +58,6 @@ SCHEDULES = ("step", "cosine")
 #: What each protocol chooses for the training choices a request leaves unset (None).
 PROTOCOL_CHOICES: dict[str, dict[str, Any]] = {
     "paper": {
-        "validation_split": "random",
         "augment": False,
         "label_smoothing": 0.0,
         "ema_decay": 0.0,
@@ -68,7 +67,6 @@ PROTOCOL_CHOICES: dict[str, dict[str, Any]] = {
         "balanced_batches": False,
     },
     "robust": {
-        "validation_split": "spatial",
         "augment": True,
         "label_smoothing": 0.1,
         "ema_decay": 0.99,
@@ -129,7 +127,7 @@ class TrainingParameters:
     lr_gamma: float = 0.9
     samples_per_class: int | None = 20  # None: all labelled pixels
     validation_fraction: float = 0.15
-    validation_split: str | None = None  # None: the protocol's (the paper's random pixels, else spatial)
+    validation_split: str = "spatial"  # honest by default; "random" is the paper's
     focal_gamma: float = 2.0
     focal_weight: float = 0.2
     consistency_weight: float = 0.8

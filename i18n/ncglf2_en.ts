@@ -578,7 +578,7 @@
     </message>
     <message>
       <location filename="ncglf2_qgis/algorithms/train.py" />
-      <source>the protocol's (robust: spatial, paper: random)</source>
+      <source>the default (spatial)</source>
       <translation type="unfinished" />
     </message>
     <message>
@@ -1013,7 +1013,7 @@
     </message>
     <message>
       <location filename="resources/ncglf2_dialog.ui" />
-      <source>the protocol's (robust: spatial, paper: random)</source>
+      <source>the default (spatial)</source>
       <translation type="unfinished" />
     </message>
     <message>

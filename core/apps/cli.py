@@ -168,8 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="spatial: validation from whole polygons, regions or blocks, and no training patch overlapping a "
         "validation patch; random: the paper's random pixels, whose patches overlap the training patches "
-        f"(optimistic); ignored with --validation (default: the protocol's, {PAPER.validation_split} for "
-        f"{PAPER.protocol})",
+        f"(optimistic; with --protocol paper, the published protocol exactly); ignored with --validation "
+        f"(default {PAPER.validation_split})",
     )
     p.add_argument(
         "--batch-size", type=int, default=PAPER.batch_size, help=f"training batch size (default {PAPER.batch_size})"

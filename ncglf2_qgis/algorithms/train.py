@@ -204,7 +204,7 @@ class TrainAlgorithm(NCGLF2Algorithm):
                 self.VALIDATION_SPLIT,
                 self.tr("Validation split"),
                 options=[
-                    self.tr("the protocol's (robust: spatial, paper: random)"),
+                    self.tr("the default (spatial)"),
                     self.tr("spatial (whole polygons, regions or blocks, apart from the training pixels)"),
                     self.tr("random (the paper's protocol, optimistic)"),
                 ],
@@ -315,9 +315,9 @@ class TrainAlgorithm(NCGLF2Algorithm):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(title)))
 
     def chosen_split(self, parameters, context) -> str | None:
-        """The split asked for; None leaves it to the protocol."""
+        """The split asked for; the first option is the default's."""
         index = self.parameterAsEnum(parameters, self.VALIDATION_SPLIT, context)
-        return VALIDATION_SPLITS[index - 1] if index else None
+        return VALIDATION_SPLITS[index - 1] if index else PAPER.validation_split
 
     def request(self, parameters, context, feedback) -> TrainRequest:
         """The engine's request from the parameters (layers turned into files)."""
