@@ -179,10 +179,7 @@ class TrainingParameters:
             "consistency_weight",
         ):
             value = getattr(self, name)
-            _require(
-                isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
-                f"{name.replace('_', ' ')} must be a finite number (got {value!r})",
-            )
+            _require(_is_number(value), f"{name.replace('_', ' ')} must be a finite number (got {value!r})")
         rules = [
             (self.epochs >= 1, "epochs must be at least 1"),
             (self.batch_size >= 2, "batch size must be at least 2 (batch normalization needs two samples)"),

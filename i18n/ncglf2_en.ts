@@ -578,11 +578,6 @@
     </message>
     <message>
       <location filename="ncglf2_qgis/algorithms/train.py" />
-      <source>the default (spatial)</source>
-      <translation type="unfinished" />
-    </message>
-    <message>
-      <location filename="ncglf2_qgis/algorithms/train.py" />
       <source>spatial (whole polygons, regions or blocks, apart from the training pixels)</source>
       <translation type="unfinished" />
     </message>
@@ -1009,11 +1004,6 @@
     <message>
       <location filename="resources/ncglf2_dialog.ui" />
       <source>Spatial: whole polygons or regions are kept aside, with no training pixel next to them, so the validation accuracy is honest. Random: the paper's random pixels inside the training polygons; optimistic.</source>
-      <translation type="unfinished" />
-    </message>
-    <message>
-      <location filename="resources/ncglf2_dialog.ui" />
-      <source>the default (spatial)</source>
       <translation type="unfinished" />
     </message>
     <message>

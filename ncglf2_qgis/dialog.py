@@ -409,7 +409,7 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
             "EPOCHS": self.epochsSpin.value(),
             "SAMPLES_PER_CLASS": samples,
             "VALIDATION_FRACTION": self.validationFractionSpin.value(),
-            "VALIDATION_SPLIT": self.validationSplitCombo.currentIndex(),  # the protocol's, spatial, random: the enum
+            "VALIDATION_SPLIT": self.validationSplitCombo.currentIndex(),  # 0 spatial, 1 random, as the enum
             "PROTOCOL": self.protocolCombo.currentIndex(),  # robust, paper: the enum
             "BATCH_SIZE": self.batchSizeSpin.value(),
             "LEARNING_RATE": self.learningRateSpin.value(),

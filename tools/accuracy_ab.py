@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ncglf2.core.apps.demo_scene import build_demo_scene
+from ncglf2.core.apps.demo_scene import build_demo_scene, training_request
 from ncglf2.core.io.grid import raster_grid
 from ncglf2.core.io.labels import read_labels
 from ncglf2.core.io.model_file import load_model
@@ -38,7 +38,7 @@ from ncglf2.core.nn.symmetry import symmetry_average
 from ncglf2.core.pipeline.inference import predict_patches, prepare_network
 from ncglf2.core.pipeline.metrics import assess
 from ncglf2.core.pipeline.training import gather_patches
-from ncglf2.core.requests import TrainingParameters, TrainRequest
+from ncglf2.core.requests import TrainingParameters
 
 #: Scene name -> (generator seed, harder variant).
 SCENES = {"demo": (0, False), "hard": (1, True)}
@@ -111,17 +111,7 @@ def run_one(scene, scene_name: str, size: int, variant: str, seed: int, epochs: 
     with tempfile.TemporaryDirectory(prefix="ncglf2-ab-") as work:
         model = os.path.join(work, "model.ncglf2")
         started = time.perf_counter()
-        outcome = train(
-            TrainRequest(
-                hsi=scene.hsi_path,
-                lidar=(scene.lidar_path,),
-                labels=scene.train_labels_path,
-                out=model,
-                class_field="class",
-                class_csv=scene.classes_csv,
-                params=params,
-            )
-        )
+        outcome = train(training_request(scene, model, params))
         seconds = time.perf_counter() - started
         scores = _score(model, scene, sample, tta)
     return {

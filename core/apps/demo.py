@@ -96,8 +96,8 @@ def run_demo(
     from ..io.grid import raster_grid
     from ..io.qgis_project import write_qgis_project
     from ..jobs import assess, classify, train
-    from ..requests import AssessRequest, ClassifyRequest, TrainingParameters, TrainRequest
-    from .demo_scene import build_demo_scene
+    from ..requests import AssessRequest, ClassifyRequest, TrainingParameters
+    from .demo_scene import build_demo_scene, training_request
 
     progress = progress or SilentProgress()
     params = TrainingParameters(epochs=epochs, seed=seed, device=device)  # every value checked before any work
@@ -114,17 +114,7 @@ def run_demo(
 
     started = time.perf_counter()
     outcome = train(
-        TrainRequest(
-            hsi=scene.hsi_path,
-            lidar=(scene.lidar_path,),
-            labels=scene.train_labels_path,
-            out=path("model.ncglf2"),
-            class_field="class",
-            class_csv=scene.classes_csv,
-            report=path("training_report.html"),
-            overwrite=True,
-            params=params,
-        ),
+        training_request(scene, path("model.ncglf2"), params, report=path("training_report.html"), overwrite=True),
         SubProgress(progress, 0, 60),
     )
     timings["train"] = time.perf_counter() - started

@@ -602,6 +602,23 @@ def _write_classes_csv(path: str, table: tuple[DemoClass, ...]) -> None:
 # ---------------------------------------------------------------------------
 
 
+def training_request(scene: DemoScene, out: str, params, report: str | None = None, overwrite: bool = False):
+    """The train request of a demo scene: its polygons with their class table."""
+    from ..requests import TrainRequest
+
+    return TrainRequest(
+        hsi=scene.hsi_path,
+        lidar=(scene.lidar_path,),
+        labels=scene.train_labels_path,
+        out=out,
+        class_field="class",
+        class_csv=scene.classes_csv,
+        report=report,
+        overwrite=overwrite,
+        params=params,
+    )
+
+
 def build_demo_scene(out_dir: str, size: int = 300, seed: int = 0, hard: bool = False) -> DemoScene:
     """Write the demo scene (HSI, DSM, training polygons, test raster, class table) into ``out_dir``.
 

@@ -204,11 +204,10 @@ class TrainAlgorithm(NCGLF2Algorithm):
                 self.VALIDATION_SPLIT,
                 self.tr("Validation split"),
                 options=[
-                    self.tr("the default (spatial)"),
                     self.tr("spatial (whole polygons, regions or blocks, apart from the training pixels)"),
                     self.tr("random (the paper's protocol, optimistic)"),
                 ],
-                defaultValue=0,
+                defaultValue=VALIDATION_SPLITS.index(PAPER.validation_split),
             ),
             "How the validation pixels are kept aside. Spatial: whole polygons, connected regions of a class "
             "raster or blocks of points, and no training pixel within a patch's width of them, so no training "
@@ -314,11 +313,6 @@ class TrainAlgorithm(NCGLF2Algorithm):
         ):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(title)))
 
-    def chosen_split(self, parameters, context) -> str | None:
-        """The split asked for; the first option is the default's."""
-        index = self.parameterAsEnum(parameters, self.VALIDATION_SPLIT, context)
-        return VALIDATION_SPLITS[index - 1] if index else PAPER.validation_split
-
     def request(self, parameters, context, feedback) -> TrainRequest:
         """The engine's request from the parameters (layers turned into files)."""
         hsi = self.raster_path(self.parameterAsRasterLayer(parameters, self.HSI, context), "HSI")
@@ -337,7 +331,7 @@ class TrainAlgorithm(NCGLF2Algorithm):
             epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
             samples_per_class=self.optional_int(parameters, self.SAMPLES_PER_CLASS, context),
             validation_fraction=self.parameterAsDouble(parameters, self.VALIDATION_FRACTION, context),
-            validation_split=self.chosen_split(parameters, context),
+            validation_split=VALIDATION_SPLITS[self.parameterAsEnum(parameters, self.VALIDATION_SPLIT, context)],
             protocol=PROTOCOLS[self.parameterAsEnum(parameters, self.PROTOCOL, context)],
             batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
             learning_rate=self.parameterAsDouble(parameters, self.LEARNING_RATE, context),

@@ -169,8 +169,8 @@ def test_parameters_match_the_algorithms(dialog, scene_layers, tmp_path):
     assert params["VALIDATION_SPLIT"] == 0 and dialog.validationSplitCombo.count() == len(options)
     for index in range(len(options)):  # the combo's order is the algorithm's enum
         assert dialog.validationSplitCombo.itemText(index).split(" ")[0] == options[index].split(" ")[0]
-    dialog.validationSplitCombo.setCurrentIndex(2)
-    assert dialog.train_parameters()["VALIDATION_SPLIT"] == 2
+    dialog.validationSplitCombo.setCurrentIndex(1)
+    assert dialog.train_parameters()["VALIDATION_SPLIT"] == 1
     protocols = train.parameterDefinition("PROTOCOL")
     assert params["PROTOCOL"] == protocols.defaultValue() and dialog.protocolCombo.count() == len(protocols.options())
     for index, option in enumerate(protocols.options()):

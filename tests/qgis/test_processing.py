@@ -230,7 +230,7 @@ def test_provider_offers_the_algorithms_with_help(provider):
     assert train.parameterDefinition("EPOCHS").maximum() == 10000
     assert train.parameterDefinition("DEVICE").options() == ["auto", "cpu", "cuda"]
     split = train.parameterDefinition("VALIDATION_SPLIT")
-    assert [option.split(" ")[0] for option in split.options()] == ["the", "spatial", "random"]
+    assert [option.split(" ")[0] for option in split.options()] == ["spatial", "random"]
     assert split.defaultValue() == 0 and split.flags() & QgsProcessingParameterDefinition.FlagAdvanced
     protocol = train.parameterDefinition("PROTOCOL")
     assert [option.split(" ")[0] for option in protocol.options()] == list(PROTOCOLS)
