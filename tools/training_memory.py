@@ -29,6 +29,7 @@ PARAMETERS = dict(
     batch_size=256,
     learning_rate=1e-3,
     samples_per_class=None,
+    validation_split="random",  # every labelled pixel trains or validates: the counts below are exact
     patch_size=5,
     pca_components=32,
     width=8,

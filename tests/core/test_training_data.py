@@ -236,7 +236,9 @@ def test_labels_on_nodata_are_left_out(tmp_path):
             lidar=[dsm],
             labels=labels,
             out=str(tmp_path / "m.ncglf2"),
-            params=tiny_parameters(epochs=2, samples_per_class=None, validation_fraction=0.2),
+            params=tiny_parameters(
+                epochs=2, samples_per_class=None, validation_fraction=0.2, validation_split="random"
+            ),
         ),
         progress,
     )
