@@ -29,7 +29,7 @@ from .pipeline.metrics import Assessment, AwayFromTraining
 from .pipeline.preprocess import fit_preprocessing
 from .pipeline.report import TrainingHistory, describe_spatial_split, validation_warnings
 from .pipeline.sampling import Split, split_samples
-from .pipeline.training import PatchCache, build_patch_cache, fit_network
+from .pipeline.training import PatchCache, build_patch_cache, fit_ensemble
 from .progress import Progress, SilentProgress, SubProgress
 from .requests import (
     REFERENCE_PCA_COMPONENTS,
@@ -268,8 +268,9 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
             depth=params.depth,
             heads=params.heads,
         )
-        progress.info(f"training {params.epochs} epochs on {describe_device(params.device)}")
-        fit = fit_network(
+        networks = f"{params.members} networks of " if params.members and params.members > 1 else ""
+        progress.info(f"training {networks}{params.epochs} epochs on {describe_device(params.device)}")
+        fit = fit_ensemble(
             config, data.train_x, data.train_y, data.val_x, data.val_y, params, SubProgress(progress, 15, 99)
         )
 
@@ -279,8 +280,9 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
         # The best epoch's own predictions: the network that was kept, on the same patches.
         predicted_ids = np.asarray(model_ids)[fit.validation_predictions]
         validation = assess_arrays(val_ids, predicted_ids, model_ids, names)
+        chosen = f"best epochs {fit.best_epochs}" if fit.best_epochs else f"best epoch {fit.history.best_epoch}"
         progress.info(
-            f"best epoch {fit.history.best_epoch}: validation OA {100 * validation.oa:.2f} %, "
+            f"{chosen}: validation OA {100 * validation.oa:.2f} %, "
             f"AA {100 * validation.aa:.2f} %, kappa {validation.kappa:.4f}"
         )
     provenance = {
@@ -296,6 +298,7 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
         "samples": {"train": int(split.train.size), "validation": int(val_ids.size), "test": int(split.test.size)},
         "split": split.summary,
         "best_epoch": fit.history.best_epoch,
+        "best_epochs": fit.best_epochs or [fit.history.best_epoch],
         "validation": validation.to_dict() if validation is not None else None,
         "training_seconds": round(fit.seconds, 2),
         "torch_version": torch.__version__,

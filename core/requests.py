@@ -26,6 +26,7 @@ __all__ = [
     "REFERENCE_PCA_COMPONENTS",
     "PROTOCOLS",
     "PROTOCOL_CHOICES",
+    "MAX_MEMBERS",
     "SCHEDULES",
     "TrainingParameters",
     "TrainRequest",
@@ -55,6 +56,8 @@ REFERENCE_PCA_COMPONENTS = 40
 PROTOCOLS = ("robust", "paper")
 #: Learning-rate schedules: the paper's step decay, or a cosine decay after a linear warm-up.
 SCHEDULES = ("step", "cosine")
+#: The most networks an ensemble holds (each costs a network's training and classification time).
+MAX_MEMBERS = 16
 #: What each protocol chooses for the training choices a request leaves unset (None).
 PROTOCOL_CHOICES: dict[str, dict[str, Any]] = {
     "paper": {
@@ -65,6 +68,7 @@ PROTOCOL_CHOICES: dict[str, dict[str, Any]] = {
         "warmup_epochs": 0,
         "patience": 0,
         "balanced_batches": False,
+        "members": 1,
     },
     "robust": {
         "augment": True,
@@ -74,6 +78,7 @@ PROTOCOL_CHOICES: dict[str, dict[str, Any]] = {
         "warmup_epochs": 5,
         "patience": 0,
         "balanced_batches": True,
+        "members": 1,
     },
 }
 
@@ -148,6 +153,7 @@ class TrainingParameters:
     warmup_epochs: int | None = None  # linear warm-up of the cosine schedule
     patience: int | None = None  # stop after this many epochs without a better validation (0: never)
     balanced_batches: bool | None = None  # draw batches with every class equally likely
+    members: int | None = None  # networks trained from different seeds whose probabilities are averaged
 
     def __post_init__(self) -> None:
         _require(self.protocol in PROTOCOLS, f"protocol must be one of {', '.join(PROTOCOLS)} (got {self.protocol!r})")
@@ -223,6 +229,10 @@ class TrainingParameters:
                 "warm-up epochs must be a whole number, 0 for none",
             ),
             (_is_int(self.patience) and self.patience >= 0, "patience must be a whole number of epochs, 0 for none"),  # type: ignore[operator]
+            (
+                _is_int(self.members) and 1 <= self.members <= MAX_MEMBERS,  # type: ignore[operator]
+                f"members must be a whole number from 1 to {MAX_MEMBERS} (got {self.members!r})",
+            ),
         ]
         for ok, message in rules:
             _require(ok, message)

@@ -46,6 +46,7 @@ SCENES = {"demo": (0, False), "hard": (1, True)}
 #: Named variants: training parameters over the paper protocol, and whether test-time augmentation scores them.
 VARIANTS: dict[str, tuple[dict, bool]] = {
     "paper": ({"protocol": "paper"}, False),
+    "reference": ({"protocol": "paper", "validation_split": "random"}, False),
     "robust": ({"protocol": "robust"}, False),
     "robust+tta": ({"protocol": "robust"}, True),
     "paper+augment": ({"protocol": "paper", "augment": True}, False),
@@ -63,6 +64,13 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
     "robust-160-early": ({"protocol": "robust", "epochs": 160, "patience": 40}, False),
     "robust-lr3": ({"protocol": "robust", "learning_rate": 1e-3}, False),
     "robust-lr3-random": ({"protocol": "robust", "learning_rate": 1e-3, "validation_split": "random"}, False),
+    "robust-plain": ({"protocol": "robust", "balanced_batches": False, "label_smoothing": 0.0}, False),
+    "paper+all": ({"protocol": "paper", "samples_per_class": None}, False),
+    "robust-all": (
+        {"protocol": "robust", "samples_per_class": None, "balanced_batches": False, "label_smoothing": 0.0},
+        False,
+    ),
+    "robust-all-smooth": ({"protocol": "robust", "samples_per_class": None, "balanced_batches": False}, False),
     "robust-random-unbalanced": (
         {"protocol": "robust", "validation_split": "random", "balanced_batches": False},
         False,
@@ -101,7 +109,13 @@ def _score(model_path: str, scene, sample, tta: bool) -> dict:
     predicted = np.asarray(bundle.class_ids)[torch.cat(chunks).argmax(1).numpy()]
     names = bundle.class_names
     result = assess(ids, predicted, bundle.class_ids, names)
-    return {"oa": result.oa, "aa": result.aa, "kappa": result.kappa, "test_pixels": int(ids.size)}
+    return {
+        "oa": result.oa,
+        "aa": result.aa,
+        "kappa": result.kappa,
+        "test_pixels": int(ids.size),
+        "producers": {name: round(float(p), 4) for name, p in zip(result.names, result.producers)},
+    }
 
 
 def run_one(scene, scene_name: str, size: int, variant: str, seed: int, epochs: int, sample) -> dict:

@@ -91,6 +91,12 @@ def _add_protocol(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="draw batches with every class equally likely",
     )
+    group.add_argument(
+        "--members",
+        type=int,
+        metavar="K",
+        help="train K networks from different seeds, their class probabilities averaged (K times the time)",
+    )
 
 
 def _protocol_options(args: argparse.Namespace) -> dict:
@@ -103,6 +109,7 @@ def _protocol_options(args: argparse.Namespace) -> dict:
         "warmup_epochs",
         "patience",
         "balanced_batches",
+        "members",
     )
     return {"protocol": args.protocol, **{n: getattr(args, n) for n in names if getattr(args, n) is not None}}
 

@@ -24,6 +24,7 @@ import torch
 
 from ..errors import ModelFileError
 from ..nn.checkpoint import network_outline, state_value_problem
+from ..nn.ensemble import Ensemble
 from ..nn.model import NCGLF2, NetworkConfig
 from ..nn.preprocessing import Preprocessing
 from ..version import __version__
@@ -43,8 +44,9 @@ __all__ = [
     "MODEL_SUFFIX",
 ]
 
-FORMAT_VERSION = 2  # the newest format this version reads; a file is written in the oldest that holds it
+FORMAT_VERSION = 3  # the newest format this version reads; a file is written in the oldest that holds it
 _FORMAT_WITH_TRAINING_PIXELS = 2
+_FORMAT_WITH_ENSEMBLES = 3
 MODEL_SUFFIX = ".ncglf2"
 _HEADER_KEY = "ncglf2"
 _TRAINING_PIXELS_KEY = "training.pixels"
@@ -104,7 +106,7 @@ def _pixels_problem(rows: np.ndarray, cols: np.ndarray, grid: Grid) -> str | Non
 class ModelBundle:
     """A trained network with everything needed to apply it to new rasters."""
 
-    network: NCGLF2
+    network: NCGLF2 | Ensemble  # an ensemble averages the class probabilities of its networks
     preprocessing: Preprocessing
     classes: ClassTable  # the network's outputs in order: their ids, names and colours
     provenance: dict = field(default_factory=dict)
@@ -127,10 +129,16 @@ class ModelBundle:
     def config(self) -> NetworkConfig:
         return self.network.config
 
+    @property
+    def members(self) -> int:
+        """How many networks the model averages (1: a single network)."""
+        return len(self.network.members) if isinstance(self.network, Ensemble) else 1
+
     def header(self) -> dict:
+        version = 1 if self.training_pixels is None else _FORMAT_WITH_TRAINING_PIXELS
         header = {
             "format": "ncglf2-model",
-            "format_version": 1 if self.training_pixels is None else _FORMAT_WITH_TRAINING_PIXELS,
+            "format_version": _FORMAT_WITH_ENSEMBLES if self.members > 1 else version,
             "software_version": __version__,
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "network": self.config.to_dict(),
@@ -150,6 +158,8 @@ class ModelBundle:
         }
         if self.training_pixels is not None:
             header["training_pixels"] = self.training_pixels.header()
+        if self.members > 1:
+            header["ensemble"] = {"members": self.members}
         return header
 
 
@@ -221,7 +231,8 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> M
         config = NetworkConfig(**header["network"])
     except ValueError as error:  # a rule of the network's own beyond the schema's
         raise ModelFileError(f"not a valid model file {path}: network {error}") from None
-    outline = network_outline(config)
+    members = header["ensemble"]["members"] if "ensemble" in header else 1
+    outline = _network(config, members, network_outline)
     _check_table(table, _expected_table(outline, header), path)
     tensors = _read_tensors(path)
 
@@ -232,7 +243,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> M
     problem = state_value_problem(state, outline, "network.") or _statistics_problem(arrays) or record_problem
     _require(problem is None, path, f"{problem}; the file is damaged")
 
-    network = NCGLF2(config)
+    network = _network(config, members, NCGLF2)
     network.load_state_dict(state)
     network.eval().to(device)
     preprocessing = Preprocessing.from_arrays(
@@ -249,6 +260,13 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> M
         source_header=header,
         training_pixels=record,
     )
+
+
+def _network(config: NetworkConfig, members: int, build) -> NCGLF2 | Ensemble:
+    """One network of ``config`` made by ``build``, or an ensemble of ``members`` of them."""
+    if members == 1:
+        return build(config)
+    return Ensemble([build(config) for _ in range(members)])
 
 
 def _training_pixels(header: dict, tensors: dict[str, torch.Tensor]) -> tuple[TrainingPixels | None, str | None]:
@@ -338,7 +356,7 @@ def _checked_header(metadata: dict[str, str], path: str) -> dict:
         raise ModelFileError(f"not a valid model file {path}: {error}") from None
 
 
-def _expected_table(outline: NCGLF2, header: dict) -> Table:
+def _expected_table(outline: torch.nn.Module, header: dict) -> Table:
     """What the file must hold for its header (kind and shape per tensor): the network's state dict, the
     input transform's statistics and, when the header records them, the training pixels."""
     table = {

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..requests import MAX_MEMBERS
 from .labels import MAX_CLASS_ID, class_name_problem
 
 __all__ = [
@@ -277,8 +278,10 @@ MODEL_HEADER = Record(
                 "crs": Text(max_length=MAX_CRS_TEXT),
             }
         ),
+        # Format 3: an ensemble of networks of the one configuration, their tensors under network.members.K.
+        "ensemble": Record({"members": Whole(2, MAX_MEMBERS)}),
     },
-    optional=frozenset({"software_version", "created", "provenance", "training_pixels"}),
+    optional=frozenset({"software_version", "created", "provenance", "training_pixels", "ensemble"}),
     open=True,  # fields a later release adds within this format version are ignored
 )
 

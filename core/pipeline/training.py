@@ -17,8 +17,9 @@ import copy
 import math
 import tempfile
 import time
-from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import BinaryIO, Protocol, cast
 
 import numpy as np
 import torch
@@ -27,10 +28,11 @@ from ..errors import NCGLF2Error
 from ..io.stack import WindowSource
 from ..nn.allocator import keep_freed_memory
 from ..nn.devices import resolve_device
+from ..nn.ensemble import Ensemble
 from ..nn.model import NCGLF2, NetworkConfig, focal_loss
 from ..nn.preprocessing import Preprocessing
 from ..nn.symmetry import random_symmetries
-from ..progress import Progress, SilentProgress, check_canceled
+from ..progress import Progress, SilentProgress, SubProgress, check_canceled
 from ..requests import TrainingParameters
 from .report import TrainingHistory
 from .tiling import cut_block_patches, cut_patches, iter_batches, read_tile_features, tiles_holding
@@ -44,6 +46,9 @@ __all__ = [
     "gather_patches",
     "build_patch_cache",
     "fit_network",
+    "fit_ensemble",
+    "member_seed",
+    "warm_ema",
     "FitResult",
     "training_loss",
 ]
@@ -229,11 +234,12 @@ def gather_patches(
 
 @dataclass
 class FitResult:
-    network: NCGLF2  # the best epoch's weights, eval mode, on the CPU
-    history: TrainingHistory
+    network: NCGLF2 | Ensemble  # the best epoch's weights, eval mode, on the CPU
+    history: TrainingHistory  # of the first network of an ensemble
     best_validation_accuracy: float | None = None
     validation_predictions: np.ndarray | None = None  # the best epoch's class indices of the validation patches
     seconds: float = 0.0
+    best_epochs: list[int] = field(default_factory=list)  # each network's, for an ensemble
 
 
 def smoothed_focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float, smoothing: float) -> torch.Tensor:
@@ -317,6 +323,27 @@ def _finite(state: dict[str, torch.Tensor]) -> bool:
     return all(bool(torch.isfinite(t).all()) for t in state.values() if t.is_floating_point())
 
 
+def warm_ema(decay: float) -> Callable[..., None]:
+    """The weight average's update, its decay growing with the step n as (1 + n) / (10 + n) up to ``decay``.
+
+    A fixed decay of 0.99 over the few hundred steps of a small training set
+    still holds a tenth of the random initial weights at the end (0.99^240);
+    the growing decay forgets them within the first few dozen steps.
+    """
+
+    @torch.no_grad()
+    def update(averaged: Sequence[torch.Tensor], current: Sequence[torch.Tensor], steps: torch.Tensor | int) -> None:
+        n = int(steps)
+        weight = 1.0 - min(decay, (1.0 + n) / (10.0 + n))
+        if torch.is_floating_point(averaged[0]):
+            torch._foreach_lerp_(list(averaged), list(current), weight)
+        else:  # counters (batch normalization's batches seen) follow the network
+            for mine, theirs in zip(averaged, current):
+                mine.copy_(theirs)
+
+    return update
+
+
 def fit_network(
     config: NetworkConfig,
     train_x: Patches | torch.Tensor,
@@ -348,9 +375,7 @@ def fit_network(
     symmetries = torch.Generator().manual_seed(params.seed + 1) if params.augment else None
     # The average is what is validated and kept: it forgets the noise of the last few steps.
     average = (
-        torch.optim.swa_utils.AveragedModel(
-            network, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(params.ema_decay), use_buffers=True
-        )
+        torch.optim.swa_utils.AveragedModel(network, multi_avg_fn=warm_ema(params.ema_decay), use_buffers=True)
         if params.ema_decay
         else None
     )
@@ -426,3 +451,49 @@ def fit_network(
         best_predictions,
         time.perf_counter() - started,
     )
+
+
+#: Between the seeds of an ensemble's networks: the members of runs with nearby seeds share none.
+MEMBER_SEED_STEP = 7919
+
+
+def member_seed(seed: int, member: int) -> int:
+    """The seed of network ``member`` (0-based) of an ensemble trained with ``seed``; the first keeps it."""
+    return (seed + MEMBER_SEED_STEP * member) % 2**63
+
+
+def fit_ensemble(
+    config: NetworkConfig,
+    train_x: Patches | torch.Tensor,
+    train_y: torch.Tensor,
+    val_x: Patches | torch.Tensor,
+    val_y: torch.Tensor,
+    params: TrainingParameters,
+    progress: Progress | None = None,
+) -> FitResult:
+    """``params.members`` networks, each as :func:`fit_network` with its own seed, averaged into one model.
+
+    Each network keeps its own best epoch on the validation pixels; the
+    accuracy and predictions returned are the ensemble's on them. One member
+    is :func:`fit_network` itself.
+    """
+    progress = progress or SilentProgress()
+    count = params.members or 1
+    if count == 1:
+        return fit_network(config, train_x, train_y, val_x, val_y, params, progress)
+    fits = []
+    for member in range(count):
+        progress.info(f"network {member + 1} of {count} of the ensemble")
+        part = SubProgress(progress, 100 * member / count, 100 * (member + 1) / count)
+        member_params = replace(params, seed=member_seed(params.seed, member))
+        fits.append(fit_network(config, train_x, train_y, val_x, val_y, member_params, part))
+    ensemble = Ensemble([cast(NCGLF2, fit.network) for fit in fits]).eval()
+    best_epochs = [fit.history.best_epoch for fit in fits]
+    accuracy, predicted = None, None
+    if len(val_x) > 0:
+        _, accuracy, predicted = _evaluate(ensemble, _as_patches(val_x), val_y, params, torch.device("cpu"))
+        progress.info(
+            f"ensemble of {count}: validation accuracy {100 * accuracy:.1f} % "
+            f"(the networks alone: {', '.join(f'{100 * (f.best_validation_accuracy or 0):.1f}' for f in fits)} %)"
+        )
+    return FitResult(ensemble, fits[0].history, accuracy, predicted, sum(f.seconds for f in fits), best_epochs)

@@ -15,6 +15,7 @@ from ncglf2.core.pipeline.training import (
     learning_rate_schedule,
     smoothed_focal_loss,
     training_loss,
+    warm_ema,
 )
 from ncglf2.core.requests import PROTOCOL_CHOICES, TrainingParameters
 
@@ -145,6 +146,20 @@ def test_the_weight_average_is_what_training_keeps():
     assert not torch.equal(plain.network.state_dict()[first], averaged.network.state_dict()[first])
     for value in averaged.network.state_dict().values():
         assert torch.isfinite(value.float()).all()
+
+
+def test_the_weight_average_forgets_the_initial_weights_within_a_few_dozen_steps():
+    # A fixed decay of 0.99 would still hold 0.99^50 = 61 % of the first weights after 50 steps.
+    averaged, counter = [torch.zeros(3)], [torch.zeros((), dtype=torch.long)]
+    update = warm_ema(0.99)
+    for step in range(50):
+        update(averaged, [torch.ones(3)], torch.tensor(step + 1))
+        update(counter, [torch.tensor(step + 1)], torch.tensor(step + 1))
+    assert (averaged[0] > 0.95).all(), averaged
+    assert int(counter[0]) == 50
+    late = [torch.zeros(1)]
+    update(late, [torch.ones(1)], torch.tensor(10_000))
+    assert float(late[0]) == pytest.approx(0.01)  # the decay reached its cap
 
 
 def test_robust_training_is_repeatable_with_its_seed_and_changes_with_another():
