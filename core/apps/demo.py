@@ -138,6 +138,7 @@ def run_demo(
         AssessRequest(
             classification=path("classification.tif"),
             reference=scene.test_labels_path,
+            model=path("model.ncglf2"),  # the report adds the accuracy away from the training pixels
             out_html=path("accuracy_report.html"),
             json_path=path("accuracy_report.json"),
             csv_path=path("accuracy_report.csv"),
