@@ -61,6 +61,7 @@ MAX_MEMBERS = 16
 #: What each protocol chooses for the training choices a request leaves unset (None).
 PROTOCOL_CHOICES: dict[str, dict[str, Any]] = {
     "paper": {
+        "epochs": 80,
         "augment": False,
         "label_smoothing": 0.0,
         "ema_decay": 0.0,
@@ -71,6 +72,7 @@ PROTOCOL_CHOICES: dict[str, dict[str, Any]] = {
         "members": 1,
     },
     "robust": {
+        "epochs": 80,
         "augment": True,
         "label_smoothing": 0.1,
         "ema_decay": 0.99,
@@ -125,7 +127,7 @@ def _check_optional_paths(**paths: Any) -> None:
 class TrainingParameters:
     """How a network is trained; the defaults are the paper's protocol, except the spatial validation split."""
 
-    epochs: int = 80
+    epochs: int | None = None  # of each network; None: the protocol's
     batch_size: int = 64
     learning_rate: float = 1e-4
     lr_step_epochs: int | None = None  # None: epochs // 5
@@ -187,7 +189,7 @@ class TrainingParameters:
             value = getattr(self, name)
             _require(_is_number(value), f"{name.replace('_', ' ')} must be a finite number (got {value!r})")
         rules = [
-            (self.epochs >= 1, "epochs must be at least 1"),
+            (self.epochs >= 1, "epochs must be at least 1"),  # type: ignore[operator]  # whole: checked above
             (self.batch_size >= 2, "batch size must be at least 2 (batch normalization needs two samples)"),
             (self.learning_rate > 0, "learning rate must be positive"),
             (

@@ -538,12 +538,12 @@
     </message>
     <message>
       <location filename="ncglf2_qgis/algorithms/train.py" />
-      <source>How many times the network sees every training sample. More epochs take longer; the best epoch on the validation samples is kept.</source>
+      <source>How many times each network sees every training sample; 0 takes the protocol's choice. More epochs take longer; the best epoch on the validation samples is kept.</source>
       <translation type="unfinished" />
     </message>
     <message>
       <location filename="ncglf2_qgis/algorithms/train.py" />
-      <source>Epochs</source>
+      <source>Epochs (0 = the protocol's)</source>
       <translation type="unfinished" />
     </message>
     <message>
@@ -929,6 +929,16 @@
     <message>
       <location filename="resources/ncglf2_dialog.ui" />
       <source>Epochs</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
+      <source>Epochs of each network; "protocol's" takes the chosen protocol's.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
+      <source>protocol's</source>
       <translation type="unfinished" />
     </message>
     <message>

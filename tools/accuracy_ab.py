@@ -65,6 +65,10 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
     "robust-lr3": ({"protocol": "robust", "learning_rate": 1e-3}, False),
     "robust-lr3-random": ({"protocol": "robust", "learning_rate": 1e-3, "validation_split": "random"}, False),
     "ensemble4": ({"protocol": "paper", "members": 4, "epochs": 30}, False),
+    "ensemble4-random": (
+        {"protocol": "paper", "members": 4, "epochs": 30, "validation_split": "random"},
+        False,
+    ),
     "robust-plain": ({"protocol": "robust", "balanced_batches": False, "label_smoothing": 0.0}, False),
     "paper+all": ({"protocol": "paper", "samples_per_class": None}, False),
     "robust-all": (

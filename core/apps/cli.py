@@ -155,7 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validation", metavar="LABELS", help="separate validation labels (instead of a share of --labels)")
     p.add_argument("--out", required=True, metavar="MODEL.ncglf2", help="model file to write")
     p.add_argument("--report", metavar="REPORT.html", help="training report (curves, validation accuracy)")
-    p.add_argument("--epochs", type=int, default=PAPER.epochs, help=f"training epochs (default {PAPER.epochs})")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        help=f"training epochs of each network (default: the protocol's, {PAPER.epochs} for {PAPER.protocol})",
+    )
     p.add_argument(
         "--samples-per-class",
         default=str(PAPER.samples_per_class),
@@ -286,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="build the demo scene, train, classify and assess it")
     p.add_argument("--out", default="demo_output", metavar="FOLDER")
     p.add_argument("--size", type=int, default=300, help="scene side in pixels (default 300)")
-    p.add_argument("--epochs", type=int, default=PAPER.epochs)
+    p.add_argument("--epochs", type=int, help="training epochs of each network (default: the protocol's)")
     p.add_argument("--seed", type=int, default=0)
     _device(p)
     p.add_argument("--debug", action="store_true")

@@ -87,7 +87,7 @@ MIN_DEMO_SIZE, MAX_DEMO_SIZE = 96, 20_000
 def run_demo(
     out_dir: str = "demo_output",
     size: int = 300,
-    epochs: int = 80,
+    epochs: int | None = None,
     seed: int = 0,
     device: str = "auto",
     progress: Progress | None = None,

@@ -268,10 +268,10 @@ def training_loss(
 def learning_rate_schedule(optimiser: torch.optim.Optimizer, params: TrainingParameters):
     """The paper's step decay, or a linear warm-up then a cosine decay to zero, stepped once per epoch."""
     if params.schedule == "step":
-        step = params.lr_step_epochs or max(1, params.epochs // 5)
+        step = params.lr_step_epochs or max(1, _epochs(params) // 5)
         return torch.optim.lr_scheduler.StepLR(optimiser, step_size=step, gamma=params.lr_gamma)
-    warmup = min(params.warmup_epochs or 0, params.epochs - 1)
-    decay = params.epochs - warmup
+    warmup = min(params.warmup_epochs or 0, _epochs(params) - 1)
+    decay = _epochs(params) - warmup
 
     def factor(epoch: int) -> float:
         if epoch < warmup:
@@ -313,6 +313,12 @@ def _evaluate(
             predictions.append(logits.argmax(1).cpu())
     predicted = torch.cat(predictions).numpy()
     return loss_sum / len(x), float((predicted == y.numpy()).mean()), predicted
+
+
+def _epochs(params: TrainingParameters) -> int:
+    """The epochs of each network: always set once the parameters exist (the protocol fills what was left out)."""
+    assert params.epochs is not None
+    return params.epochs
 
 
 def _as_patches(x: Patches | torch.Tensor) -> Patches:
@@ -389,7 +395,7 @@ def fit_network(
     batches = (n + params.batch_size - 1) // params.batch_size
     started = time.perf_counter()
     train_y_device = train_y.to(device)
-    for epoch in range(1, params.epochs + 1):
+    for epoch in range(1, _epochs(params) + 1):
         network.train()
         order = _epoch_order(train_y, params, shuffle)
         loss_sum, correct = 0.0, 0
@@ -434,7 +440,7 @@ def fit_network(
             f"epoch {epoch}/{params.epochs}: loss {loss_sum / n:.4f}, train accuracy {100 * correct / n:.1f} %, "
             f"validation accuracy {100 * val_accuracy:.1f} %"
         )
-        progress.set_progress(100.0 * epoch / params.epochs)
+        progress.set_progress(100.0 * epoch / _epochs(params))
         if validating and params.patience and epoch - best_epoch >= params.patience:
             progress.info(
                 f"stopping early: no better validation in the {params.patience} epochs since epoch {best_epoch}"

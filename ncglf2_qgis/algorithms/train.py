@@ -166,14 +166,14 @@ class TrainAlgorithm(NCGLF2Algorithm):
         self.add(
             QgsProcessingParameterNumber(
                 self.EPOCHS,
-                self.tr("Epochs"),
+                self.tr("Epochs (0 = the protocol's)"),
                 QgsProcessingParameterNumber.Integer,
-                defaultValue=PAPER.epochs,
-                minValue=1,
+                defaultValue=0,
+                minValue=0,
                 maxValue=10000,
             ),
-            "How many times the network sees every training sample. More epochs take longer; the best "
-            "epoch on the validation samples is kept.",
+            "How many times each network sees every training sample; 0 takes the protocol's choice. More "
+            "epochs take longer; the best epoch on the validation samples is kept.",
         )
         self.add(
             QgsProcessingParameterNumber(
@@ -328,7 +328,7 @@ class TrainAlgorithm(NCGLF2Algorithm):
         if validation_labels is not None:
             validation, validation_layer = self.labels_source(validation_labels, "validation labels", context, feedback)
         params = TrainingParameters(
-            epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
+            epochs=self.optional_int(parameters, self.EPOCHS, context),
             samples_per_class=self.optional_int(parameters, self.SAMPLES_PER_CLASS, context),
             validation_fraction=self.parameterAsDouble(parameters, self.VALIDATION_FRACTION, context),
             validation_split=VALIDATION_SPLITS[self.parameterAsEnum(parameters, self.VALIDATION_SPLIT, context)],

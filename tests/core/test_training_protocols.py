@@ -77,6 +77,14 @@ def test_the_paper_protocol_turns_every_robust_choice_off():
     params = TrainingParameters(protocol="paper")
     assert (params.augment, params.label_smoothing, params.ema_decay, params.schedule) == (False, 0.0, 0.0, "step")
     assert (params.warmup_epochs, params.patience, params.balanced_batches) == (0, 0, False)
+    assert (params.epochs, params.members) == (80, 1)  # the published 80 epochs of one network
+
+
+def test_epochs_left_out_are_the_protocols_and_epochs_given_are_kept():
+    assert TrainingParameters(protocol="robust").epochs == PROTOCOL_CHOICES["robust"]["epochs"]
+    assert TrainingParameters(protocol="robust", epochs=3).epochs == 3
+    with pytest.raises(InputError, match="epochs must be at least 1"):
+        TrainingParameters(epochs=0)
 
 
 def test_a_choice_given_wins_over_the_protocol_and_survives_the_json_round_trip():

@@ -226,7 +226,8 @@ def test_provider_offers_the_algorithms_with_help(provider):
         for definition in algorithm.parameterDefinitions():
             assert len(definition.help()) > 20, f"{algorithm.id()} {definition.name()} has no help"
     train = provider.algorithm("train")
-    assert train.parameterDefinition("EPOCHS").defaultValue() == 80
+    assert train.parameterDefinition("EPOCHS").defaultValue() == 0  # 0: the protocol's epochs
+    assert train.parameterDefinition("EPOCHS").minimum() == 0
     assert train.parameterDefinition("EPOCHS").maximum() == 10000
     assert train.parameterDefinition("DEVICE").options() == ["auto", "cpu", "cuda"]
     split = train.parameterDefinition("VALIDATION_SPLIT")
