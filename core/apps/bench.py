@@ -279,6 +279,46 @@ def dask_figures(size: tuple[int, int], bands: int, tile_size: int, workers: int
     }
 
 
+def tile_write_seconds(tile_size: int = 256, tiles: int = 16, classes: int = 15) -> tuple[float, float]:
+    """Seconds the run's one writer spends per tile of ``tile_size`` pixels on a side: (class map and
+    confidence, the same with the probability of each of ``classes`` classes): the client's share of a
+    distributed run, which does not shrink with more workers."""
+    from ..io.grid import Grid
+    from ..io.labels import ClassTable
+    from ..io.model_file import ModelBundle
+    from ..pipeline.inference import _TileOutputs
+    from ..pipeline.tiling import Tile
+
+    side = tile_size * int(np.ceil(np.sqrt(tiles)))
+    grid = Grid(side, side, (0.0, 1.0, 0.0, float(side), 0.0, -1.0), "")
+    table = ClassTable(list(range(1, classes + 1)), [f"c{i}" for i in range(classes)], [(0, 0, 0)] * classes)
+    bundle = ModelBundle(NCGLF2(PAPER).eval(), None, table)  # type: ignore[arg-type]  # only its classes are read
+    rng = np.random.default_rng(0)
+    labels = rng.integers(1, classes + 1, (tile_size, tile_size)).astype(np.uint8)
+    probabilities = rng.dirichlet(np.ones(classes), (tile_size, tile_size)).astype(np.float32).transpose(2, 0, 1)
+    seconds = []
+    with tempfile.TemporaryDirectory(prefix="ncglf2-bench-write-") as folder:
+        for with_probabilities in (False, True):
+            name = os.path.join(folder, f"map{int(with_probabilities)}")
+            outputs = _TileOutputs(
+                name + ".tif",
+                name + "_confidence.tif",
+                name + "_probabilities.tif" if with_probabilities else None,
+                grid,
+                "uint8",
+                bundle,
+                origin=(0, 0),
+            )
+            started = time.perf_counter()
+            for index in range(tiles):
+                y, x = divmod(index, side // tile_size)
+                tile = Tile(x * tile_size, y * tile_size, tile_size, tile_size)
+                outputs.write(tile, labels, probabilities.max(0), probabilities if with_probabilities else None)
+            outputs.close()
+            seconds.append((time.perf_counter() - started) / tiles)
+    return seconds[0], seconds[1]
+
+
 def _reset_peak_rss() -> None:
     """Start a new peak-memory window (Linux: writing 5 to clear_refs resets VmHWM)."""
     try:
@@ -391,6 +431,7 @@ def _print_dask_row(figures: dict, quick: bool) -> None:
         return
     size, tile = ((64, 64), 32) if quick else ((128, 128), 32)
     dask = dask_figures(size, 64, tile, rounds=40 if quick else 200)
+    dask["write_s"], dask["write_with_probabilities_s"] = tile_write_seconds(tiles=4 if quick else 16)
     figures.update({f"dask_{key}": value for key, value in dask.items()})
     print(
         f"tiles of {tile} x {tile} ({dask['tiles']} of a {size[0]} x {size[1]} x 64-band scene): "
@@ -398,5 +439,7 @@ def _print_dask_row(figures: dict, quick: bool) -> None:
         f"Dask local:2 (2 processes x 1 thread, warm); per tile the cluster costs "
         f"{1000 * dask['task_round_trip_s']:.1f} ms for a no-op round trip one at a time, "
         f"{1000 * dask['task_overhead_in_flight_s']:.2f} ms with many in flight, "
-        f"{1000 * dask['pixel_tile_round_trip_s']:.1f} ms for a 1-pixel tile (read, network, result)"
+        f"{1000 * dask['pixel_tile_round_trip_s']:.1f} ms for a 1-pixel tile (read, network, result); "
+        f"the one writer takes {1000 * dask['write_s']:.1f} ms per 256 x 256 tile of class map and confidence, "
+        f"{1000 * dask['write_with_probabilities_s']:.1f} ms with 15 probability bands"
     )

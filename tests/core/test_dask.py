@@ -107,10 +107,16 @@ def assert_same_outputs(folder, single):
         np.testing.assert_allclose(read(folder / f"{name}.tif"), read(single / f"{name}.tif"), rtol=0, atol=1e-6)
 
 
-def tasks_of_ncglf2(client):
-    return client.run_on_scheduler(
-        lambda dask_scheduler: [str(key) for key in dask_scheduler.tasks if "ncglf2-tile" in str(key)]
-    )
+def tiles_left(client, seconds=10.0):
+    """The tile tasks the scheduler still knows, once the client's releases (sent in the background) arrived."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = client.run_on_scheduler(
+            lambda dask_scheduler: [str(key) for key in dask_scheduler.tasks if "ncglf2-tile" in str(key)]
+        )
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
 
 
 def test_the_command_line_on_a_local_cluster_writes_the_single_process_map(tiny_model, single, tmp_path, capsys):
@@ -133,7 +139,7 @@ def test_a_client_of_the_api_gets_the_single_process_map_with_progress_in_tiles(
     assert progress.percents[-1] == 100 and progress.percents == sorted(progress.percents)
     assert len(set(progress.percents)) == 21  # 0 and one step per tile: 20 tiles of 8 x 8 pixels at most
     assert any("20 tiles" in line and client.scheduler.address in line for line in progress.lines)
-    assert not tasks_of_ncglf2(client)  # nothing left on the cluster
+    assert not tiles_left(client)  # nothing left on the cluster
 
 
 def test_an_input_a_worker_cannot_read_is_named_before_any_tile(client, tiny_model, tmp_path):
@@ -152,7 +158,7 @@ def test_an_input_a_worker_cannot_read_is_named_before_any_tile(client, tiny_mod
     assert all(f"Dask worker {worker}: HSI raster {private}" in message for worker in workers), message
     assert "\n" not in message and "same paths" in message
     assert os.listdir(tmp_path) == [] and not progress.percents  # no output, not even a temporary; no tile
-    assert not tasks_of_ncglf2(client)
+    assert not tiles_left(client, seconds=0)
 
 
 def test_cuda_needs_workers_with_the_gpu_resource(client, tiny_model, tmp_path):
@@ -172,10 +178,7 @@ def test_cancel_stops_the_tiles_and_leaves_the_earlier_outputs(client, tiny_mode
     for number, path in enumerate(earlier.values()):
         assert path.read_bytes() == b"an earlier run's file %d" % number
     assert 0 < max(progress.percents) < 100
-    deadline = time.monotonic() + 10
-    while tasks_of_ncglf2(client) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not tasks_of_ncglf2(client)  # the tiles in flight were cancelled
+    assert not tiles_left(client)  # the tiles in flight were cancelled
 
 
 def test_a_worker_killed_during_the_run_has_its_tiles_run_again(client, tiny_model, single, tmp_path):
