@@ -193,4 +193,3 @@ def test_a_worker_killed_during_the_run_has_its_tiles_run_again(client, tiny_mod
     assert_same_outputs(tmp_path, single)
     assert progress.percents[-1] == 100
     assert client.run(os.getpid) == {w: pid for w, pid in before.items() if w != victim}  # it did die, and stays dead
-
