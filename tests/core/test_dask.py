@@ -1,4 +1,4 @@
-"""Classification on Dask distributed: a real LocalCluster of worker processes on loopback gives the same map."""
+"""Classification on Dask distributed: a real scheduler and worker processes on loopback give the same map."""
 
 from __future__ import annotations
 
@@ -78,7 +78,8 @@ def client():
         command = [sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address]
         command += ["--nthreads", "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"]
         environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        workers = [subprocess.Popen(command, env=environment, stderr=subprocess.DEVNULL) for _ in range(2)]
+        quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        workers = [subprocess.Popen(command, env=environment, **quiet) for _ in range(2)]
         try:
             client.wait_for_workers(2, timeout=120)
             yield client
