@@ -14,6 +14,7 @@ import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -427,16 +428,27 @@ def import_reference(request: ImportRequest, progress: Progress | None = None) -
     return out
 
 
-def classify(request: ClassifyRequest, progress: Progress | None = None):
-    """Load a model file and classify an HSI/LiDAR pair (optionally a map extent of it)."""
+def classify(request: ClassifyRequest, progress: Progress | None = None, client: Any = None):
+    """Load a model file and classify an HSI/LiDAR pair (optionally a map extent of it).
+
+    With ``request.dask`` (``local:N`` or a scheduler's address), or a
+    ``distributed.Client`` as ``client`` (used instead of the address), the
+    tiles are classified on Dask workers; the map is the same.
+    """
     from .io.stack import open_inputs
     from .pipeline.inference import classify_raster
 
     progress = progress or SilentProgress()
     bundle = load_model(request.model)
-    with open_inputs(request.hsi, list(request.lidar), log=progress.info) as stack:
+    with open_inputs(request.hsi, list(request.lidar), log=progress.info) as stack, ExitStack() as scope:
         window = stack.grid.window_from_extent(*request.extent) if request.extent else None
-        progress.info(f"classifying on {describe_device(request.device)}")
+        tile_results = None
+        if client is not None or request.dask:
+            from .pipeline.cluster import ClusterTiles
+
+            tile_results = scope.enter_context(ClusterTiles(request, stack, client=client, progress=progress))
+        else:
+            progress.info(f"classifying on {describe_device(request.device)}")
         result = classify_raster(
             bundle,
             stack,
@@ -453,6 +465,7 @@ def classify(request: ClassifyRequest, progress: Progress | None = None):
             inputs=[request.model],
             margin=request.margin,
             tta=request.tta,
+            tile_results=tile_results,
         )
     progress.info(
         f"classified {result.pixels} pixels in {result.seconds:.1f} s ({result.pixels / max(result.seconds, 1e-9):.0f} pixels/s)"

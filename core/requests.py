@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
@@ -85,6 +86,9 @@ PROTOCOL_CHOICES: dict[str, dict[str, Any]] = {
 }
 
 _MAX_TILE_SIZE = 100_000
+_MAX_LOCAL_WORKERS = 1024
+#: A Dask scheduler's address: tcp:// or tls://, a host name or address ([...] for IPv6), a port.
+_SCHEDULER = re.compile(r"(tcp|tls)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):([0-9]{1,5})")
 _MAX_BATCH_SIZE = 1_000_000
 _MAX_SEED = 2**63 - 1
 
@@ -105,6 +109,24 @@ def _is_number(value: Any) -> bool:
 def _check_device(device: Any) -> None:
     ok = isinstance(device, str) and (device in DEVICES or (device.startswith("cuda:") and device[5:].isdigit()))
     _require(ok, f"device must be one of {', '.join(DEVICES)} or cuda:N (got {device!r})")
+
+
+def _check_dask(address: Any) -> None:
+    """``local:N`` (a cluster of N worker processes on this machine) or a scheduler's ``tcp://host:port``."""
+    if address is None:
+        return
+    ok = False
+    if isinstance(address, str) and address.startswith("local:"):
+        count = address[6:]
+        ok = count.isdigit() and 1 <= int(count) <= _MAX_LOCAL_WORKERS
+    elif isinstance(address, str):
+        found = _SCHEDULER.fullmatch(address)
+        ok = found is not None and 1 <= int(found.group(3)) <= 65535
+    _require(
+        ok,
+        f"dask must be local:N (N from 1 to {_MAX_LOCAL_WORKERS} worker processes) or a scheduler address "
+        f"tcp://host:port or tls://host:port (got {address!r})",
+    )
 
 
 def _check_paths(**paths: Any) -> None:
@@ -346,6 +368,7 @@ class ClassifyRequest(_Request):
     margin: str | None = None  # top-1 minus top-2 class probability per pixel
     tta: bool = False  # average over the 8 symmetries of each patch (8 times the work)
     overwrite: bool = False
+    dask: str | None = None  # tiles on Dask workers: "local:N" or a scheduler's "tcp://host:port"; None: here
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lidar", tuple(self.lidar))
@@ -376,6 +399,7 @@ class ClassifyRequest(_Request):
             xmin, ymin, xmax, ymax = self.extent
             _require(xmin < xmax and ymin < ymax, f"the extent {self.extent} is empty: xmin < xmax and ymin < ymax")
         _require(isinstance(self.overwrite, bool), "overwrite must be true or false")
+        _check_dask(self.dask)
 
 
 @dataclass(frozen=True, kw_only=True)

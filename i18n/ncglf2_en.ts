@@ -286,6 +286,16 @@
     </message>
     <message>
       <location filename="ncglf2_qgis/algorithms/classify.py" />
+      <source>Classify the tiles on Dask distributed instead of in one process: local:N starts N worker processes on this computer; tcp://host:8786 uses the workers of a running Dask scheduler, which must read the same files under the same paths. Needs Dask in the engine's Python (pip install "dask[distributed]"). Leave empty to classify here.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/classify.py" />
+      <source>Dask cluster (local:N or tcp://host:port)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/classify.py" />
       <source>The class map (GeoTIFF, one class id per pixel, 0 = unclassified) with the class names and colours.</source>
       <translation type="unfinished" />
     </message>

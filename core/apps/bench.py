@@ -167,33 +167,39 @@ def training_epoch_seconds(device: torch.device, epochs: int) -> float:
     return float(np.median(times[1:]))
 
 
+def bench_scene(folder: str, size: tuple[int, int], bands: int) -> tuple[str, str]:
+    """A generated HSI (tiled, compressed, ``bands`` bands) and DSM of ``size`` (rows, columns) in ``folder``."""
+    from osgeo import gdal
+
+    height, width = size
+    rng = np.random.default_rng(0)
+    hsi_path, dsm_path = os.path.join(folder, "hsi.tif"), os.path.join(folder, "dsm.tif")
+    options = ["TILED=YES", "COMPRESS=DEFLATE", "INTERLEAVE=BAND"]
+    hsi = gdal.GetDriverByName("GTiff").Create(hsi_path, width, height, bands, gdal.GDT_UInt16, options)
+    base = rng.integers(500, 5000, size=(bands, 1, width), dtype=np.uint16)
+    for b in range(bands):
+        hsi.GetRasterBand(b + 1).WriteArray(
+            np.repeat(base[b], height, axis=0) + rng.integers(0, 300, (height, width), dtype=np.uint16)
+        )
+    hsi = None
+    dsm = gdal.GetDriverByName("GTiff").Create(dsm_path, width, height, 1, gdal.GDT_Float32, options)
+    dsm.GetRasterBand(1).WriteArray(rng.random((height, width), dtype=np.float32) * 20)
+    dsm = None
+    return hsi_path, dsm_path
+
+
 def end_to_end(
     device: torch.device, size: tuple[int, int], bands: int, precision: str
 ) -> tuple[float, float, int, int]:
     """(pixels/s, seconds, peak RSS in MB, its growth over the start) of classifying a generated scene from files to files."""
-    from osgeo import gdal
-
     from ..io.labels import ClassTable
     from ..io.model_file import ModelBundle
     from ..io.stack import open_inputs
     from ..pipeline.inference import classify_raster
     from ..pipeline.preprocess import fit_preprocessing
 
-    height, width = size
-    rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory(prefix="ncglf2-bench-") as folder:
-        hsi_path, dsm_path = os.path.join(folder, "hsi.tif"), os.path.join(folder, "dsm.tif")
-        options = ["TILED=YES", "COMPRESS=DEFLATE", "INTERLEAVE=BAND"]
-        hsi = gdal.GetDriverByName("GTiff").Create(hsi_path, width, height, bands, gdal.GDT_UInt16, options)
-        base = rng.integers(500, 5000, size=(bands, 1, width), dtype=np.uint16)
-        for b in range(bands):
-            hsi.GetRasterBand(b + 1).WriteArray(
-                np.repeat(base[b], height, axis=0) + rng.integers(0, 300, (height, width), dtype=np.uint16)
-            )
-        hsi = None
-        dsm = gdal.GetDriverByName("GTiff").Create(dsm_path, width, height, 1, gdal.GDT_Float32, options)
-        dsm.GetRasterBand(1).WriteArray(rng.random((height, width), dtype=np.float32) * 20)
-        dsm = None
+        hsi_path, dsm_path = bench_scene(folder, size, bands)
         torch.manual_seed(0)
         _reset_peak_rss()
         before = _status_mb("VmRSS")
@@ -206,6 +212,111 @@ def end_to_end(
             )
         peak = _status_mb("VmHWM")
     return result.pixels / result.seconds, result.seconds, int(peak), int(peak - before)
+
+
+def _no_op(value: int) -> int:
+    """A task that does nothing: its round trip is what the cluster itself costs per tile."""
+    return value
+
+
+def dask_figures(size: tuple[int, int], bands: int, tile_size: int, workers: int = 2, rounds: int = 100) -> dict:
+    """Tiles per second of one generated scene classified in this process and on a LocalCluster of ``workers``
+    processes of one thread (warm: the workers hold the model), and the cluster's own cost per tile: the round
+    trip of a task that does nothing, one at a time and many in flight, and of a 1-pixel tile."""
+    import dataclasses
+
+    from ..io.labels import ClassTable
+    from ..io.model_file import ModelBundle, save_model
+    from ..io.stack import open_inputs
+    from ..jobs import classify
+    from ..pipeline.cluster import import_distributed
+    from ..pipeline.preprocess import fit_preprocessing
+    from ..pipeline.tile_job import classify_window
+    from ..pipeline.tiling import Tile, tile_windows
+    from ..requests import ClassifyRequest
+
+    distributed = import_distributed()
+    with tempfile.TemporaryDirectory(prefix="ncglf2-bench-dask-") as folder:
+        hsi, dsm = bench_scene(folder, size, bands)
+        with open_inputs(hsi, [dsm]) as stack:
+            preprocessing = fit_preprocessing(stack, 40)
+            tiles = len(tile_windows((0, 0, size[1], size[0]), tile_size, stack.grid.block_size))
+        torch.manual_seed(0)
+        classes = ClassTable(list(range(1, 16)), [f"c{i}" for i in range(15)], [(0, 0, 0)] * 15)
+        model = save_model(
+            os.path.join(folder, "bench.ncglf2"), ModelBundle(NCGLF2(PAPER).eval(), preprocessing, classes)
+        )
+        request = ClassifyRequest(
+            model=model, hsi=hsi, lidar=[dsm], out=os.path.join(folder, "here.tif"), device="cpu", tile_size=tile_size
+        )
+        here = classify(request)
+        with (
+            distributed.LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
+            classify(dataclasses.replace(request, out=os.path.join(folder, "warm.tif")), client=client)
+            spread = classify(dataclasses.replace(request, out=os.path.join(folder, "spread.tif")), client=client)
+            started = time.perf_counter()
+            for i in range(rounds):
+                client.submit(_no_op, i, pure=False).result()
+            one_by_one = (time.perf_counter() - started) / rounds
+            started = time.perf_counter()
+            client.gather(client.map(_no_op, range(10 * rounds), pure=False))
+            in_flight = (time.perf_counter() - started) / (10 * rounds)
+            started = time.perf_counter()
+            for i in range(rounds // 4):
+                client.submit(classify_window, request, Tile(i % size[1], 0, 1, 1), pure=False).result()
+            pixel_tile = (time.perf_counter() - started) / (rounds // 4)
+    return {
+        "tiles": tiles,
+        "tiles_per_s_here": tiles / here.seconds,
+        "tiles_per_s_cluster": tiles / spread.seconds,
+        "task_round_trip_s": one_by_one,
+        "task_overhead_in_flight_s": in_flight,
+        "pixel_tile_round_trip_s": pixel_tile,
+    }
+
+
+def tile_write_seconds(tile_size: int = 256, tiles: int = 16, classes: int = 15) -> tuple[float, float]:
+    """Seconds the run's one writer spends per tile of ``tile_size`` pixels on a side: (class map and
+    confidence, the same with the probability of each of ``classes`` classes): the client's share of a
+    distributed run, which does not shrink with more workers."""
+    from ..io.grid import Grid
+    from ..io.labels import ClassTable
+    from ..io.model_file import ModelBundle
+    from ..pipeline.inference import _TileOutputs
+    from ..pipeline.tiling import Tile
+
+    side = tile_size * int(np.ceil(np.sqrt(tiles)))
+    grid = Grid(side, side, (0.0, 1.0, 0.0, float(side), 0.0, -1.0), "")
+    table = ClassTable(list(range(1, classes + 1)), [f"c{i}" for i in range(classes)], [(0, 0, 0)] * classes)
+    bundle = ModelBundle(NCGLF2(PAPER).eval(), None, table)  # type: ignore[arg-type]  # only its classes are read
+    rng = np.random.default_rng(0)
+    labels = rng.integers(1, classes + 1, (tile_size, tile_size)).astype(np.uint8)
+    probabilities = rng.dirichlet(np.ones(classes), (tile_size, tile_size)).astype(np.float32).transpose(2, 0, 1)
+    seconds = []
+    with tempfile.TemporaryDirectory(prefix="ncglf2-bench-write-") as folder:
+        for with_probabilities in (False, True):
+            name = os.path.join(folder, f"map{int(with_probabilities)}")
+            outputs = _TileOutputs(
+                name + ".tif",
+                name + "_confidence.tif",
+                name + "_probabilities.tif" if with_probabilities else None,
+                grid,
+                "uint8",
+                bundle,
+                origin=(0, 0),
+            )
+            started = time.perf_counter()
+            for index in range(tiles):
+                y, x = divmod(index, side // tile_size)
+                tile = Tile(x * tile_size, y * tile_size, tile_size, tile_size)
+                outputs.write(tile, labels, probabilities.max(0), probabilities if with_probabilities else None)
+            outputs.close()
+            seconds.append((time.perf_counter() - started) / tiles)
+    return seconds[0], seconds[1]
 
 
 def _reset_peak_rss() -> None:
@@ -305,5 +416,30 @@ def run_bench(quick: bool = False, device: str = "all") -> dict:
                 f"read/preprocess/write; {100 * rate / figures[f'inference_{precision}']:.0f} % of model-only); "
                 f"peak RSS {peak} MB, {growth:+d} MB over the process before the run"
             )
+        if cpu:
+            _print_dask_row(figures, quick)
         results[dev.type] = figures
     return results
+
+
+def _print_dask_row(figures: dict, quick: bool) -> None:
+    """The tile-parallel row: this process against a LocalCluster of 2 worker processes, and the cost per tile."""
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        print('Dask: not installed here (pip install "dask[distributed]"); no tile-parallel figures')
+        return
+    size, tile = ((64, 64), 32) if quick else ((128, 128), 32)
+    dask = dask_figures(size, 64, tile, rounds=40 if quick else 200)
+    dask["write_s"], dask["write_with_probabilities_s"] = tile_write_seconds(tiles=4 if quick else 16)
+    figures.update({f"dask_{key}": value for key, value in dask.items()})
+    print(
+        f"tiles of {tile} x {tile} ({dask['tiles']} of a {size[0]} x {size[1]} x 64-band scene): "
+        f"{dask['tiles_per_s_here']:.2f} tiles/s in this process, {dask['tiles_per_s_cluster']:.2f} tiles/s on "
+        f"Dask local:2 (2 processes x 1 thread, warm); per tile the cluster costs "
+        f"{1000 * dask['task_round_trip_s']:.1f} ms for a no-op round trip one at a time, "
+        f"{1000 * dask['task_overhead_in_flight_s']:.2f} ms with many in flight, "
+        f"{1000 * dask['pixel_tile_round_trip_s']:.1f} ms for a 1-pixel tile (read, network, result); "
+        f"the one writer takes {1000 * dask['write_s']:.1f} ms per 256 x 256 tile of class map and confidence, "
+        f"{1000 * dask['write_with_probabilities_s']:.1f} ms with 15 probability bands"
+    )

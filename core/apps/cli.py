@@ -255,6 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=PRECISIONS,
         help="bfloat16 is faster on CPUs with AVX512-BF16 and on recent GPUs (README, Speed); its labels agree with float32 on nearly every pixel",
     )
+    p.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="classify the tiles on Dask distributed: local:N starts N worker processes on this machine, "
+        "tcp://host:8786 uses the workers of a running scheduler (they must read the same files under the same "
+        "paths; README, Scaling out); needs dask[distributed]",
+    )
     _device(p)
     _add_common(p)
 
@@ -354,6 +361,7 @@ def job_request(args: argparse.Namespace):
             margin=args.margin,
             tta=args.tta,
             overwrite=args.overwrite,
+            dask=args.dask,
         )
     if args.command == "assess":
         return AssessRequest(

@@ -14,7 +14,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -93,7 +93,7 @@ def check_model_fits(bundle: ModelBundle, stack: WindowSource) -> None:
         )
 
 
-def _background(items: Iterable, depth: int = 2) -> Iterator:
+def _background(items: Iterable, depth: int = 2) -> Generator:
     """Iterate ``items`` in a thread, ``depth`` ahead; exceptions reach the consumer."""
     box: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -325,6 +325,11 @@ class TileResult:
     margin: np.ndarray | None = None  # (H, W), FLOAT_NODATA where no data
 
 
+#: Where a run's tiles are classified: called with every tile once all is checked and before any output is
+#: written, it gives back each (tile, result) pair once, in any order.
+TileResults = Callable[[list[Tile]], Iterator[tuple[Tile, TileResult]]]
+
+
 def classify_tile(
     predict: Predictor,
     features: np.ndarray,
@@ -404,6 +409,7 @@ def classify_raster(
     inputs: Sequence[str] = (),
     margin: str | None = None,
     tta: bool = False,
+    tile_results: TileResults | None = None,
 ) -> ClassifyResult:
     """Classify every valid pixel of ``stack`` (or of a pixel ``window``) into GeoTIFFs.
 
@@ -413,7 +419,9 @@ def classify_raster(
     files and leaves existing outputs as they were; the class map, its style
     and the optional rasters appear together. ``margin`` is the top-1 minus
     top-2 probability raster; ``tta`` averages the probabilities over the 8
-    symmetries of every patch (8 times the work).
+    symmetries of every patch (8 times the work). ``tile_results`` classifies
+    the tiles elsewhere (on Dask workers, see ``cluster.py``); by default they
+    are classified in this process.
     """
     progress = progress or SilentProgress()
     started = time.perf_counter()
@@ -443,16 +451,27 @@ def classify_raster(
     )
     for warning in warnings:
         progress.info(warning)
-    torch_device = resolve_device(device)
-    predict = patch_predictor(prepare_network(bundle.network, torch_device, precision), tta)
     if tta:
         progress.info("test-time augmentation: each patch is classified in its 8 rotations and mirrors, averaged")
-    plan = BatchPlan(batch_size or default_batch_size(torch_device, bundle.config.patch_size), progress)
-    patch_size = bundle.config.patch_size
-    halo = patch_size // 2
     out_grid = grid.window(*window)
-    lookup = torch.from_numpy(np.asarray(bundle.class_ids, dtype=np.int64)).to(torch_device)
     tiles = tile_windows(window, tile_size, grid.block_size)
+    if tile_results is None:
+        results = _classify_here(
+            bundle,
+            stack,
+            tiles,
+            progress,
+            class_dtype,
+            device=device,
+            precision=precision,
+            tta=tta,
+            batch_size=batch_size,
+            confidence=confidence is not None,
+            probabilities=probabilities is not None,
+            margin=margin is not None,
+        )
+    else:
+        results = tile_results(tiles)  # connects and checks the workers: before any output is written
 
     with outputs:
         tiles_out = _TileOutputs(
@@ -467,32 +486,15 @@ def classify_raster(
         )
         writer = _Writer(tiles_out.write)
         classified = 0
-        meter = Throughput(progress, ww * wh, "pixels")
-        pixels_before = 0  # pixels of the tiles already classified
         try:
-            reads = _background((tile, *read_tile_features(stack, bundle.preprocessing, tile, halo)) for tile in tiles)
-            with torch.inference_mode():
-                for tile, features, valid in reads:
-                    check_canceled(progress)
-                    result = classify_tile(
-                        predict,
-                        features,
-                        valid,
-                        lookup,
-                        patch_size,
-                        plan,
-                        class_dtype,
-                        confidence=confidence is not None,
-                        probabilities=probabilities is not None,
-                        on_batch=meter.within(pixels_before, tile.width * tile.height),
-                        margin=margin is not None,
-                    )
-                    writer.put(tile, result.classes, result.confidence, result.probabilities, result.margin)
-                    classified += result.pixels
-                    pixels_before += tile.width * tile.height
-                    meter.update(pixels_before)
+            for tile, result in results:
+                writer.put(tile, result.classes, result.confidence, result.probabilities, result.margin)
+                classified += result.pixels
         finally:
             try:
+                close = getattr(results, "close", None)  # a generator stops its reader or its cluster's tasks
+                if close is not None:
+                    close()
                 writer.close()
             finally:
                 tiles_out.close()
@@ -501,6 +503,62 @@ def classify_raster(
         write_paletted_qml(outputs.path(style), bundle.class_ids, bundle.class_names, bundle.class_colors)
     seconds = time.perf_counter() - started
     return ClassifyResult(out, style, confidence, probabilities, classified, seconds, warnings, margin)
+
+
+def _classify_here(
+    bundle: ModelBundle,
+    stack: WindowSource,
+    tiles: list[Tile],
+    progress: Progress,
+    class_dtype: str,
+    *,
+    device: str,
+    precision: str,
+    tta: bool,
+    batch_size: int | None,
+    confidence: bool,
+    probabilities: bool,
+    margin: bool,
+) -> Iterator[tuple[Tile, TileResult]]:
+    """The tiles classified in this process, in order: read one ahead in a thread, progress after every batch.
+
+    The network is prepared now, so that a device that cannot be used is refused before any output is written.
+    """
+    torch_device = resolve_device(device)
+    predict = patch_predictor(prepare_network(bundle.network, torch_device, precision), tta)
+    plan = BatchPlan(batch_size or default_batch_size(torch_device, bundle.config.patch_size), progress)
+    patch_size = bundle.config.patch_size
+    halo = patch_size // 2
+    lookup = torch.from_numpy(np.asarray(bundle.class_ids, dtype=np.int64)).to(torch_device)
+
+    def run() -> Iterator[tuple[Tile, TileResult]]:
+        meter = Throughput(progress, sum(tile.width * tile.height for tile in tiles), "pixels")
+        pixels_before = 0  # pixels of the tiles already classified
+        reads = _background((tile, *read_tile_features(stack, bundle.preprocessing, tile, halo)) for tile in tiles)
+        try:
+            for tile, features, valid in reads:
+                check_canceled(progress)
+                with torch.inference_mode():
+                    result = classify_tile(
+                        predict,
+                        features,
+                        valid,
+                        lookup,
+                        patch_size,
+                        plan,
+                        class_dtype,
+                        confidence=confidence,
+                        probabilities=probabilities,
+                        on_batch=meter.within(pixels_before, tile.width * tile.height),
+                        margin=margin,
+                    )
+                yield tile, result
+                pixels_before += tile.width * tile.height
+                meter.update(pixels_before)
+        finally:
+            reads.close()
+
+    return run()
 
 
 def _nothing_to_classify(stack: WindowSource, window: tuple[int, int, int, int]) -> str:

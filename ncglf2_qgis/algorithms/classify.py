@@ -9,6 +9,7 @@ from qgis.core import (
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterString,
 )
 
 from ...core.requests import DEFAULT_TILE_SIZE, PRECISIONS, ClassifyRequest
@@ -27,6 +28,7 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
     BATCH_SIZE = "BATCH_SIZE"
     PRECISION = "PRECISION"
     TTA = "TTA"
+    DASK = "DASK"
     OUTPUT = "OUTPUT"
     OUTPUT_CONFIDENCE = "OUTPUT_CONFIDENCE"
     OUTPUT_PROBABILITIES = "OUTPUT_PROBABILITIES"
@@ -107,6 +109,16 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
             advanced=True,
         )
         self.add(
+            QgsProcessingParameterString(
+                self.DASK, self.tr("Dask cluster (local:N or tcp://host:port)"), optional=True
+            ),
+            "Classify the tiles on Dask distributed instead of in one process: local:N starts N worker processes on "
+            "this computer; tcp://host:8786 uses the workers of a running Dask scheduler, which must read the same "
+            'files under the same paths. Needs Dask in the engine\'s Python (pip install "dask[distributed]"). '
+            "Leave empty to classify here.",
+            advanced=True,
+        )
+        self.add(
             QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Classification")),
             "The class map (GeoTIFF, one class id per pixel, 0 = unclassified) with the class names and colours.",
         )
@@ -160,6 +172,7 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
                 precision=PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
                 margin=margin,
                 tta=self.parameterAsBoolean(parameters, self.TTA, context),
+                dask=self.parameterAsString(parameters, self.DASK, context).strip() or None,
                 overwrite=True,  # Processing already asked before replacing a destination
             )
         )

@@ -144,6 +144,7 @@ BAD_NUMBERS = [
     ("classify", ["--tile-size", "0"], "tile size must be a whole number from 1"),
     ("classify", ["--batch-size", "-5"], "batch size must be a whole number from 1"),
     ("classify", ["--extent", "5", "0", "1", "1"], "is empty"),
+    ("classify", ["--dask", "local:0"], "dask must be local:N"),
     ("import-reference", ["--classes", "1"], "number of classes must be a whole number from 2"),
     ("import-reference", ["--classes", "15", "--patch-size", "2"], "patch size must be odd"),
     ("demo", ["--size", "-5"], "demo scene size must be from 96"),
@@ -190,3 +191,21 @@ def test_trust_options_reach_the_requests():
     assert job_request(parser.parse_args(assess)).model is None
     assert job_request(parser.parse_args([*assess, "--model", "m.ncglf2"])).model == "m.ncglf2"
     assert "8 times" in parser._subparsers._group_actions[0].choices["classify"].format_help()
+
+
+def test_dask_reaches_the_request_and_without_the_package_says_how_to_install_it(
+    tiny_model, tmp_path, monkeypatch, capsys
+):
+    from ncglf2.core.apps.cli import build_parser, job_request, main
+
+    scene, model, _ = tiny_model
+    base = ["classify", "--model", model, "--hsi", scene.hsi, "--lidar", scene.dsm, "--out"]
+    parser = build_parser()
+    assert job_request(parser.parse_args([*base, "c.tif"])).dask is None
+    chosen = job_request(parser.parse_args([*base, "c.tif", "--dask", "tcp://10.0.0.7:8786"]))
+    assert chosen.dask == "tcp://10.0.0.7:8786"
+    monkeypatch.setitem(sys.modules, "distributed", None)  # this Python without Dask distributed
+    assert main([*base, str(tmp_path / "classes.tif"), "--dask", "local:2"]) == 2
+    said = capsys.readouterr().err.strip().splitlines()
+    assert len(said) == 1 and said[0].endswith('pip install "dask[distributed]"'), said
+    assert list(tmp_path.iterdir()) == []

@@ -135,6 +135,24 @@ def test_bad_values_are_refused_with_the_parameters_name(make, message):
         make()
 
 
+@pytest.mark.parametrize(
+    "address", ["local:1", "local:64", "tcp://scheduler:8786", "tls://10.0.0.7:8786", "tcp://[::1]:8786", None]
+)
+def test_dask_takes_a_local_cluster_or_a_scheduler_address(address):
+    request = ClassifyRequest(model="m", hsi="h", lidar=["d"], out="c", dask=address)
+    assert type(request).from_json(request.to_json()).dask == address
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["local:0", "local:", "local:two", "local:-1", "tcp://scheduler", "http://scheduler:8786", "tcp://h:0",
+     "tcp://h:70000", "scheduler:8786", "tcp://a b:1", "", 4],
+)  # fmt: skip
+def test_dask_refuses_anything_else_with_the_forms_it_takes(address):
+    with pytest.raises(InputError, match=r"dask must be local:N .* tcp://host:port or tls://host:port \(got "):
+        ClassifyRequest(model="m", hsi="h", lidar=["d"], out="c", dask=address)
+
+
 def test_bad_json_is_refused_clearly():
     with pytest.raises(InputError, match="not valid JSON"):
         ClassifyRequest.from_json("{not json")

@@ -59,6 +59,7 @@ ALGORITHMS = {
         "TILE_SIZE",
         "BATCH_SIZE",
         "TTA",
+        "DASK",
         "OUTPUT",
         "OUTPUT_CONFIDENCE",
         "OUTPUT_PROBABILITIES",
@@ -675,6 +676,16 @@ def test_engine_errors_become_processing_exceptions(provider, trained, tmp_path)
     with pytest.raises(QgsProcessingException) as raised:
         processing.run("ncglf2:classify", classify_parameters(trained, other, tmp_path / "map.tif"))
     assert str(raised.value) == str(engine.value)
+    assert not (tmp_path / "map.tif").exists()
+
+
+def test_the_dask_parameter_is_checked_as_the_request_checks_it(provider, trained, scene, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingException
+
+    assert provider.algorithm("classify").parameterDefinition("DASK").defaultValue() in (None, "")
+    with pytest.raises(QgsProcessingException, match=r"dask must be local:N .*\(got 'local:0'\)"):
+        processing.run("ncglf2:classify", classify_parameters(trained, scene, tmp_path / "map.tif", DASK="local:0"))
     assert not (tmp_path / "map.tif").exists()
 
 
