@@ -447,6 +447,7 @@ def classify(request: ClassifyRequest, progress: Progress | None = None):
             overwrite=request.overwrite,
             progress=progress,
             precision=request.precision,
+            output_format=request.format,
             inputs=[request.model],
             margin=request.margin,
             tta=request.tta,

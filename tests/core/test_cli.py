@@ -190,3 +190,15 @@ def test_trust_options_reach_the_requests():
     assert job_request(parser.parse_args(assess)).model is None
     assert job_request(parser.parse_args([*assess, "--model", "m.ncglf2"])).model == "m.ncglf2"
     assert "8 times" in parser._subparsers._group_actions[0].choices["classify"].format_help()
+
+
+def test_the_output_format_reaches_the_request_and_a_wrong_one_is_refused(capsys):
+    from ncglf2.core.apps.cli import build_parser, job_request
+
+    parser = build_parser()
+    base = ["classify", "--model", "m.ncglf2", "--hsi", "h.tif", "--lidar", "d.tif", "--out", "c.tif"]
+    assert job_request(parser.parse_args(base)).format == "GTiff"
+    assert job_request(parser.parse_args([*base, "--format", "COG"])).format == "COG"
+    with pytest.raises(SystemExit):
+        parser.parse_args([*base, "--format", "PNG"])
+    assert "invalid choice: 'PNG'" in capsys.readouterr().err
