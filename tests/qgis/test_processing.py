@@ -566,7 +566,6 @@ def test_bfloat16_precision_agrees_with_float32(provider, trained, scene, core_m
 
 def test_cloud_optimized_output_is_the_same_map_loaded_with_its_classes(provider, trained, scene, core_map, tmp_path):
     import processing
-
     from qgis.core import QgsProcessingParameterDefinition
 
     from ncglf2.core.io.reading import read_class_map_info
