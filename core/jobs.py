@@ -462,6 +462,7 @@ def classify(request: ClassifyRequest, progress: Progress | None = None, client:
             overwrite=request.overwrite,
             progress=progress,
             precision=request.precision,
+            output_format=request.format,
             inputs=[request.model],
             margin=request.margin,
             tta=request.tta,

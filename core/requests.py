@@ -21,6 +21,7 @@ from .errors import InputError
 __all__ = [
     "DEVICES",
     "PRECISIONS",
+    "OUTPUT_FORMATS",
     "VALIDATION_SPLITS",
     "DEFAULT_TILE_SIZE",
     "DEFAULT_MAX_FIT_PIXELS",
@@ -42,6 +43,9 @@ __all__ = [
 DEVICES = ("auto", "cpu", "cuda")
 #: Arithmetic of classification: float32 reproduces the network exactly.
 PRECISIONS = ("float32", "bfloat16")
+#: File format of the classification's rasters: GTiff = tiled GeoTIFF; COG = Cloud Optimized GeoTIFF with overviews
+#: (a converted copy of the GeoTIFF: readable in pieces over HTTP, quick to show zoomed out).
+OUTPUT_FORMATS = ("GTiff", "COG")
 #: How validation pixels are drawn from the training labels: spatial = whole polygons, regions or blocks kept
 #: apart from every training patch (the default: an honest validation); random = the paper's random pixels,
 #: whose patches overlap the training patches.
@@ -365,6 +369,7 @@ class ClassifyRequest(_Request):
     tile_size: int = DEFAULT_TILE_SIZE
     batch_size: int | None = None  # None: chosen for the device
     precision: str = "float32"
+    format: str = "GTiff"  # of every raster output: one of OUTPUT_FORMATS
     margin: str | None = None  # top-1 minus top-2 class probability per pixel
     tta: bool = False  # average over the 8 symmetries of each patch (8 times the work)
     overwrite: bool = False
@@ -384,6 +389,10 @@ class ClassifyRequest(_Request):
         _check_device(self.device)
         _require(
             self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})"
+        )
+        _require(
+            self.format in OUTPUT_FORMATS,
+            f"output format must be one of {', '.join(OUTPUT_FORMATS)} (got {self.format!r})",
         )
         _require(
             _is_int(self.tile_size) and 1 <= self.tile_size <= _MAX_TILE_SIZE,

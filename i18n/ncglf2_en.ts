@@ -330,6 +330,26 @@
       <translation type="unfinished" />
     </message>
     <message>
+      <location filename="ncglf2_qgis/algorithms/classify.py" />
+      <source>The format of every raster written. A Cloud Optimized GeoTIFF holds overviews (the most frequent class for the class map, the mean for the other rasters), so it shows quickly zoomed out and can be read in pieces from a web server or cloud storage; it is copied from the GeoTIFF once classification is done, which takes a little longer and twice the disk space meanwhile.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/classify.py" />
+      <source>Output format</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/classify.py" />
+      <source>GeoTIFF</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/classify.py" />
+      <source>Cloud Optimized GeoTIFF (with overviews)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
       <location filename="ncglf2_qgis/algorithms/import_reference.py" />
       <source>import,checkpoint,pretrained,reference,model</source>
       <translation type="unfinished" />
@@ -1224,6 +1244,16 @@
     <message>
       <location filename="resources/ncglf2_dialog.ui" />
       <source>Average over rotations and mirrors (8 times slower)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
+      <source>Write Cloud Optimized GeoTIFFs: with overviews, quick to show zoomed out and to read from a web server or cloud storage.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
+      <source>Cloud Optimized GeoTIFF (with overviews)</source>
       <translation type="unfinished" />
     </message>
     <message>

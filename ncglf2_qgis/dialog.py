@@ -464,6 +464,7 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
             "PRECISION": self.precisionCombo.currentIndex(),  # 0 float32, 1 bfloat16, as the algorithm's enum
             "EXTENT": self.canvas_extent() if self.canvasExtentRadio.isChecked() else None,
             "TTA": self.ttaCheck.isChecked(),
+            "OUTPUT_FORMAT": 1 if self.cogCheck.isChecked() else 0,  # GeoTIFF or COG, as the algorithm's enum
             "OUTPUT": output,
             "OUTPUT_CONFIDENCE": beside(self.confidenceCheck, "confidence"),
             "OUTPUT_MARGIN": beside(self.marginCheck, "margin"),

@@ -13,6 +13,7 @@ from ..errors import Cancelled, NCGLF2Error
 from ..requests import (
     DEFAULT_TILE_SIZE,
     DEVICES,
+    OUTPUT_FORMATS,
     PRECISIONS,
     PROTOCOLS,
     SCHEDULES,
@@ -233,6 +234,13 @@ def build_parser() -> argparse.ArgumentParser:
         "hesitates between two classes)",
     )
     p.add_argument(
+        "--format",
+        default=OUTPUT_FORMATS[0],
+        choices=OUTPUT_FORMATS,
+        help="GTiff: tiled GeoTIFFs; COG: Cloud Optimized GeoTIFFs with overviews (most frequent class for the "
+        "class map, mean for the other rasters), to serve over HTTP or show quickly zoomed out (default GTiff)",
+    )
+    p.add_argument(
         "--tta",
         action="store_true",
         help="test-time augmentation: average the class probabilities over the 8 rotations and mirrors of each "
@@ -358,6 +366,7 @@ def job_request(args: argparse.Namespace):
             tile_size=args.tile_size,
             batch_size=args.batch_size,
             precision=args.precision,
+            format=args.format,
             margin=args.margin,
             tta=args.tta,
             overwrite=args.overwrite,

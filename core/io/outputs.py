@@ -203,6 +203,8 @@ class OutputSet:
         self.sizes = {os.fspath(k): v for k, v in (sizes or {}).items()}
         self._what = {path: what for what, path in members}
         self._temporary = {path: _temporary_name(path) for _, path in members}
+        # final -> (working file, how it becomes the temporary): see stage().
+        self._staged: dict[str, tuple[str, Callable[[str, str], None]]] = {}
         for path in self._temporary:
             stale = remove_stale_temporaries(path)
             if stale and log is not None:
@@ -230,13 +232,40 @@ class OutputSet:
         """The temporary file to write instead of ``final``."""
         return self._temporary[os.fspath(final)]
 
+    def stage(self, final: str, finish: Callable[[str, str], None]) -> str:
+        """A working file to write instead of ``final``, made into its temporary by ``finish(working, temporary)``.
+
+        For formats a driver can only copy from a finished file (Cloud
+        Optimized GeoTIFF): on a normal exit every staged file is finished
+        before any file is put in place, then removed; a failure of one
+        discards the whole set, as any other error does.
+        """
+        final = os.fspath(final)
+        working = _temporary_name(final, "tmp")
+        self._staged[final] = (working, finish)
+        return working
+
     def __enter__(self) -> OutputSet:
         return self
 
     def __exit__(self, kind, error, trace) -> None:
         if kind is None:
+            try:
+                self._finish_staged()
+            except BaseException as failure:
+                self._fail(failure)
+                raise
             self.commit()
             return
+        self._fail(error)
+
+    def _finish_staged(self) -> None:
+        for final, (working, finish) in self._staged.items():
+            finish(working, self._temporary[final])
+            _remove_with_sidecars(working)  # at once: the next conversion has its room
+
+    def _fail(self, error: BaseException | None) -> None:
+        """Remove every temporary; a write error becomes one line naming the output it was for."""
         self.discard()
         if isinstance(error, OSError):
             final = self._final_of(error.filename)
@@ -251,9 +280,11 @@ class OutputSet:
         if not isinstance(filename, str):
             return None
         for final, temporary in self._temporary.items():
+            working = self._staged.get(final, (temporary, None))[0]
             if (
                 filename == final
                 or filename.startswith(temporary)
+                or filename.startswith(working)
                 or os.path.basename(filename).startswith("." + os.path.basename(temporary))
             ):
                 return final
@@ -269,10 +300,8 @@ class OutputSet:
         return files
 
     def discard(self) -> None:
-        for temporary in self._temporary.values():
-            for leftover in (temporary, *sidecar_paths(temporary)):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(leftover)
+        for temporary in [*self._temporary.values(), *(working for working, _ in self._staged.values())]:
+            _remove_with_sidecars(temporary)
 
     def commit(self) -> None:
         """Put every written file in place, all or none."""
@@ -342,6 +371,12 @@ class OutputSet:
                     os.unlink(final)
                 if backup is not None:
                     os.replace(backup, final)
+
+
+def _remove_with_sidecars(path: str) -> None:
+    for leftover in (path, *sidecar_paths(path)):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(leftover)
 
 
 @contextlib.contextmanager

@@ -22,6 +22,7 @@ import torch
 from osgeo import gdal
 
 from ..errors import InputError
+from ..io.cog import CLASS_RESAMPLING, VALUE_RESAMPLING, write_cog
 from ..io.model_file import ModelBundle
 from ..io.outputs import OutputSet
 from ..io.stack import WindowSource
@@ -30,7 +31,7 @@ from ..nn.allocator import keep_freed_memory
 from ..nn.devices import resolve_device
 from ..nn.symmetry import symmetry_average
 from ..progress import Progress, SilentProgress, Throughput, check_canceled
-from ..requests import PRECISIONS
+from ..requests import OUTPUT_FORMATS, PRECISIONS
 from .compatibility import input_mismatch, sample_pixels
 from .tiling import Tile, cut_patches, read_tile_features, tile_windows
 
@@ -289,11 +290,14 @@ def output_sizes(
     confidence: str | None,
     probabilities: str | None,
     margin: str | None = None,
+    output_format: str = "GTiff",
 ) -> dict[str, tuple[int, int]]:
     """(at least, at most) bytes of each output raster, by path: DEFLATE may shrink it, never to nothing.
 
     Class maps compress well (large areas of one class), floats hardly; the
     lower bounds are what no real map goes below, so a refusal is never wrong.
+    A COG is converted from a complete GeoTIFF, which stays until the copy is
+    done: twice the room at least, plus a third of the copy for its overviews at most.
     """
     class_bytes = pixels * np.dtype(class_dtype).itemsize
     sizes = {out: (class_bytes // 64, class_bytes + 65536)}
@@ -302,7 +306,31 @@ def output_sizes(
             sizes[single_band] = (pixels, pixels * 4 + 65536)
     if probabilities:
         sizes[probabilities] = (pixels * classes, pixels * classes * 4 + 65536)
+    if output_format == "COG":
+        sizes = {path: (2 * low, high + high * 4 // 3) for path, (low, high) in sizes.items()}
     return sizes
+
+
+def _raster_files(outputs: OutputSet, classes: str, output_format: str, progress: Progress) -> Callable[[str], str]:
+    """The file each raster output is written to tile by tile: its temporary for a GeoTIFF; for a COG a
+    working GeoTIFF that the output set converts into the temporary when the run has succeeded."""
+    if output_format == "GTiff":
+        return outputs.path
+
+    def staged(final: str) -> str:
+        resampling = CLASS_RESAMPLING if final == classes else VALUE_RESAMPLING
+
+        def convert(working: str, temporary: str) -> None:
+            progress.info(f"writing the Cloud Optimized GeoTIFF {final} (overviews: {resampling.lower()})")
+            try:
+                write_cog(working, temporary, resampling, canceled=progress.is_canceled)
+            except OSError:
+                check_canceled(progress)  # a stop asked for during the copy is a cancel, not a failure
+                raise
+
+        return outputs.stage(final, convert)
+
+    return staged
 
 
 def class_map_type(class_ids) -> str:
@@ -406,12 +434,13 @@ def classify_raster(
     overwrite: bool = False,
     progress: Progress | None = None,
     precision: str = "float32",
+    output_format: str = "GTiff",
     inputs: Sequence[str] = (),
     margin: str | None = None,
     tta: bool = False,
     tile_results: TileResults | None = None,
 ) -> ClassifyResult:
-    """Classify every valid pixel of ``stack`` (or of a pixel ``window``) into GeoTIFFs.
+    """Classify every valid pixel of ``stack`` (or of a pixel ``window``) into GeoTIFFs (or COGs: ``output_format``).
 
     Everything is checked before any work: band counts, output paths against
     each other and against the rasters and ``inputs`` (the model file), the
@@ -431,6 +460,8 @@ def classify_raster(
     wx, wy, ww, wh = window
     if ww <= 0 or wh <= 0 or wx < 0 or wy < 0 or wx + ww > grid.width or wy + wh > grid.height:
         raise InputError(f"the window {window} is not inside the {grid.width} x {grid.height} raster")
+    if output_format not in OUTPUT_FORMATS:
+        raise InputError(f"output format must be one of {', '.join(OUTPUT_FORMATS)} (got {output_format!r})")
     style = os.path.splitext(out)[0] + ".qml"
     class_dtype = class_map_type(bundle.class_ids)
     outputs = OutputSet(
@@ -443,7 +474,9 @@ def classify_raster(
         ],
         overwrite=overwrite,
         inputs=[stack.hsi_path, *stack.lidar_paths, *inputs],
-        sizes=output_sizes(ww * wh, class_dtype, len(bundle.class_ids), out, confidence, probabilities, margin),
+        sizes=output_sizes(
+            ww * wh, class_dtype, len(bundle.class_ids), out, confidence, probabilities, margin, output_format
+        ),
         log=progress.info,
     )
     warnings = input_mismatch(
@@ -474,15 +507,16 @@ def classify_raster(
         results = tile_results(tiles)  # connects and checks the workers: before any output is written
 
     with outputs:
+        written = _raster_files(outputs, out, output_format, progress)
         tiles_out = _TileOutputs(
-            outputs.path(out),
-            outputs.path(confidence) if confidence else None,
-            outputs.path(probabilities) if probabilities else None,
+            written(out),
+            written(confidence) if confidence else None,
+            written(probabilities) if probabilities else None,
             out_grid,
             class_dtype,
             bundle,
             origin=(wx, wy),
-            margin=outputs.path(margin) if margin else None,
+            margin=written(margin) if margin else None,
         )
         writer = _Writer(tiles_out.write)
         classified = 0

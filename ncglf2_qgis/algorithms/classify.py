@@ -12,7 +12,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ...core.requests import DEFAULT_TILE_SIZE, PRECISIONS, ClassifyRequest
+from ...core.requests import DEFAULT_TILE_SIZE, OUTPUT_FORMATS, PRECISIONS, ClassifyRequest
 from ..styling import confidence_when_loaded, result_layer_name, skip_empty_outputs, style_when_loaded, when_loaded
 from .base import NCGLF2Algorithm
 from .train import add_device, add_inputs
@@ -33,6 +33,7 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
     OUTPUT_CONFIDENCE = "OUTPUT_CONFIDENCE"
     OUTPUT_PROBABILITIES = "OUTPUT_PROBABILITIES"
     OUTPUT_MARGIN = "OUTPUT_MARGIN"
+    OUTPUT_FORMAT = "OUTPUT_FORMAT"
 
     TAGS = "classify,classification,predict,inference,class map,map"
 
@@ -142,6 +143,19 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
             "The highest class probability minus the second highest for each pixel (0 to 1; -1 where there is "
             "no data). Low values show where the model hesitates between two classes.",
         )
+        self.add(
+            QgsProcessingParameterEnum(
+                self.OUTPUT_FORMAT,
+                self.tr("Output format"),
+                options=[self.tr("GeoTIFF"), self.tr("Cloud Optimized GeoTIFF (with overviews)")],
+                defaultValue=0,
+            ),
+            "The format of every raster written. A Cloud Optimized GeoTIFF holds overviews (the most frequent "
+            "class for the class map, the mean for the other rasters), so it shows quickly zoomed out and can be "
+            "read in pieces from a web server or cloud storage; it is copied from the GeoTIFF once "
+            "classification is done, which takes a little longer and twice the disk space meanwhile.",
+            advanced=True,
+        )
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         model = self.parameterAsFile(parameters, self.MODEL, context)
@@ -170,6 +184,7 @@ class ClassifyAlgorithm(NCGLF2Algorithm):
                 tile_size=self.optional_int(parameters, self.TILE_SIZE, context) or DEFAULT_TILE_SIZE,
                 batch_size=self.optional_int(parameters, self.BATCH_SIZE, context),
                 precision=PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
+                format=OUTPUT_FORMATS[self.parameterAsEnum(parameters, self.OUTPUT_FORMAT, context)],
                 margin=margin,
                 tta=self.parameterAsBoolean(parameters, self.TTA, context),
                 dask=self.parameterAsString(parameters, self.DASK, context).strip() or None,

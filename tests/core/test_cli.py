@@ -209,3 +209,15 @@ def test_dask_reaches_the_request_and_without_the_package_says_how_to_install_it
     said = capsys.readouterr().err.strip().splitlines()
     assert len(said) == 1 and said[0].endswith('pip install "dask[distributed]"'), said
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_output_format_reaches_the_request_and_a_wrong_one_is_refused(capsys):
+    from ncglf2.core.apps.cli import build_parser, job_request
+
+    parser = build_parser()
+    base = ["classify", "--model", "m.ncglf2", "--hsi", "h.tif", "--lidar", "d.tif", "--out", "c.tif"]
+    assert job_request(parser.parse_args(base)).format == "GTiff"
+    assert job_request(parser.parse_args([*base, "--format", "COG"])).format == "COG"
+    with pytest.raises(SystemExit):
+        parser.parse_args([*base, "--format", "PNG"])
+    assert "invalid choice: 'PNG'" in capsys.readouterr().err

@@ -128,6 +128,7 @@ def test_bad_config_is_refused():
         NetworkConfig(num_classes=1)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_matches_cpu():
     torch.manual_seed(0)

@@ -120,6 +120,20 @@ def test_classify_refuses_a_disk_that_is_clearly_too_small_before_work(trained, 
     assert _names(disk) == [] and not any("pixels" in line for line in hook.lines)
 
 
+def test_a_disk_that_fills_while_copying_into_cogs_leaves_nothing(trained, small_disk):
+    scene, model, _ = trained
+    # In 4 kB pages, the GeoTIFFs and the style take 40 kB; the class map's and the confidence's copies fit beside
+    # them (each GeoTIFF goes once copied), the probabilities' 20 kB copy does not.
+    disk = small_disk(52)
+    request = _request(scene, model, disk / "c.tif", confidence=str(disk / "k.tif"), probabilities=str(disk / "p.tif"))
+    hook = _Hook(None)
+    with pytest.raises(OutputError) as error:
+        classify(ClassifyRequest.from_dict({**request.to_dict(), "format": "COG"}), hook)
+    assert str(error.value).startswith(f"no space left on device writing {disk / 'p.tif'} (up to about ")
+    assert sum("Cloud Optimized GeoTIFF" in line for line in hook.lines) == 3
+    assert _names(disk) == []
+
+
 def test_saving_a_model_on_a_full_disk_names_the_model_file(trained, small_disk):
     scene, _, _ = trained
     disk = small_disk(48)  # the tiny model takes about 125 kB

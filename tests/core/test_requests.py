@@ -41,6 +41,7 @@ EXAMPLES = [
         extent=(1.5, 2.0, 10.25, 20.0),
         batch_size=512,
         precision="bfloat16",
+        format="COG",
         margin="g.tif",
         tta=True,
         overwrite=True,
@@ -117,6 +118,10 @@ def test_requests_are_frozen_and_keyword_only():
         (
             lambda: ClassifyRequest(model="m", hsi="h", lidar=["d"], out="c", precision="int8"),
             "precision must be one of",
+        ),
+        (
+            lambda: ClassifyRequest(model="m", hsi="h", lidar=["d"], out="c", format="cog"),
+            r"output format must be one of GTiff, COG \(got 'cog'\)",
         ),
         (lambda: ClassifyRequest(model="m", hsi="h", lidar=["d"], out="c", extent=(0, 0, 0, 5)), "is empty"),
         (lambda: ClassifyRequest(model="m", hsi="h", lidar=["d"], out="c", extent=(0, 0, math.inf, 5)), "four finite"),

@@ -200,12 +200,17 @@ def test_parameters_match_the_algorithms(dialog, scene_layers, tmp_path):
     classify = dialog.classify_parameters("model.ncglf2")
     assert classify["OUTPUT_CONFIDENCE"] == str(tmp_path / "tiny_classes_confidence.tif")
     assert classify["OUTPUT_MARGIN"] is None and classify["TTA"] is False  # both off by default
+    assert classify["OUTPUT_FORMAT"] == 0  # GeoTIFF
     dialog.marginCheck.setChecked(True)
     dialog.ttaCheck.setChecked(True)
+    dialog.cogCheck.setChecked(True)
     chosen = dialog.classify_parameters("model.ncglf2")
     assert chosen["OUTPUT_MARGIN"] == str(tmp_path / "tiny_classes_margin.tif") and chosen["TTA"] is True
+    formats = registry.algorithmById("ncglf2:classify").parameterDefinition("OUTPUT_FORMAT").options()
+    assert formats[chosen["OUTPUT_FORMAT"]].startswith("Cloud Optimized GeoTIFF")
     dialog.marginCheck.setChecked(False)
     dialog.ttaCheck.setChecked(False)
+    dialog.cogCheck.setChecked(False)
     xmin, xmax, ymin, ymax = (float(v) for v in classify["EXTENT"].split(" ")[0].split(","))
     extent = canvas.extent()
     assert (xmin, xmax, ymin, ymax) == (extent.xMinimum(), extent.xMaximum(), extent.yMinimum(), extent.yMaximum())

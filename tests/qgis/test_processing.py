@@ -13,7 +13,7 @@ from paths import ROOT
 from pythons import DLL_ERROR, bare_python, broken_torch_python, older_python
 from scenes import build_tiny_scene  # noqa: E402
 
-from ncglf2.core.requests import PROTOCOLS, TrainingParameters
+from ncglf2.core.requests import OUTPUT_FORMATS, PROTOCOLS, TrainingParameters
 
 # Small values: still the real training loop, a few seconds on two cores.
 FAST_TRAINING = {
@@ -64,6 +64,7 @@ ALGORITHMS = {
         "OUTPUT_CONFIDENCE",
         "OUTPUT_PROBABILITIES",
         "OUTPUT_MARGIN",
+        "OUTPUT_FORMAT",
     ],
     "ncglf2:assess": [
         "CLASSIFICATION",
@@ -563,6 +564,27 @@ def test_bfloat16_precision_agrees_with_float32(provider, trained, scene, core_m
     valid = core_map > 0
     assert ((fast > 0) == valid).all()
     assert (fast[valid] == core_map[valid]).mean() > 0.95  # a tiny network on a tiny scene; the demo gives 99.86 %
+
+
+def test_cloud_optimized_output_is_the_same_map_loaded_with_its_classes(provider, trained, scene, core_map, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingParameterDefinition
+
+    from ncglf2.core.io.reading import read_class_map_info
+
+    definition = provider.algorithm("classify").parameterDefinition("OUTPUT_FORMAT")
+    assert len(definition.options()) == len(OUTPUT_FORMATS) and definition.defaultValue() == 0
+    assert definition.flags() & QgsProcessingParameterDefinition.FlagAdvanced
+    out, confidence = tmp_path / "classes.tif", tmp_path / "confidence.tif"
+    processing.runAndLoadResults(
+        "ncglf2:classify", classify_parameters(trained, scene, out, OUTPUT_CONFIDENCE=str(confidence), OUTPUT_FORMAT=1)
+    )
+    for path in (out, confidence):
+        assert gdal.Open(str(path)).GetMetadata("IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+    np.testing.assert_array_equal(read(out), core_map)
+    ids, names, _ = read_class_map_info(str(out))
+    (renderer,) = loaded_renderers(out)
+    assert [c.value for c in renderer.classes()] == ids == [1, 2, 3] and class_labels(renderer) == names
 
 
 def test_extent_in_another_crs_is_transformed_to_the_hsi_crs(provider, trained, scene, tmp_path):
