@@ -26,5 +26,9 @@ class OutputError(InputError):
     """
 
 
+class ClusterError(NCGLF2Error):
+    """The Dask cluster cannot finish the run: every worker died or left."""
+
+
 class Cancelled(NCGLF2Error):
     """The user cancelled the run; nothing was written."""

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from types import ModuleType, TracebackType
 from typing import Any
 
-from ..errors import InputError
+from ..errors import ClusterError, InputError
 from ..io.stack import WindowSource
 from ..progress import Progress, SilentProgress, Throughput, check_canceled
 from ..requests import ClassifyRequest
@@ -45,6 +45,11 @@ AHEAD_PER_THREAD = 2
 CONNECT_SECONDS = 20
 WORKERS_SECONDS = 60.0
 CHECK_SECONDS = 180.0
+#: Seconds a run waits with no worker that can take its tiles (all died or left) before it gives up: long
+#: enough for a nanny or a batch system to start replacements, short enough that a lost cluster is said.
+LOST_WORKERS_SECONDS = 60.0
+#: How often the client asks the scheduler for its workers while no tile finishes.
+_WORKERS_POLL_SECONDS = 1.0
 #: How often the client looks for finished tiles, and at the cancel button.
 _POLL_SECONDS = 0.02
 
@@ -250,6 +255,7 @@ class ClusterTiles:
                 completed.add(future)
                 return
 
+        watch = _WorkerWatch(self, client, len(tiles))
         try:
             for _ in range(ahead):
                 submit_next()
@@ -258,6 +264,7 @@ class ClusterTiles:
                 check_canceled(self.progress)
                 batch = completed.next_batch(block=False)
                 if not batch:
+                    watch.check(done)
                     time.sleep(_POLL_SECONDS)
                 for future in batch:
                     tile = in_flight.pop(future)
@@ -270,3 +277,26 @@ class ClusterTiles:
             if in_flight:
                 client.cancel(list(in_flight))
                 in_flight.clear()
+
+
+class _WorkerWatch:
+    """Says when the cluster has had no worker for the tiles for :data:`LOST_WORKERS_SECONDS`: the scheduler
+    would keep the tasks waiting for one forever."""
+
+    def __init__(self, tiles: ClusterTiles, client: Any, total: int) -> None:
+        self.tiles, self.client, self.total = tiles, client, total
+        self.asked = self.seen = time.monotonic()
+
+    def check(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self.asked < _WORKERS_POLL_SECONDS:
+            return
+        self.asked = now
+        if self.tiles._eligible(self.client):
+            self.seen = now
+        elif now - self.seen >= LOST_WORKERS_SECONDS:
+            raise ClusterError(
+                f"the Dask scheduler at {self.client.scheduler.address} has had no worker for the tiles for "
+                f"{LOST_WORKERS_SECONDS:.0f} s ({done} of {self.total} tiles done): the workers died or left; "
+                "nothing was written: start workers again and run the classification again"
+            )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import signal
 import subprocess
@@ -12,11 +13,13 @@ import time
 import numpy as np
 import pytest
 from osgeo import gdal
+from scenes import tiny_parameters
 
 from ncglf2.core.apps.cli import main
-from ncglf2.core.errors import Cancelled, InputError
-from ncglf2.core.jobs import classify
-from ncglf2.core.requests import ClassifyRequest
+from ncglf2.core.errors import Cancelled, ClusterError, InputError
+from ncglf2.core.jobs import classify, train
+from ncglf2.core.pipeline import cluster as cluster_module
+from ncglf2.core.requests import ClassifyRequest, TrainRequest
 
 distributed = pytest.importorskip("distributed")
 
@@ -67,10 +70,9 @@ def request_in(folder, tiny_model, **changes):
     return dataclasses.replace(request, **changes)
 
 
-@pytest.fixture(scope="module")
-def client():
-    """A scheduler and two workers of one thread started by hand, the way a cluster is, shared by the tests of
-    this module; without a nanny, so that a killed worker stays dead."""
+def cluster_by_hand(count):
+    """A scheduler and ``count`` workers of one thread started by hand, the way a cluster is; without a nanny,
+    so that a killed worker stays dead."""
     with (
         distributed.LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as cluster,
         distributed.Client(cluster) as client,
@@ -79,15 +81,21 @@ def client():
         command += ["--nthreads", "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"]
         environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        workers = [subprocess.Popen(command, env=environment, **quiet) for _ in range(2)]
+        workers = [subprocess.Popen(command, env=environment, **quiet) for _ in range(count)]
         try:
-            client.wait_for_workers(2, timeout=120)
+            client.wait_for_workers(count, timeout=120)
             yield client
         finally:
             for worker in workers:
                 worker.terminate()
             for worker in workers:
                 worker.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def client():
+    """Two workers shared by the tests of this module."""
+    yield from cluster_by_hand(2)
 
 
 @pytest.fixture(scope="module")
@@ -180,6 +188,35 @@ def test_cancel_stops_the_tiles_and_leaves_the_earlier_outputs(client, tiny_mode
         assert path.read_bytes() == b"an earlier run's file %d" % number
     assert 0 < max(progress.percents) < 100
     assert not tiles_left(client)  # the tiles in flight were cancelled
+
+
+def test_an_ensemble_model_gives_the_single_process_map(client, tiny_model, tmp_path):
+    """The members travel as one model file: each worker loads the whole ensemble once."""
+    scene, _, _ = tiny_model
+    model = str(tmp_path / "ensemble.ncglf2")
+    params = tiny_parameters(members=2, epochs=4)
+    train(TrainRequest(hsi=scene.hsi, lidar=[scene.dsm], labels=scene.labels, out=model, params=params))
+    (tmp_path / "single").mkdir()
+    (tmp_path / "dask").mkdir()
+    classify(request_in(tmp_path / "single", tiny_model, model=model))
+    classify(request_in(tmp_path / "dask", tiny_model, model=model), client=client)
+    assert_same_outputs(tmp_path / "dask", tmp_path / "single")
+
+
+def test_a_run_whose_workers_all_die_says_so_and_writes_nothing(tiny_model, tmp_path, monkeypatch):
+    """The scheduler would keep the tiles waiting for a worker forever; the run gives up and says why."""
+    monkeypatch.setattr(cluster_module, "LOST_WORKERS_SECONDS", 2.0)
+    earlier = tmp_path / "classes.tif"
+    earlier.write_bytes(b"an earlier run's map")
+    for lone in cluster_by_hand(1):
+        (pid,) = lone.run(os.getpid).values()
+        progress = Recorder(when=functools.partial(os.kill, pid, signal.SIGKILL))
+        started = time.monotonic()
+        with pytest.raises(ClusterError, match=r"no worker for the tiles for 2 s \(\d+ of 20 tiles done\)"):
+            classify(request_in(tmp_path, tiny_model, overwrite=True), progress, client=lone)
+        assert time.monotonic() - started < 60
+        assert not tiles_left(lone)  # the tiles in flight were cancelled
+    assert os.listdir(tmp_path) == ["classes.tif"] and earlier.read_bytes() == b"an earlier run's map"
 
 
 def test_a_worker_killed_during_the_run_has_its_tiles_run_again(client, tiny_model, single, tmp_path):
