@@ -41,7 +41,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $@
 
 test: setup lint
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=25 tests
 	@echo "again with the native kernels switched off (torch's operators only):"
 	NCGLF2_NATIVE=0 $(PY) -m pytest -q tests/core -m "not slow"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import signal
 import subprocess
@@ -70,9 +69,10 @@ def request_in(folder, tiny_model, **changes):
     return dataclasses.replace(request, **changes)
 
 
-def cluster_by_hand(count):
-    """A scheduler and ``count`` workers of one thread started by hand, the way a cluster is; without a nanny,
-    so that a killed worker stays dead."""
+@pytest.fixture(scope="module")
+def client():
+    """A scheduler and two workers of one thread started by hand, the way a cluster is, shared by the tests of
+    this module; without a nanny, so that a killed worker stays dead."""
     with (
         distributed.LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as cluster,
         distributed.Client(cluster) as client,
@@ -81,21 +81,15 @@ def cluster_by_hand(count):
         command += ["--nthreads", "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"]
         environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        workers = [subprocess.Popen(command, env=environment, **quiet) for _ in range(count)]
+        workers = [subprocess.Popen(command, env=environment, **quiet) for _ in range(2)]
         try:
-            client.wait_for_workers(count, timeout=120)
+            client.wait_for_workers(2, timeout=120)
             yield client
         finally:
             for worker in workers:
                 worker.terminate()
             for worker in workers:
                 worker.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def client():
-    """Two workers shared by the tests of this module."""
-    yield from cluster_by_hand(2)
 
 
 @pytest.fixture(scope="module")
@@ -203,22 +197,6 @@ def test_an_ensemble_model_gives_the_single_process_map(client, tiny_model, tmp_
     assert_same_outputs(tmp_path / "dask", tmp_path / "single")
 
 
-def test_a_run_whose_workers_all_die_says_so_and_writes_nothing(tiny_model, tmp_path, monkeypatch):
-    """The scheduler would keep the tiles waiting for a worker forever; the run gives up and says why."""
-    monkeypatch.setattr(cluster_module, "LOST_WORKERS_SECONDS", 2.0)
-    earlier = tmp_path / "classes.tif"
-    earlier.write_bytes(b"an earlier run's map")
-    for lone in cluster_by_hand(1):
-        (pid,) = lone.run(os.getpid).values()
-        progress = Recorder(when=functools.partial(os.kill, pid, signal.SIGKILL))
-        started = time.monotonic()
-        with pytest.raises(ClusterError, match=r"no worker for the tiles for 2 s \(\d+ of 20 tiles done\)"):
-            classify(request_in(tmp_path, tiny_model, overwrite=True), progress, client=lone)
-        assert time.monotonic() - started < 60
-        assert not tiles_left(lone)  # the tiles in flight were cancelled
-    assert os.listdir(tmp_path) == ["classes.tif"] and earlier.read_bytes() == b"an earlier run's map"
-
-
 def test_a_worker_killed_during_the_run_has_its_tiles_run_again(client, tiny_model, single, tmp_path):
     before = client.run(os.getpid)
     victim = sorted(before)[0]
@@ -231,3 +209,25 @@ def test_a_worker_killed_during_the_run_has_its_tiles_run_again(client, tiny_mod
     assert_same_outputs(tmp_path, single)
     assert progress.percents[-1] == 100
     assert client.run(os.getpid) == {w: pid for w, pid in before.items() if w != victim}  # it did die, and stays dead
+
+
+def test_a_run_whose_workers_all_die_says_so_and_writes_nothing(client, tiny_model, tmp_path, monkeypatch):
+    """The scheduler would keep the tiles waiting for a worker forever; the run gives up and says why.
+
+    Last of the module: it kills the workers that are left."""
+    monkeypatch.setattr(cluster_module, "LOST_WORKERS_SECONDS", 2.0)
+    earlier = tmp_path / "classes.tif"
+    earlier.write_bytes(b"an earlier run's map")
+    pids = list(client.run(os.getpid).values())
+
+    def kill_every_worker():
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+
+    progress = Recorder(when=kill_every_worker)
+    started = time.monotonic()
+    with pytest.raises(ClusterError, match=r"no worker for the tiles for 2 s \(\d+ of 20 tiles done\)"):
+        classify(request_in(tmp_path, tiny_model, overwrite=True), progress, client=client)
+    assert time.monotonic() - started < 60
+    assert not tiles_left(client)  # the tiles in flight were cancelled
+    assert os.listdir(tmp_path) == ["classes.tif"] and earlier.read_bytes() == b"an earlier run's map"
