@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from ..requests import MAX_MEMBERS
 from .model import NCGLF2, NetworkConfig
 
-__all__ = ["Ensemble", "members_of"]
+__all__ = ["Ensemble"]
 
 
 class Ensemble(nn.Module):
@@ -40,7 +40,3 @@ class Ensemble(nn.Module):
         consistency = torch.stack([c.float() for _, c in outputs]).mean(0)
         return torch.log(probabilities.clamp_min(torch.finfo(torch.float32).tiny)), consistency
 
-
-def members_of(network: nn.Module) -> list[nn.Module]:
-    """The single networks of a model: its members for an ensemble, else itself."""
-    return list(network.members) if isinstance(network, Ensemble) else [network]
