@@ -69,6 +69,11 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
         {"protocol": "paper", "members": 4, "epochs": 30, "validation_split": "random"},
         False,
     ),
+    "reference-lr5e-4": ({"protocol": "paper", "validation_split": "random", "learning_rate": 5e-4}, False),
+    "ensemble3x50-random": (
+        {"protocol": "paper", "members": 3, "epochs": 50, "validation_split": "random"},
+        False,
+    ),
     "robust-plain": ({"protocol": "robust", "balanced_batches": False, "label_smoothing": 0.0}, False),
     "paper+all": ({"protocol": "paper", "samples_per_class": None}, False),
     "robust-all": (
