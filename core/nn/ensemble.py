@@ -39,4 +39,3 @@ class Ensemble(nn.Module):
         probabilities = torch.stack([torch.softmax(logits.float(), dim=1) for logits, _ in outputs]).mean(0)
         consistency = torch.stack([c.float() for _, c in outputs]).mean(0)
         return torch.log(probabilities.clamp_min(torch.finfo(torch.float32).tiny)), consistency
-

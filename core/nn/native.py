@@ -208,11 +208,24 @@ def _float32(t: Tensor) -> Tensor:
     return t.detach().to(torch.float32).contiguous()
 
 
+#: torch CPU capabilities on which torch's own attention beats the kernel: on an AVX2-only AMD EPYC the kernel
+#: ran the network at half the speed (single thread: 80-93 against 165 patches/s). Measured there only.
+_ATTENTION_SLOWER_ON = ("AVX2",)
+
+
+def native_attention_pays() -> bool:
+    """Whether the attention kernel is the faster path on this CPU (``NCGLF2_NATIVE_ATTENTION=1`` forces it)."""
+    if os.environ.get("NCGLF2_NATIVE_ATTENTION") == "1":
+        return True
+    return torch.backends.cpu.get_cpu_capability() not in _ATTENTION_SLOWER_ON
+
+
 def native_attention_serves(head_width: int, dtype: torch.dtype) -> bool:
-    """Whether the attention kernel can run heads of this width and dtype (decided once per module state)."""
+    """Whether the attention kernel runs heads of this width and dtype here (decided once per module state)."""
     if dtype not in (torch.float32, torch.bfloat16):  # torch_only is checked per call: it is a context
         return False
-    return head_width % _LANES == 0 and head_width <= _MAX_HEAD_WIDTH and load_kernel() is not None
+    fits = head_width % _LANES == 0 and head_width <= _MAX_HEAD_WIDTH
+    return fits and native_attention_pays() and load_kernel() is not None
 
 
 def fused_attention(qkv: Tensor, heads: int, scale: float, bias: Tensor | None = None) -> tuple[Tensor, Tensor] | None:

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ncglf2.core.nn.model import NCGLF2, Attention, NetworkConfig, ScaleAggregation, conv_activation
-from ncglf2.core.nn.native import load_kernel, torch_only
+from ncglf2.core.nn.native import load_kernel, native_attention_pays, torch_only
 
 
 def randomised(network: torch.nn.Module) -> torch.nn.Module:
@@ -104,7 +104,7 @@ def test_attention_path_follows_mode_device_and_precision():
     """The path is chosen when the module changes (train/eval, dtype, copy), not per call."""
     network = NCGLF2(NetworkConfig(num_classes=3, hsi_channels=10, lidar_channels=2))
     assert _attention_paths(network) == {"cpu_training"}
-    inference = "native" if load_kernel() is not None else "torch_fused"
+    inference = "native" if load_kernel() is not None and native_attention_pays() else "torch_fused"
     assert _attention_paths(network.eval()) == {inference}
     assert _attention_paths(copy.deepcopy(network).to(torch.bfloat16)) == {inference}
     assert _attention_paths(network.to(torch.float64)) == {"torch_fused"}  # no kernel for float64
@@ -126,3 +126,15 @@ def test_every_attention_path_gives_the_same_numbers(path):
     expected = attention.out(expected_context)
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(probs, expected_probs, atol=1e-6, rtol=1e-5)
+
+
+def test_the_attention_kernel_serves_only_where_it_is_the_faster_path(monkeypatch):
+    """On AVX2-only CPUs torch's attention is twice as fast as the kernel; elsewhere the kernel is."""
+    capability = torch.backends.cpu.get_cpu_capability()
+    monkeypatch.delenv("NCGLF2_NATIVE_ATTENTION", raising=False)
+    assert native_attention_pays() == (capability != "AVX2")
+    monkeypatch.setenv("NCGLF2_NATIVE_ATTENTION", "1")
+    assert native_attention_pays()
+    if load_kernel() is not None:
+        network = NCGLF2(NetworkConfig(num_classes=3, hsi_channels=10, lidar_channels=2)).eval()
+        assert _attention_paths(network) == {"native"}
