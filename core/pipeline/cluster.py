@@ -20,7 +20,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType, TracebackType
 from typing import Any
 
@@ -255,7 +255,7 @@ class ClusterTiles:
                 completed.add(future)
                 return
 
-        watch = _WorkerWatch(self, client, len(tiles))
+        watch = _WorkerWatch(lambda: bool(self._eligible(client)), client.scheduler.address, len(tiles))
         try:
             for _ in range(ahead):
                 submit_next()
@@ -283,8 +283,8 @@ class _WorkerWatch:
     """Says when the cluster has had no worker for the tiles for :data:`LOST_WORKERS_SECONDS`: the scheduler
     would keep the tasks waiting for one forever."""
 
-    def __init__(self, tiles: ClusterTiles, client: Any, total: int) -> None:
-        self.tiles, self.client, self.total = tiles, client, total
+    def __init__(self, has_workers: Callable[[], bool], address: str, total: int) -> None:
+        self.has_workers, self.address, self.total = has_workers, address, total
         self.asked = self.seen = time.monotonic()
 
     def check(self, done: int) -> None:
@@ -292,11 +292,11 @@ class _WorkerWatch:
         if now - self.asked < _WORKERS_POLL_SECONDS:
             return
         self.asked = now
-        if self.tiles._eligible(self.client):
+        if self.has_workers():
             self.seen = now
         elif now - self.seen >= LOST_WORKERS_SECONDS:
             raise ClusterError(
-                f"the Dask scheduler at {self.client.scheduler.address} has had no worker for the tiles for "
+                f"the Dask scheduler at {self.address} has had no worker for the tiles for "
                 f"{LOST_WORKERS_SECONDS:.0f} s ({done} of {self.total} tiles done): the workers died or left; "
                 "nothing was written: start workers again and run the classification again"
             )
