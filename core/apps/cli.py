@@ -96,7 +96,8 @@ def _add_protocol(parser: argparse.ArgumentParser) -> None:
         "--members",
         type=int,
         metavar="K",
-        help="train K networks from different seeds, their class probabilities averaged (K times the time)",
+        help="train K networks from different seeds, their class probabilities averaged (K times the time); with "
+        "the spatial split each network validates on its own fold of the labels and trains on the rest",
     )
 
 

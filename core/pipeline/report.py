@@ -614,6 +614,13 @@ def describe_spatial_split(split: Mapping[str, Any]) -> str:
     """One line on what a spatial split held out, for the log."""
     classes = split.get("classes", [])
     held = ", ".join(f"{c['name']}: {c['held_out']} of {c['count']} {c['groups']}" for c in classes)
+    if split.get("folds"):
+        return (
+            f"spatial validation in {split['folds']} folds, one a network ({held}): each network validates on "
+            f"its fold, and none of its training pixels lies within {split.get('gap')} pixels of its validation "
+            f"pixels; {split.get('removed_by_gap')} labelled pixels too close to every network's training are left "
+            "for testing"
+        )
     return (
         f"spatial validation split ({held}); no training pixel lies within {split.get('gap')} pixels of a "
         f"validation pixel: {split.get('removed_by_gap')} labelled pixels in between are left for testing"
@@ -632,8 +639,18 @@ def _split_html(split: Mapping[str, Any] | None) -> str:
             "pixels not trained on (the paper's protocol).</p>"
         )
     size = _esc(split.get("patch_size"))
+    folds = split.get("folds")
     text = (
-        "<h2>Validation split</h2><p>Spatial: whole polygons, regions or blocks of each class are held out for "
+        f"<h2>Validation split</h2><p>Spatial, in {_esc(folds)} folds: whole polygons, regions or blocks of each "
+        f"class are dealt into {_esc(folds)} folds, one for each network of the ensemble. Each network trains on "
+        "the training pixels outside its fold and validates on its fold, with no training pixel of its own within "
+        f"{_esc(split.get('gap'))} pixels (Chebyshev distance) of a validation pixel, so no {size} x {size} "
+        "patch it trains on overlaps one it validates on. The validation accuracy below is out of fold: each "
+        "pixel as predicted by the network that validates on it, an honest estimate of one network (the ensemble "
+        f"is usually a little better); {_esc(split.get('removed_by_gap'))} labelled pixels too close to every "
+        "network's training are left for testing.</p>"
+        if folds
+        else "<h2>Validation split</h2><p>Spatial: whole polygons, regions or blocks of each class are held out for "
         f"validation, and no training pixel lies within {_esc(split.get('gap'))} pixels (Chebyshev distance) of "
         f"a validation pixel, so no {size} x {size} training patch overlaps a validation patch; "
         f"{_esc(split.get('removed_by_gap'))} labelled pixels in that gap are left for testing.</p>"

@@ -40,8 +40,23 @@ BLOCKS_PER_VALIDATION = 4
 
 
 @dataclass
+class _HoldoutGroups:
+    groups: np.ndarray  # dense group id of each labelled pixel
+    sizes: np.ndarray  # pixels of each group
+    members_of: dict[int, np.ndarray]  # the labelled pixels of each class that has some
+    block_side: dict[int, int]  # the side of the blocks a class's dominant groups are cut into
+    cut_classes: set[int]  # the classes whose dominant groups were cut
+    is_point: np.ndarray  # whether a pixel's group is a block of points
+    point_side: int | None  # the side of the points' blocks
+
+
+@dataclass
 class Split:
     """Indices into a :class:`LabeledPixels`' arrays (int32 unless there are more than 2^31 pixels).
+
+    With ``folds``, ``train`` and ``validation`` are the unions of the
+    networks' own and may share pixels: a pixel one network validates on,
+    the others may train on.
 
     ``summary`` says how the validation was drawn (JSON-ready, for the model's
     provenance and the report); ``notes`` what the user should know about it.
@@ -53,6 +68,8 @@ class Split:
     method: str = "random"  # random, spatial, or separate (the validation comes from another layer)
     summary: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: For an ensemble's spatial folds: (training, validation) indices of each network; None for one split.
+    folds: list[tuple[np.ndarray, np.ndarray]] | None = None
 
 
 def validate_label_counts(labels) -> None:
@@ -112,6 +129,7 @@ def split_samples(
     *,
     method: str = VALIDATION_SPLITS[0],
     patch_size: int = 11,
+    folds: int = 1,
 ) -> Split:
     """Split labelled pixels per class.
 
@@ -119,6 +137,8 @@ def split_samples(
     validation share. With ``separate_validation`` the validation comes from
     another layer, so here everything not trained on is test, whatever the
     ``method``. ``patch_size`` sets the spatial split's gap and smallest block.
+    ``folds`` above 1 (the networks of an ensemble) makes the spatial split
+    one fold a network, each validating on groups the others train on.
     """
     if samples_per_class is not None and samples_per_class < 1:
         raise InputError(f"samples per class must be at least 1 (got {samples_per_class})")
@@ -137,6 +157,8 @@ def split_samples(
         split = _random_split(labels, samples_per_class, validation_fraction, seed)
         split.summary = {"method": "random"}
         return split
+    if folds > 1:
+        return _spatial_folds(labels, samples_per_class, seed, patch_size, folds)
     return _spatial_split(labels, samples_per_class, validation_fraction, seed, patch_size)
 
 
@@ -232,18 +254,17 @@ def _group_word(points: bool, polygons: bool, raster: bool) -> str:
     return "polygons and point blocks" if points and polygons else ("point blocks" if points else "polygons")
 
 
-def _spatial_split(
-    labels: LabeledPixels, samples_per_class: int | None, fraction: float, seed: int, patch_size: int
-) -> Split:
-    """Whole groups for validation, a gap of ``patch_size - 1`` pixels, then N training pixels per class."""
-    rng = np.random.default_rng(seed)
+def _holdout_groups(labels: LabeledPixels, target: dict[int, int], patch_size: int) -> _HoldoutGroups:
+    """The groups that are held out whole: polygons, point blocks or regions, a class's dominant ones cut in blocks.
+
+    ``target`` is the number of pixels of each class one hold-out should
+    take; it sizes the blocks (about :data:`BLOCKS_PER_VALIDATION` a hold-out).
+    """
     rows, cols, ids = labels.rows, labels.cols, labels.class_ids
-    gap = patch_size - 1
     groups, is_point, point_side = _groups(labels, patch_size)
     groups = dense_ids(ids.astype(np.int64), groups)  # a group never spans two classes
     members_of = {cid: np.flatnonzero(ids == cid) for cid in labels.classes.ids}
     members_of = {cid: m for cid, m in members_of.items() if m.size}
-    target = {cid: int(round(fraction * m.size)) for cid, m in members_of.items()}
 
     # A group holding most of its class is cut into blocks, sized for a few blocks per validation.
     block_side = {cid: max(patch_size, math.ceil(math.sqrt(t / BLOCKS_PER_VALIDATION))) for cid, t in target.items()}
@@ -261,6 +282,36 @@ def _spatial_split(
         cut_classes = {int(c) for c in np.unique(ids[cut])}
         groups = dense_ids(groups, blocks)
         sizes = np.bincount(groups)
+    return _HoldoutGroups(groups, sizes, members_of, block_side, cut_classes, is_point, point_side)
+
+
+def _class_summary(labels: LabeledPixels, held: _HoldoutGroups, cid: int) -> dict[str, Any]:
+    raster = labels.groups is None
+    members = held.members_of[cid]
+    points = bool(held.is_point[members].any())
+    word = _group_word(points, bool((~held.is_point[members]).any()) and not raster, raster)
+    return {
+        "id": cid,
+        "name": _name(labels, cid),
+        "groups": f"{word}{' cut into blocks' if cid in held.cut_classes else ''}",
+        "count": int(np.unique(held.groups[members]).size),
+        "held_out": 0,  # counted once the gap has settled
+        "block_size": held.block_side[cid] if cid in held.cut_classes else None,
+    }
+
+
+def _spatial_split(
+    labels: LabeledPixels, samples_per_class: int | None, fraction: float, seed: int, patch_size: int
+) -> Split:
+    """Whole groups for validation, a gap of ``patch_size - 1`` pixels, then N training pixels per class."""
+    rng = np.random.default_rng(seed)
+    rows, cols, ids = labels.rows, labels.cols, labels.class_ids
+    gap = patch_size - 1
+    members_of = {cid: np.flatnonzero(ids == cid) for cid in labels.classes.ids}
+    members_of = {cid: m for cid, m in members_of.items() if m.size}
+    target = {cid: int(round(fraction * m.size)) for cid, m in members_of.items()}
+    holdout = _holdout_groups(labels, target, patch_size)
+    groups, sizes, block_side = holdout.groups, holdout.sizes, holdout.block_side
 
     validation = np.zeros(len(labels), dtype=bool)
     notes: list[str] = []
@@ -270,16 +321,7 @@ def _spatial_split(
         chosen = _choose(sizes[mine], target[cid], rng)
         if chosen:
             validation[members[np.isin(position.reshape(-1), chosen)]] = True
-        raster = labels.groups is None
-        word = _group_word(bool(is_point[members].any()), bool((~is_point[members]).any()) and not raster, raster)
-        classes[cid] = {
-            "id": cid,
-            "name": _name(labels, cid),
-            "groups": f"{word}{' cut into blocks' if cid in cut_classes else ''}",
-            "count": int(mine.size),
-            "held_out": 0,  # counted once the gap has settled
-            "block_size": block_side[cid] if cid in cut_classes else None,
-        }
+        classes[cid] = _class_summary(labels, holdout, cid)
         if target[cid] >= 1 and not chosen:
             notes.append(
                 f"{_name(labels, cid)!r}: its {members.size} labelled pixels lie in one block of "
@@ -332,7 +374,7 @@ def _spatial_split(
         "patch_size": patch_size,
         "gap": gap,
         "removed_by_gap": int(np.count_nonzero(near & ~validation)),
-        "point_block_size": point_side,
+        "point_block_size": holdout.point_side,
         "classes": list(classes.values()),
     }
     return Split(
@@ -342,4 +384,98 @@ def _spatial_split(
         method="spatial",
         summary=summary,
         notes=notes,
+    )
+
+
+# ---------------------------------------------------------------- spatial folds of an ensemble
+
+
+def _fold_of_groups(sizes: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
+    """A fold for each group of one class: groups in random order, cut into ``folds`` runs of about equal pixels."""
+    order = rng.permutation(sizes.size)
+    ends = np.cumsum(sizes[order])
+    middle = (ends - sizes[order] / 2) / ends[-1]
+    fold = np.empty(sizes.size, dtype=np.int64)
+    fold[order] = np.minimum((middle * folds).astype(np.int64), folds - 1)
+    return fold
+
+
+def _spatial_folds(
+    labels: LabeledPixels, samples_per_class: int | None, seed: int, patch_size: int, folds: int
+) -> Split:
+    """The paper's training pixels, and ``folds`` spatial folds of whole groups, one for each network.
+
+    Network k validates on fold k and trains on the training pixels outside
+    it, so no patch it trains on overlaps one it validates on: the validation
+    pixels within ``patch_size - 1`` pixels of one of its N training pixels a
+    class are left out of its validation, or, when all pixels train
+    (``samples_per_class=None``), the training pixels that near its fold.
+    Each group validates one network: each network's choice of epoch is
+    honest, and so is their pooled (out-of-fold) validation.
+    """
+    rows, cols, ids = labels.rows, labels.cols, labels.class_ids
+    gap = patch_size - 1
+    pool = _random_split(labels, samples_per_class, 0.0, seed).train  # the paper's training pixels for the seed
+    rng = np.random.default_rng([seed, folds])
+    members_of = {cid: m for cid, m in ((c, np.flatnonzero(ids == c)) for c in labels.classes.ids) if m.size}
+    holdout = _holdout_groups(labels, {cid: m.size // folds for cid, m in members_of.items()}, patch_size)
+    fold = np.full(len(labels), -1, dtype=np.int64)
+    classes: dict[int, dict[str, Any]] = {}
+    for cid, members in members_of.items():  # a loop over classes
+        mine, position = np.unique(holdout.groups[members], return_inverse=True)
+        if mine.size >= 2:
+            fold[members] = _fold_of_groups(holdout.sizes[mine], folds, rng)[position.reshape(-1)]
+        classes[cid] = _class_summary(labels, holdout, cid)
+    in_pool = np.zeros(len(labels), dtype=bool)
+    in_pool[pool] = True
+    notes: list[str] = []
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    validated = np.zeros(len(labels), dtype=bool)
+    removed = np.zeros(len(labels), dtype=bool)
+    for k in range(folds):  # a loop over the networks
+        held = fold == k
+        # A class with all its training pixels in the fold keeps them: every network learns every class.
+        lacking = [cid for cid in members_of if not np.any(in_pool[members_of[cid]] & ~held[members_of[cid]])]
+        for cid in lacking:
+            held[members_of[cid]] = False
+        train, candidates = np.flatnonzero(in_pool & ~held), np.flatnonzero(held)
+        if samples_per_class is None:  # all pixels train: those next to the fold give way to its validation
+            near = near_pixels(rows[train], cols[train], rows[candidates], cols[candidates], gap)
+            removed[train[near]] = True
+            train, validation = train[~near], candidates
+        else:  # the few training pixels stay: the validation pixels next to them give way
+            near = near_pixels(rows[candidates], cols[candidates], rows[train], cols[train], gap)
+            removed[candidates[near]] = True
+            validation = candidates[~near]
+        validated[validation] = True
+        parts.append((train, validation))
+        if lacking:
+            names = ", ".join(repr(_name(labels, cid)) for cid in lacking)
+            notes.append(f"network {k + 1}: {names} kept in training (all the class's training pixels lie in its fold)")
+    for cid, members in members_of.items():
+        classes[cid]["held_out"] = int(np.unique(holdout.groups[members[validated[members]]]).size)
+        classes[cid]["validation_pixels"] = int(np.count_nonzero(validated[members]))
+        if not validated[members].any():
+            notes.append(
+                f"{_name(labels, cid)!r}: no part of it can be held out away from training; it is not validated"
+            )
+    dtype = _index_dtype(labels)
+    summary = {
+        "method": "spatial",
+        "folds": folds,
+        "patch_size": patch_size,
+        "gap": gap,
+        "removed_by_gap": int(np.count_nonzero(removed & ~validated & ~in_pool)),
+        "point_block_size": holdout.point_side,
+        "classes": list(classes.values()),
+    }
+    test: np.ndarray = np.flatnonzero(~in_pool & ~validated).astype(dtype)
+    return Split(
+        pool.astype(dtype),
+        np.flatnonzero(validated).astype(dtype),
+        test,
+        method="spatial",
+        summary=summary,
+        notes=notes,
+        folds=[(t.astype(dtype), v.astype(dtype)) for t, v in parts],
     )

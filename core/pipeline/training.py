@@ -47,6 +47,8 @@ __all__ = [
     "build_patch_cache",
     "fit_network",
     "fit_ensemble",
+    "fit_folds",
+    "PatchSubset",
     "member_seed",
     "warm_ema",
     "FitResult",
@@ -84,6 +86,20 @@ class TensorPatches:
 
     def take(self, index: torch.Tensor) -> torch.Tensor:
         return self.patches[index]
+
+
+class PatchSubset:
+    """The patches of another :class:`Patches` at some of its positions, read from it a batch at a time."""
+
+    def __init__(self, patches: Patches, positions: np.ndarray) -> None:
+        self.patches = patches
+        self.positions = torch.from_numpy(np.asarray(positions, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return self.positions.shape[0]
+
+    def take(self, index: torch.Tensor) -> torch.Tensor:
+        return self.patches.take(self.positions[index])
 
 
 class PatchCache:
@@ -503,3 +519,58 @@ def fit_ensemble(
             f"(the networks alone: {', '.join(f'{100 * (f.best_validation_accuracy or 0):.1f}' for f in fits)} %)"
         )
     return FitResult(ensemble, fits[0].history, accuracy, predicted, sum(f.seconds for f in fits), best_epochs)
+
+
+def fit_folds(
+    config: NetworkConfig,
+    train_x: Patches,
+    train_y: torch.Tensor,
+    val_x: Patches,
+    val_y: torch.Tensor,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    params: TrainingParameters,
+    progress: Progress | None = None,
+) -> FitResult:
+    """One network a fold, averaged into one model; fold k holds the positions network k trains and validates on.
+
+    Each network keeps its own best epoch on its own fold. The accuracy and
+    predictions returned are out of fold: each validation pixel as predicted by
+    the network that did not train next to it, an honest estimate of one
+    network (the ensemble is usually a little better). A position no fold
+    validates on is predicted -1.
+    """
+    progress = progress or SilentProgress()
+    fits, predicted = [], np.full(len(val_x), -1, dtype=np.int64)
+    for member, (train_at, val_at) in enumerate(folds):
+        progress.info(f"network {member + 1} of {len(folds)} of the ensemble: fold {member + 1}")
+        part = SubProgress(progress, 100 * member / len(folds), 100 * (member + 1) / len(folds))
+        member_params = replace(params, seed=member_seed(params.seed, member))
+        fit = fit_network(
+            config,
+            PatchSubset(train_x, train_at),
+            train_y[torch.from_numpy(np.asarray(train_at, dtype=np.int64))],
+            PatchSubset(val_x, val_at),
+            val_y[torch.from_numpy(np.asarray(val_at, dtype=np.int64))],
+            member_params,
+            part,
+        )
+        if len(val_at) and fit.validation_predictions is not None:
+            predicted[val_at] = fit.validation_predictions
+        fits.append(fit)
+    ensemble = Ensemble([cast(NCGLF2, fit.network) for fit in fits]).eval()
+    scored = predicted >= 0
+    accuracy = float((predicted[scored] == val_y.numpy()[scored]).mean()) if scored.any() else None
+    if accuracy is not None:
+        progress.info(
+            f"ensemble of {len(folds)}: out-of-fold validation accuracy {100 * accuracy:.1f} % "
+            f"(each network on its fold: {', '.join(f'{100 * (f.best_validation_accuracy or 0):.1f}' for f in fits)} %)"
+        )
+    best_epochs = [fit.history.best_epoch for fit in fits]
+    return FitResult(
+        ensemble,
+        fits[0].history,
+        accuracy,
+        predicted if accuracy is not None else None,
+        sum(f.seconds for f in fits),
+        best_epochs,
+    )

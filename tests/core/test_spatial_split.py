@@ -434,3 +434,94 @@ def test_an_ogr_layer_with_points_and_polygons_groups_each_kind(tmp_path):
     assert {by_pixel[(r, c)] for r in range(4) for c in range(4)} == {1}
     assert by_pixel[(10, 10)] == 0 and by_pixel[(9, 30)] == 0 and by_pixel[(9, 31)] == 0
     assert {by_pixel[(r, c)] for r in range(2) for c in range(20, 22)} == {3}
+
+
+# ---------------------------------------------------------------- one fold a network of an ensemble
+
+
+def assert_folds_apart(labels: LabeledPixels, split: Split, patch_size: int, folds: int, samples: int | None) -> None:
+    """Each network's training pixels keep ``patch_size`` from its validation; the folds share no pixel."""
+    assert split.folds is not None and len(split.folds) == folds and split.summary["folds"] == folds
+    paper = split_samples(labels, samples, 0.0, 0, method="random")  # the paper's pixels of seed 0
+    assert np.array_equal(split.train, paper.train)
+    trained = np.zeros(len(labels), dtype=np.int64)
+    validated = np.zeros(len(labels), dtype=np.int64)
+    classes = set(np.unique(labels.class_ids).tolist())
+    for train_at, validation_at in split.folds:
+        assert np.isin(train_at, split.train).all() and np.isin(validation_at, split.validation).all()
+        assert set(np.unique(labels.class_ids[train_at]).tolist()) == classes  # every network learns every class
+        if validation_at.size:
+            assert chebyshev_gaps(labels, validation_at, train_at).min() >= patch_size
+        trained[train_at] += 1
+        validated[validation_at] += 1
+    assert validated.max() == 1 and np.array_equal(np.flatnonzero(validated), split.validation)
+    if samples is not None:
+        assert trained[split.train].min() >= folds - 1  # a training pixel sits out one network at most
+    rest = np.setdiff1d(np.arange(len(labels)), np.union1d(split.train, split.validation))
+    assert np.array_equal(split.test, rest)
+
+
+def test_an_ensembles_folds_hold_out_whole_polygons_apart_from_each_networks_training(polygon_labels):
+    labels, _ = polygon_labels
+    split = split_samples(labels, 10, 0.2, 0, patch_size=5, folds=3)
+    assert_folds_apart(labels, split, 5, 3, 10)
+    for train_at, validation_at in split.folds:
+        assert not np.isin(labels.groups[validation_at], labels.groups[train_at]).any()  # a polygon is whole
+    validated = {c["id"]: c for c in split.summary["classes"]}
+    assert all(c["held_out"] >= 2 for c in validated.values())  # every class validates on several polygons
+    again = split_samples(labels, 10, 0.2, 0, patch_size=5, folds=3)
+    assert all(np.array_equal(a, b) for fold, other in zip(split.folds, again.folds) for a, b in zip(fold, other))
+
+
+def test_an_ensembles_folds_on_points_and_rasters_stay_apart(tmp_path):
+    rng = np.random.default_rng(5)
+    features = []
+    for row, col in rng.uniform([0, 0], [HEIGHT, WIDTH], (25, 2)):
+        for dr, dc in rng.normal(0, 2.5, (8, 2)):
+            r, c = float(np.clip(row + dr, 0, HEIGHT - 0.5)), float(np.clip(col + dc, 0, WIDTH - 0.5))
+            features.append((point_wkt(c, r), {"class": 1 + int(c * 3 // WIDTH)}))
+    points = read_labels(write_vector(tmp_path / "points.gpkg", features), grid(tmp_path), class_field="class")
+    assert_folds_apart(points, split_samples(points, 15, 0.2, 0, patch_size=5, folds=4), 5, 4, 15)
+    image = np.ones((HEIGHT, WIDTH), dtype=np.uint8)
+    image[:, WIDTH // 2 :] = 2  # one region a class: cut into blocks, dealt into the folds
+    dense = read_labels(write_raster(tmp_path / "dense.tif", image), grid(tmp_path))
+    split = split_samples(dense, None, 0.15, 0, patch_size=5, folds=3)
+    assert_folds_apart(dense, split, 5, 3, None)
+    assert all(c["groups"] == "regions cut into blocks" for c in split.summary["classes"])
+    assert all(1200 <= v.size <= 2000 for _, v in split.folds)  # about a third of the 4800 pixels
+    assert all(t.size < 4800 - v.size for t, v in split.folds)  # less the gap around the fold
+
+
+def test_a_class_whose_training_pixels_all_lie_in_one_fold_keeps_them_for_that_network(tmp_path):
+    features = [(box_wkt(2 + 6 * i, 2, 6 + 6 * i, 6), {"class": 1}) for i in range(6)]
+    features += [(box_wkt(2, 30, 4, 32), {"class": 2}), (box_wkt(40, 30, 42, 32), {"class": 2})]  # 4 pixels each
+    labels = read_labels(write_vector(tmp_path / "l.gpkg", features), grid(tmp_path), class_field="class")
+    split = split_samples(labels, 1, 0.15, 0, patch_size=5, folds=2)  # class 2's one pixel: in one of its polygons
+    assert_folds_apart(labels, split, 5, 2, 1)
+    for name in ("'class 1'", "'class 2'"):  # one pixel a class: each sits in the fold of one network
+        assert len([note for note in split.notes if name in note and "kept in training" in note]) == 1
+
+
+def test_training_an_ensemble_validates_each_network_on_its_fold_and_reports_out_of_fold(tmp_path):
+    scene = build_tiny_scene(tmp_path)
+    log = Log()
+    outcome = train(
+        TrainRequest(
+            hsi=scene.hsi,
+            lidar=[scene.dsm],
+            labels=scene.labels,
+            out=str(tmp_path / "m.ncglf2"),
+            report=str(tmp_path / "train.html"),
+            params=tiny_parameters(epochs=3, members=2),
+        ),
+        log,
+    )
+    bundle = load_model(str(tmp_path / "m.ncglf2"))
+    split = bundle.provenance["split"]
+    assert split["method"] == "spatial" and split["folds"] == 2 and len(bundle.provenance["best_epochs"]) == 2
+    assert outcome.validation is not None
+    assert outcome.validation.n == outcome.validation_pixels == sum(c["validation_pixels"] for c in split["classes"])
+    assert outcome.train_pixels == 60  # the paper's 20 pixels a class, shared by the networks
+    assert any(line.startswith("spatial validation in 2 folds, one a network (class 1: ") for line in log.lines)
+    assert any(line.startswith("ensemble of 2: out-of-fold validation accuracy ") for line in log.lines)
+    assert "<h2>Validation split</h2><p>Spatial, in 2 folds:" in (tmp_path / "train.html").read_text()
