@@ -28,6 +28,7 @@ __all__ = [
     "REFERENCE_PCA_COMPONENTS",
     "PROTOCOLS",
     "PROTOCOL_CHOICES",
+    "KEEPS",
     "MAX_MEMBERS",
     "SCHEDULES",
     "TrainingParameters",
@@ -59,6 +60,8 @@ REFERENCE_PCA_COMPONENTS = 40
 
 #: Training protocols: "paper" is the published one exactly; "robust" adds what makes a model independent of luck.
 PROTOCOLS = ("robust", "paper")
+#: Which weights are kept: the best validation's (the paper's) or the last epoch's (validation only reports).
+KEEPS = ("best", "last")
 #: Learning-rate schedules: the paper's step decay, or a cosine decay after a linear warm-up.
 SCHEDULES = ("step", "cosine")
 #: The most networks an ensemble holds (each costs a network's training and classification time).
@@ -75,6 +78,7 @@ PROTOCOL_CHOICES: dict[str, dict[str, Any]] = {
         "patience": 0,
         "balanced_batches": False,
         "members": 1,
+        "keep": "best",
     },
     "robust": {
         "epochs": 80,
@@ -86,6 +90,7 @@ PROTOCOL_CHOICES: dict[str, dict[str, Any]] = {
         "patience": 0,
         "balanced_batches": True,
         "members": 1,
+        "keep": "best",
     },
 }
 
@@ -182,6 +187,7 @@ class TrainingParameters:
     patience: int | None = None  # stop after this many epochs without a better validation (0: never)
     balanced_batches: bool | None = None  # draw batches with every class equally likely
     members: int | None = None  # networks trained from different seeds whose probabilities are averaged
+    keep: str | None = None  # "best": the weights of the best validation epoch; "last": the last epoch's
 
     def __post_init__(self) -> None:
         _require(self.protocol in PROTOCOLS, f"protocol must be one of {', '.join(PROTOCOLS)} (got {self.protocol!r})")
@@ -264,6 +270,7 @@ class TrainingParameters:
         ]
         for ok, message in rules:
             _require(ok, message)
+        _require(self.keep in KEEPS, f"keep must be one of {', '.join(KEEPS)} (got {self.keep!r})")
         _check_device(self.device)
         _require(
             self.validation_split in VALIDATION_SPLITS,

@@ -75,7 +75,11 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
         False,
     ),
     "folds3x50": ({"protocol": "paper", "members": 3, "epochs": 50}, False),
-    "folds3x60": ({"protocol": "paper", "members": 3, "epochs": 60}, False),
+    "folds3x50-last": ({"protocol": "paper", "members": 3, "epochs": 50, "keep": "last"}, False),
+    "ensemble3x50-random-last": (
+        {"protocol": "paper", "members": 3, "epochs": 50, "validation_split": "random", "keep": "last"},
+        False,
+    ),
     "robust-plain": ({"protocol": "robust", "balanced_batches": False, "label_smoothing": 0.0}, False),
     "paper+all": ({"protocol": "paper", "samples_per_class": None}, False),
     "robust-all": (

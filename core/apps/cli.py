@@ -13,6 +13,7 @@ from ..errors import Cancelled, NCGLF2Error
 from ..requests import (
     DEFAULT_TILE_SIZE,
     DEVICES,
+    KEEPS,
     OUTPUT_FORMATS,
     PRECISIONS,
     PROTOCOLS,
@@ -93,6 +94,11 @@ def _add_protocol(parser: argparse.ArgumentParser) -> None:
         help="draw batches with every class equally likely",
     )
     group.add_argument(
+        "--keep",
+        choices=KEEPS,
+        help="the weights kept: the best validation epoch's, or the last epoch's (the validation then only reports)",
+    )
+    group.add_argument(
         "--members",
         type=int,
         metavar="K",
@@ -111,6 +117,7 @@ def _protocol_options(args: argparse.Namespace) -> dict:
         "warmup_epochs",
         "patience",
         "balanced_batches",
+        "keep",
         "members",
     )
     return {"protocol": args.protocol, **{n: getattr(args, n) for n in names if getattr(args, n) is not None}}

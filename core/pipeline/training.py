@@ -448,7 +448,8 @@ def fit_network(
         for key, value in zip(columns, (epoch, loss_sum / n, correct / n, val_loss, val_accuracy, learning_rate)):
             columns[key].append(value)
         # Ties in accuracy (common on small validation sets) go to the lower validation loss.
-        if val_accuracy > best_accuracy or (val_accuracy == best_accuracy and val_loss < best_loss):
+        better = val_accuracy > best_accuracy or (val_accuracy == best_accuracy and val_loss < best_loss)
+        if params.keep == "last" or better:
             best_accuracy, best_loss, best_epoch = val_accuracy, val_loss, epoch
             best_state = copy.deepcopy(kept.state_dict())
             best_predictions = predicted
@@ -457,7 +458,7 @@ def fit_network(
             f"validation accuracy {100 * val_accuracy:.1f} %"
         )
         progress.set_progress(100.0 * epoch / _epochs(params))
-        if validating and params.patience and epoch - best_epoch >= params.patience:
+        if validating and params.keep == "best" and params.patience and epoch - best_epoch >= params.patience:
             progress.info(
                 f"stopping early: no better validation in the {params.patience} epochs since epoch {best_epoch}"
             )

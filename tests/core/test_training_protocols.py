@@ -105,6 +105,7 @@ def test_a_choice_given_wins_over_the_protocol_and_survives_the_json_round_trip(
         ({"patience": -1}, "patience"),
         ({"augment": "yes"}, "augment must be true or false"),
         ({"warmup_epochs": 1.5}, "warm-up epochs"),
+        ({"keep": "first"}, "keep must be one of best, last"),
     ],
 )
 def test_bad_training_choices_are_refused_with_their_name(options, message):
@@ -191,3 +192,21 @@ def test_early_stopping_ends_training_after_the_patience():
     run = len(fit.history.epochs)
     assert run < 30
     assert run - fit.history.best_epoch == 2
+
+
+def test_keeping_the_last_epoch_keeps_its_weights_whatever_the_validation_says():
+    x, y = _data(40, 0)
+    val_x, _ = _data(20, 1)
+    val_y = torch.randint(0, 3, (20,), generator=torch.Generator().manual_seed(4))  # nothing to learn: best is early
+    params = TrainingParameters(protocol="paper", epochs=8, patience=2, learning_rate=0.01, **SIZES)
+    best = fit_network(CONFIG, x, y, val_x, val_y, params)
+    longer = fit_network(CONFIG, x, y, val_x, val_y, TrainingParameters(**{**params.to_dict(), "patience": 0}))
+    last = fit_network(CONFIG, x, y, val_x, val_y, TrainingParameters(**{**params.to_dict(), "keep": "last"}))
+    assert len(best.history.epochs) < 8 and len(last.history.epochs) == 8  # no early stop when the last is kept
+    assert last.history.best_epoch == 8 and last.history.val_loss == longer.history.val_loss  # the same training
+    assert last.best_validation_accuracy == longer.history.val_accuracy[-1]
+    assert longer.history.best_epoch < 8
+    got, kept = last.network.state_dict(), longer.network.state_dict()
+    assert not all(torch.equal(got[k], kept[k]) for k in got)  # not the best epoch's weights
+    with torch.no_grad():
+        assert last.validation_predictions.tolist() == last.network(val_x)[0].argmax(1).tolist()
