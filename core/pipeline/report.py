@@ -507,8 +507,16 @@ def plot_training_curves(history: TrainingHistory, png_path: str) -> None:
         train = np.asarray(history._column(train_name)) * scale
         val = np.asarray(history._column(val_name)) * scale
         axes.plot(epochs, train, label="training", color="#1f77b4", marker="." if len(epochs) < 30 else None)
-        if not np.all(np.isnan(val)):
-            axes.plot(epochs, val, label="validation", color="#d62728", marker="." if len(epochs) < 30 else None)
+        measured = ~np.isnan(val)  # every epoch, or every few when the validation only reports
+        if measured.any():
+            sparse = measured.sum() < len(epochs)
+            axes.plot(
+                np.asarray(epochs)[measured],
+                val[measured],
+                label="validation",
+                color="#d62728",
+                marker="." if len(epochs) < 30 or sparse else None,
+            )
         if history.best_epoch in epochs:
             axes.axvline(
                 history.best_epoch,
@@ -603,7 +611,8 @@ def validation_warnings(
     reached = [epoch for epoch, value in zip(history.epochs[:early], accuracy[:early]) if value >= SATURATED_ACCURACY]
     if reached:
         warnings.append(
-            f"the validation accuracy reaches {_pct(max(accuracy[:early]))} by epoch {reached[0]} of "
+            f"the validation accuracy reaches {_pct(max(v for v in accuracy[:early] if not math.isnan(v)))} by "
+            f"epoch {reached[0]} of "
             f"{len(history.epochs)}: the validation pixels are too easy to tell the epochs apart, so the kept "
             "epoch is chosen among ties (more varied validation labels, or the spatial split, measure better)"
         )

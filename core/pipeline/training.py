@@ -57,6 +57,8 @@ __all__ = [
 
 #: Read tiles of this side: the same tiles, so the same preprocessed values, for every way patches are cut.
 READ_TILE = 512
+#: Keeping the last epoch, the validation is measured every this many epochs (and at the last).
+REPORT_EVERY = 5
 #: Sides of the cached feature blocks to choose from; each divides the read tile.
 _BLOCK_SIDES = (8, 16, 32, 64, 128, 256, 512)
 
@@ -439,23 +441,28 @@ def fit_network(
         learning_rate = optimiser.param_groups[0]["lr"]
         scheduler.step()
         predicted = None
-        if validating:
+        last = epoch == _epochs(params)
+        # Keeping the last epoch, the validation only reports: every few epochs for the curves, and at the end.
+        if validating and (params.keep == "best" or last or epoch % REPORT_EVERY == 0):
             val_loss, val_accuracy, predicted = _evaluate(kept, val_x, val_y, params, device)
             if not math.isfinite(val_loss):
                 raise _diverged(f"the validation of epoch {epoch}", f"the loss is {val_loss}", params)
+        elif validating:
+            val_loss, val_accuracy = float("nan"), float("nan")
         else:
             val_loss, val_accuracy = float("nan"), correct / n
         for key, value in zip(columns, (epoch, loss_sum / n, correct / n, val_loss, val_accuracy, learning_rate)):
             columns[key].append(value)
         # Ties in accuracy (common on small validation sets) go to the lower validation loss.
         better = val_accuracy > best_accuracy or (val_accuracy == best_accuracy and val_loss < best_loss)
-        if params.keep == "last" or better:
+        if (params.keep == "last" and last) or (params.keep == "best" and better):
             best_accuracy, best_loss, best_epoch = val_accuracy, val_loss, epoch
             best_state = copy.deepcopy(kept.state_dict())
             best_predictions = predicted
+        shown = "–" if math.isnan(val_accuracy) else f"{100 * val_accuracy:.1f} %"
         progress.info(
             f"epoch {epoch}/{params.epochs}: loss {loss_sum / n:.4f}, train accuracy {100 * correct / n:.1f} %, "
-            f"validation accuracy {100 * val_accuracy:.1f} %"
+            f"validation accuracy {shown}"
         )
         progress.set_progress(100.0 * epoch / _epochs(params))
         if validating and params.keep == "best" and params.patience and epoch - best_epoch >= params.patience:

@@ -203,7 +203,10 @@ def test_keeping_the_last_epoch_keeps_its_weights_whatever_the_validation_says()
     longer = fit_network(CONFIG, x, y, val_x, val_y, TrainingParameters(**{**params.to_dict(), "patience": 0}))
     last = fit_network(CONFIG, x, y, val_x, val_y, TrainingParameters(**{**params.to_dict(), "keep": "last"}))
     assert len(best.history.epochs) < 8 and len(last.history.epochs) == 8  # no early stop when the last is kept
-    assert last.history.best_epoch == 8 and last.history.val_loss == longer.history.val_loss  # the same training
+    assert last.history.best_epoch == 8 and last.history.train_loss == longer.history.train_loss  # the same training
+    measured = [e for e, v in zip(last.history.epochs, last.history.val_loss) if not math.isnan(v)]
+    assert measured == [5, 8]  # the validation only reports: every 5 epochs and at the end
+    assert [last.history.val_loss[e - 1] for e in measured] == [longer.history.val_loss[e - 1] for e in measured]
     assert last.best_validation_accuracy == longer.history.val_accuracy[-1]
     assert longer.history.best_epoch < 8
     got, kept = last.network.state_dict(), longer.network.state_dict()
