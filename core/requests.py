@@ -58,8 +58,9 @@ DEFAULT_MAX_FIT_PIXELS = 4_000_000
 #: The published implementation keeps 40 whitened principal components.
 REFERENCE_PCA_COMPONENTS = 40
 
-#: Training protocols: "paper" is the published one exactly; "robust" adds what makes a model independent of luck.
-PROTOCOLS = ("robust", "paper")
+#: Training protocols: "paper" is the published one exactly; "robust" adds what makes a model independent of luck;
+#: "ensemble" is the paper's training for 3 networks, each validated on its own spatial fold, the last epoch kept.
+PROTOCOLS = ("robust", "paper", "ensemble")
 #: Which weights are kept: the best validation's (the paper's) or the last epoch's (validation only reports).
 KEEPS = ("best", "last")
 #: Learning-rate schedules: the paper's step decay, or a cosine decay after a linear warm-up.
@@ -91,6 +92,18 @@ PROTOCOL_CHOICES: dict[str, dict[str, Any]] = {
         "balanced_batches": True,
         "members": 1,
         "keep": "best",
+    },
+    "ensemble": {
+        "epochs": 50,
+        "augment": False,
+        "label_smoothing": 0.0,
+        "ema_decay": 0.0,
+        "schedule": "step",
+        "warmup_epochs": 0,
+        "patience": 0,
+        "balanced_batches": False,
+        "members": 3,
+        "keep": "last",
     },
 }
 

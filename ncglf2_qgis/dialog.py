@@ -410,7 +410,7 @@ class NCGLF2Dialog(QDialog, FORM_CLASS):
             "SAMPLES_PER_CLASS": samples,
             "VALIDATION_FRACTION": self.validationFractionSpin.value(),
             "VALIDATION_SPLIT": self.validationSplitCombo.currentIndex(),  # 0 spatial, 1 random, as the enum
-            "PROTOCOL": self.protocolCombo.currentIndex(),  # robust, paper: the enum
+            "PROTOCOL": self.protocolCombo.currentIndex(),  # robust, paper, ensemble: the enum
             "BATCH_SIZE": self.batchSizeSpin.value(),
             "LEARNING_RATE": self.learningRateSpin.value(),
             "PATCH_SIZE": self.patchSizeSpin.value(),

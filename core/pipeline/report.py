@@ -581,7 +581,10 @@ def _relative_url(target: Path, base_folder: Path) -> str:
 
 
 def validation_warnings(
-    history: TrainingHistory, validation: Assessment | None, split: Mapping[str, Any] | None = None
+    history: TrainingHistory,
+    validation: Assessment | None,
+    split: Mapping[str, Any] | None = None,
+    keep: str = "best",
 ) -> list[str]:
     """Why the validation accuracy, and so the choice of the kept epoch, may say little; empty when nothing says so.
 
@@ -613,8 +616,13 @@ def validation_warnings(
         warnings.append(
             f"the validation accuracy reaches {_pct(max(v for v in accuracy[:early] if not math.isnan(v)))} by "
             f"epoch {reached[0]} of "
-            f"{len(history.epochs)}: the validation pixels are too easy to tell the epochs apart, so the kept "
-            "epoch is chosen among ties (more varied validation labels, or the spatial split, measure better)"
+            f"{len(history.epochs)}: the validation pixels are too easy to tell "
+            + (
+                "the epochs apart, so the kept epoch is chosen among ties"
+                if keep == "best"
+                else "a good model from a better one"
+            )
+            + " (more varied validation labels, or the spatial split, measure better)"
         )
     return warnings
 

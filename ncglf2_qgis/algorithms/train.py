@@ -173,7 +173,8 @@ class TrainAlgorithm(NCGLF2Algorithm):
                 maxValue=10000,
             ),
             "How many times each network sees every training sample; 0 takes the protocol's choice. More "
-            "epochs take longer; the best epoch on the validation samples is kept.",
+            "epochs take longer; the best epoch on the validation samples is kept (the last one with the "
+            "ensemble protocol).",
         )
         self.add(
             QgsProcessingParameterNumber(
@@ -223,13 +224,18 @@ class TrainAlgorithm(NCGLF2Algorithm):
                 options=[
                     self.tr("robust (symmetries, label smoothing, weight average, cosine schedule, spatial split)"),
                     self.tr("paper (the published protocol exactly)"),
+                    self.tr("ensemble (3 networks of 50 epochs, each validated on its own spatial fold)"),
                 ],
                 defaultValue=PROTOCOLS.index(PAPER.protocol),
             ),
             "Robust: every training patch is shown under a random one of its 8 turns and mirrors, targets are "
             "smoothed, the weights kept are an exponential moving average, the learning rate follows a cosine "
             "after a warm-up, batches are class-balanced and validation is spatial: accuracy that depends far "
-            "less on the seed. Paper: the published protocol exactly, for comparisons.",
+            "less on the seed. Paper: the published protocol exactly, for comparisons. Ensemble: the paper's "
+            "training for 3 networks of 50 epochs in one model file, their probabilities averaged; the labelled "
+            "polygons, regions or blocks are dealt into 3 folds, each network validates on its own fold and "
+            "trains on the training pixels outside it, the last epoch is kept, and the validation accuracy "
+            "reported is out of fold.",
             advanced=True,
         )
         self.add(

@@ -187,6 +187,13 @@ def test_validation_warnings_say_when_validation_says_little(assessment):
         "epochs apart, so the kept epoch is chosen among ties (more varied validation labels, or the spatial "
         "split, measure better)"
     ]
+    sparse = rising(10, 2)
+    sparse.val_accuracy = [math.nan if e % 5 else v for e, v in zip(sparse.epochs, sparse.val_accuracy)]
+    sparse.val_accuracy[1] = 1.0  # measured at epochs 2, 5 and 10 only, as when the last epoch is kept
+    assert validation_warnings(sparse, assessment, SPATIAL, keep="last") == [
+        "the validation accuracy reaches 100.00% by epoch 2 of 10: the validation pixels are too easy to tell a "
+        "good model from a better one (more varied validation labels, or the spatial split, measure better)"
+    ]
     assert validation_warnings(rising(12, 3, top=0.995), assessment, SPATIAL)[0].startswith(
         "the validation accuracy reaches 99.50% by epoch 3 of 12"
     )  # ceil(0.2 * 12) = 3 epochs

@@ -80,6 +80,14 @@ def test_the_paper_protocol_turns_every_robust_choice_off():
     assert (params.epochs, params.members) == (80, 1)  # the published 80 epochs of one network
 
 
+def test_the_ensemble_protocol_is_the_papers_training_for_three_networks_keeping_the_last_epoch():
+    ensemble, paper = TrainingParameters(protocol="ensemble"), TrainingParameters(protocol="paper")
+    assert (ensemble.members, ensemble.epochs, ensemble.keep) == (3, 50, "last")
+    same = ("augment", "label_smoothing", "ema_decay", "schedule", "warmup_epochs", "patience", "balanced_batches")
+    assert all(getattr(ensemble, name) == getattr(paper, name) for name in same)
+    assert ensemble.validation_split == "spatial" and ensemble.samples_per_class == 20
+
+
 def test_epochs_left_out_are_the_protocols_and_epochs_given_are_kept():
     assert TrainingParameters(protocol="robust").epochs == PROTOCOL_CHOICES["robust"]["epochs"]
     assert TrainingParameters(protocol="robust", epochs=3).epochs == 3
@@ -98,7 +106,7 @@ def test_a_choice_given_wins_over_the_protocol_and_survives_the_json_round_trip(
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"protocol": "better"}, "protocol must be one of robust, paper"),
+        ({"protocol": "better"}, "protocol must be one of robust, paper, ensemble"),
         ({"schedule": "linear"}, "schedule must be one of step, cosine"),
         ({"label_smoothing": 1.0}, "label smoothing must be in"),
         ({"ema_decay": -0.1}, "weight average decay"),
