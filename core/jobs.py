@@ -315,7 +315,7 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
         "training_seconds": round(fit.seconds, 2),
         "torch_version": torch.__version__,
     }
-    warnings = validation_warnings(fit.history, validation, split.summary, params.keep)
+    warnings = validation_warnings(fit.history, validation, split.summary, params.keep or "best")
     for warning in warnings:
         progress.info(f"warning: {warning}")
     provenance["validation_warnings"] = warnings
