@@ -74,7 +74,7 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
         {"protocol": "paper", "members": 3, "epochs": 50, "validation_split": "random"},
         False,
     ),
-    "folds3x50": ({"protocol": "paper", "members": 3, "epochs": 50}, False),
+    "ensemble": ({"protocol": "ensemble", "epochs": 50}, False),
     "folds3x50-last": ({"protocol": "paper", "members": 3, "epochs": 50, "keep": "last"}, False),
     "folds3x50-last+augment": (
         {"protocol": "paper", "members": 3, "epochs": 50, "keep": "last", "augment": True},
@@ -85,7 +85,7 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
         {"protocol": "paper", "members": 3, "epochs": 30, "keep": "last", "samples_per_class": None},
         False,
     ),
-    "folds4x60-last": ({"protocol": "paper", "members": 4, "epochs": 60, "keep": "last"}, False),
+    "folds4x50-last": ({"protocol": "paper", "members": 4, "epochs": 50, "keep": "last"}, False),
     "ensemble3x50-random-last": (
         {"protocol": "paper", "members": 3, "epochs": 50, "validation_split": "random", "keep": "last"},
         False,

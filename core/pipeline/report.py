@@ -631,12 +631,12 @@ def describe_spatial_split(split: Mapping[str, Any]) -> str:
     """One line on what a spatial split held out, for the log."""
     classes = split.get("classes", [])
     held = ", ".join(f"{c['name']}: {c['held_out']} of {c['count']} {c['groups']}" for c in classes)
-    if split.get("folds"):
+    if split.get("members"):
         return (
-            f"spatial validation in {split['folds']} folds, one a network ({held}): each network validates on "
-            f"its fold, and none of its training pixels lies within {split.get('gap')} pixels of its validation "
-            f"pixels; {split.get('removed_by_gap')} labelled pixels too close to every network's training are left "
-            "for testing"
+            f"spatial validation split for each of the {split['members']} networks ({held}, by one network or "
+            f"more): each holds out its own groups, drawn with its own seed, and none of its training pixels lies "
+            f"within {split.get('gap')} pixels of its validation pixels; {split.get('removed_by_gap')} labelled "
+            "pixels that no network trains or validates on are left for testing"
         )
     return (
         f"spatial validation split ({held}); no training pixel lies within {split.get('gap')} pixels of a "
@@ -656,17 +656,17 @@ def _split_html(split: Mapping[str, Any] | None) -> str:
             "pixels not trained on (the paper's protocol).</p>"
         )
     size = _esc(split.get("patch_size"))
-    folds = split.get("folds")
+    members = split.get("members")
     text = (
-        f"<h2>Validation split</h2><p>Spatial, in {_esc(folds)} folds: whole polygons, regions or blocks of each "
-        f"class are dealt into {_esc(folds)} folds, one for each network of the ensemble. Each network trains on "
-        "the training pixels outside its fold and validates on its fold, with no training pixel of its own within "
-        f"{_esc(split.get('gap'))} pixels (Chebyshev distance) of a validation pixel, so no {size} x {size} "
-        "patch it trains on overlaps one it validates on. The validation accuracy below is out of fold: each "
-        "pixel as predicted by the network that validates on it, an honest estimate of one network (the ensemble "
-        f"is usually a little better); {_esc(split.get('removed_by_gap'))} labelled pixels too close to every "
-        "network's training are left for testing.</p>"
-        if folds
+        f"<h2>Validation split</h2><p>Spatial, one split a network: each of the {_esc(members)} networks of the "
+        "ensemble holds out its own whole polygons, regions or blocks of each class, drawn with its own seed, and "
+        "trains on pixels outside them, with no training pixel of its own within "
+        f"{_esc(split.get('gap'))} pixels (Chebyshev distance) of its validation pixels, so no {size} x {size} "
+        "patch it trains on overlaps one it validates on. The validation accuracy below is out of split: each "
+        "pixel as predicted by the networks that validated on it, none of which trained next to it, an honest "
+        f"estimate of a smaller ensemble; {_esc(split.get('removed_by_gap'))} labelled pixels that no network "
+        "trains or validates on are left for testing.</p>"
+        if members
         else "<h2>Validation split</h2><p>Spatial: whole polygons, regions or blocks of each class are held out for "
         f"validation, and no training pixel lies within {_esc(split.get('gap'))} pixels (Chebyshev distance) of "
         f"a validation pixel, so no {size} x {size} training patch overlaps a validation patch; "

@@ -27,7 +27,7 @@ from ..io.labels import LabeledPixels
 from ..requests import VALIDATION_SPLITS
 from .spatial import block_keys, connected_regions, dense_ids, near_pixels
 
-__all__ = ["Split", "split_samples", "validate_label_counts", "drop_invalid", "check_after_dropping"]
+__all__ = ["Split", "split_samples", "member_seed", "validate_label_counts", "drop_invalid", "check_after_dropping"]
 
 
 #: Points fall in square blocks of about a tenth of the labelled extent's longer side (a 10 x 10 grid).
@@ -56,7 +56,7 @@ class Split:
 
     With ``folds``, ``train`` and ``validation`` are the unions of the
     networks' own and may share pixels: a pixel one network validates on,
-    the others may train on.
+    another may train on.
 
     ``summary`` says how the validation was drawn (JSON-ready, for the model's
     provenance and the report); ``notes`` what the user should know about it.
@@ -68,7 +68,7 @@ class Split:
     method: str = "random"  # random, spatial, or separate (the validation comes from another layer)
     summary: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    #: For an ensemble's spatial folds: (training, validation) indices of each network; None for one split.
+    #: For an ensemble's spatial splits: (training, validation) indices of each network; None for one split.
     folds: list[tuple[np.ndarray, np.ndarray]] | None = None
 
 
@@ -137,8 +137,8 @@ def split_samples(
     validation share. With ``separate_validation`` the validation comes from
     another layer, so here everything not trained on is test, whatever the
     ``method``. ``patch_size`` sets the spatial split's gap and smallest block.
-    ``folds`` above 1 (the networks of an ensemble) makes the spatial split
-    one fold a network, each validating on groups the others train on.
+    ``folds`` above 1 (the networks of an ensemble) draws a spatial split for
+    each network, with the network's seed.
     """
     if samples_per_class is not None and samples_per_class < 1:
         raise InputError(f"samples per class must be at least 1 (got {samples_per_class})")
@@ -158,7 +158,7 @@ def split_samples(
         split.summary = {"method": "random"}
         return split
     if folds > 1:
-        return _spatial_folds(labels, samples_per_class, seed, patch_size, folds)
+        return _member_splits(labels, samples_per_class, validation_fraction, seed, patch_size, folds)
     return _spatial_split(labels, samples_per_class, validation_fraction, seed, patch_size)
 
 
@@ -387,95 +387,65 @@ def _spatial_split(
     )
 
 
-# ---------------------------------------------------------------- spatial folds of an ensemble
+# ---------------------------------------------------------------- one split a network of an ensemble
+
+#: Between the seeds of an ensemble's networks: the members of runs with nearby seeds share none.
+MEMBER_SEED_STEP = 7919
 
 
-def _fold_of_groups(sizes: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
-    """A fold for each group of one class: groups in random order, cut into ``folds`` runs of about equal pixels."""
-    order = rng.permutation(sizes.size)
-    ends = np.cumsum(sizes[order])
-    middle = (ends - sizes[order] / 2) / ends[-1]
-    fold = np.empty(sizes.size, dtype=np.int64)
-    fold[order] = np.minimum((middle * folds).astype(np.int64), folds - 1)
-    return fold
+def member_seed(seed: int, member: int) -> int:
+    """The seed of network ``member`` (0-based) of an ensemble trained with ``seed``; the first keeps it."""
+    return (seed + MEMBER_SEED_STEP * member) % 2**63
 
 
-def _spatial_folds(
-    labels: LabeledPixels, samples_per_class: int | None, seed: int, patch_size: int, folds: int
+def _member_splits(
+    labels: LabeledPixels, samples_per_class: int | None, fraction: float, seed: int, patch_size: int, members: int
 ) -> Split:
-    """The paper's training pixels, and ``folds`` spatial folds of whole groups, one for each network.
+    """A spatial split for each network, drawn with the network's seed; ``train`` and ``validation`` their unions.
 
-    Network k validates on fold k and trains on the training pixels outside
-    it, so no patch it trains on overlaps one it validates on: the validation
-    pixels within ``patch_size - 1`` pixels of one of its N training pixels a
-    class are left out of its validation, or, when all pixels train
-    (``samples_per_class=None``), the training pixels that near its fold.
-    Each group validates one network: each network's choice of epoch is
-    honest, and so is their pooled (out-of-fold) validation.
+    Network k holds out its own groups and trains on N pixels a class drawn
+    outside them, as one network with its seed would: each network's
+    validation is honest for it, and the networks learn from different
+    pixels, which averages out the luck of one draw. ``test`` is what no
+    network trains or validates on.
     """
-    rows, cols, ids = labels.rows, labels.cols, labels.class_ids
-    gap = patch_size - 1
-    pool = _random_split(labels, samples_per_class, 0.0, seed).train  # the paper's training pixels for the seed
-    rng = np.random.default_rng([seed, folds])
-    members_of = {cid: m for cid, m in ((c, np.flatnonzero(ids == c)) for c in labels.classes.ids) if m.size}
-    holdout = _holdout_groups(labels, {cid: m.size // folds for cid, m in members_of.items()}, patch_size)
-    fold = np.full(len(labels), -1, dtype=np.int64)
-    classes: dict[int, dict[str, Any]] = {}
-    for cid, members in members_of.items():  # a loop over classes
-        mine, position = np.unique(holdout.groups[members], return_inverse=True)
-        if mine.size >= 2:
-            fold[members] = _fold_of_groups(holdout.sizes[mine], folds, rng)[position.reshape(-1)]
-        classes[cid] = _class_summary(labels, holdout, cid)
-    in_pool = np.zeros(len(labels), dtype=bool)
-    in_pool[pool] = True
-    notes: list[str] = []
-    parts: list[tuple[np.ndarray, np.ndarray]] = []
-    validated = np.zeros(len(labels), dtype=bool)
-    removed = np.zeros(len(labels), dtype=bool)
-    for k in range(folds):  # a loop over the networks
-        held = fold == k
-        # A class with all its training pixels in the fold keeps them: every network learns every class.
-        lacking = [cid for cid in members_of if not np.any(in_pool[members_of[cid]] & ~held[members_of[cid]])]
-        for cid in lacking:
-            held[members_of[cid]] = False
-        train, candidates = np.flatnonzero(in_pool & ~held), np.flatnonzero(held)
-        if samples_per_class is None:  # all pixels train: those next to the fold give way to its validation
-            near = near_pixels(rows[train], cols[train], rows[candidates], cols[candidates], gap)
-            removed[train[near]] = True
-            train, validation = train[~near], candidates
-        else:  # the few training pixels stay: the validation pixels next to them give way
-            near = near_pixels(rows[candidates], cols[candidates], rows[train], cols[train], gap)
-            removed[candidates[near]] = True
-            validation = candidates[~near]
-        validated[validation] = True
-        parts.append((train, validation))
-        if lacking:
-            names = ", ".join(repr(_name(labels, cid)) for cid in lacking)
-            notes.append(f"network {k + 1}: {names} kept in training (all the class's training pixels lie in its fold)")
-    for cid, members in members_of.items():
-        classes[cid]["held_out"] = int(np.unique(holdout.groups[members[validated[members]]]).size)
-        classes[cid]["validation_pixels"] = int(np.count_nonzero(validated[members]))
-        if not validated[members].any():
-            notes.append(
-                f"{_name(labels, cid)!r}: no part of it can be held out away from training; it is not validated"
-            )
+    parts = [
+        _spatial_split(labels, samples_per_class, fraction, member_seed(seed, k), patch_size) for k in range(members)
+    ]
     dtype = _index_dtype(labels)
+    trained = np.zeros(len(labels), dtype=bool)
+    validated = np.zeros(len(labels), dtype=bool)
+    for part in parts:
+        trained[part.train] = True
+        validated[part.validation] = True
+    first = parts[0].summary
+    members_of = {c["id"]: np.flatnonzero(labels.class_ids == c["id"]) for c in first["classes"]}
+    target = {cid: int(round(fraction * m.size)) for cid, m in members_of.items()}
+    groups = _holdout_groups(labels, target, patch_size).groups  # the groups every network held out from
+    classes = [
+        {
+            **c,
+            "held_out": int(np.unique(groups[m[validated[m]]]).size),  # by one network or more
+            "validation_pixels": int(np.count_nonzero(validated[m])),
+        }
+        for c, m in zip(first["classes"], members_of.values())
+    ]
     summary = {
         "method": "spatial",
-        "folds": folds,
+        "members": members,
         "patch_size": patch_size,
-        "gap": gap,
-        "removed_by_gap": int(np.count_nonzero(removed & ~validated & ~in_pool)),
-        "point_block_size": holdout.point_side,
-        "classes": list(classes.values()),
+        "gap": patch_size - 1,
+        "removed_by_gap": int(np.count_nonzero(~trained & ~validated)),
+        "point_block_size": first["point_block_size"],
+        "classes": classes,
     }
-    test: np.ndarray = np.flatnonzero(~in_pool & ~validated).astype(dtype)
+    notes = [f"network {k + 1}: {note}" for k, part in enumerate(parts) for note in part.notes]
     return Split(
-        pool.astype(dtype),
+        np.flatnonzero(trained).astype(dtype),
         np.flatnonzero(validated).astype(dtype),
-        test,
+        np.flatnonzero(~trained & ~validated).astype(dtype),
         method="spatial",
         summary=summary,
         notes=notes,
-        folds=[(t.astype(dtype), v.astype(dtype)) for t, v in parts],
+        folds=[(part.train, part.validation) for part in parts],
     )

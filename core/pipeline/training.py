@@ -35,6 +35,7 @@ from ..nn.symmetry import random_symmetries
 from ..progress import Progress, SilentProgress, SubProgress, check_canceled
 from ..requests import TrainingParameters
 from .report import TrainingHistory
+from .sampling import member_seed
 from .tiling import cut_block_patches, cut_patches, iter_batches, read_tile_features, tiles_holding
 
 __all__ = [
@@ -483,15 +484,6 @@ def fit_network(
     )
 
 
-#: Between the seeds of an ensemble's networks: the members of runs with nearby seeds share none.
-MEMBER_SEED_STEP = 7919
-
-
-def member_seed(seed: int, member: int) -> int:
-    """The seed of network ``member`` (0-based) of an ensemble trained with ``seed``; the first keeps it."""
-    return (seed + MEMBER_SEED_STEP * member) % 2**63
-
-
 def fit_ensemble(
     config: NetworkConfig,
     train_x: Patches | torch.Tensor,
@@ -529,6 +521,15 @@ def fit_ensemble(
     return FitResult(ensemble, fits[0].history, accuracy, predicted, sum(f.seconds for f in fits), best_epochs)
 
 
+def _probabilities(network: torch.nn.Module, x: Patches) -> torch.Tensor:
+    """(N, classes) softmax probabilities in eval mode on the CPU, in batches."""
+    network.eval()
+    with torch.no_grad():
+        return torch.cat(
+            [torch.softmax(network(x.take(torch.arange(b.start, b.stop)))[0], dim=1) for b in iter_batches(len(x), 256)]
+        )
+
+
 def fit_folds(
     config: NetworkConfig,
     train_x: Patches,
@@ -539,46 +540,50 @@ def fit_folds(
     params: TrainingParameters,
     progress: Progress | None = None,
 ) -> FitResult:
-    """One network a fold, averaged into one model; fold k holds the positions network k trains and validates on.
+    """One network a split, averaged into one model; split k holds the positions network k trains and validates on.
 
-    Each network keeps its own best epoch on its own fold. The accuracy and
-    predictions returned are out of fold: each validation pixel as predicted by
-    the network that did not train next to it, an honest estimate of one
-    network (the ensemble is usually a little better). A position no fold
-    validates on is predicted -1.
+    Each network keeps its epoch by its own validation. The accuracy and
+    predictions returned are out of split: each validation pixel as predicted
+    by the mean probabilities of the networks that validated on it, none of
+    which trained next to it; an honest estimate of a smaller ensemble. A
+    position no network validates on is predicted -1.
     """
     progress = progress or SilentProgress()
-    fits, predicted = [], np.full(len(val_x), -1, dtype=np.int64)
+    fits = []
     for member, (train_at, val_at) in enumerate(folds):
-        progress.info(f"network {member + 1} of {len(folds)} of the ensemble: fold {member + 1}")
+        progress.info(f"network {member + 1} of {len(folds)} of the ensemble, on its own split")
         part = SubProgress(progress, 100 * member / len(folds), 100 * (member + 1) / len(folds))
         member_params = replace(params, seed=member_seed(params.seed, member))
-        fit = fit_network(
-            config,
-            PatchSubset(train_x, train_at),
-            train_y[torch.from_numpy(np.asarray(train_at, dtype=np.int64))],
-            PatchSubset(val_x, val_at),
-            val_y[torch.from_numpy(np.asarray(val_at, dtype=np.int64))],
-            member_params,
-            part,
+        fits.append(
+            fit_network(
+                config,
+                PatchSubset(train_x, train_at),
+                train_y[torch.from_numpy(np.asarray(train_at, dtype=np.int64))],
+                PatchSubset(val_x, val_at),
+                val_y[torch.from_numpy(np.asarray(val_at, dtype=np.int64))],
+                member_params,
+                part,
+            )
         )
-        if len(val_at) and fit.validation_predictions is not None:
-            predicted[val_at] = fit.validation_predictions
-        fits.append(fit)
-    ensemble = Ensemble([cast(NCGLF2, fit.network) for fit in fits]).eval()
-    scored = predicted >= 0
+    votes = torch.zeros(len(val_x), config.num_classes)
+    for fit, (_, val_at) in zip(fits, folds):
+        if len(val_at):
+            votes[torch.from_numpy(np.asarray(val_at, dtype=np.int64))] += _probabilities(
+                fit.network, PatchSubset(val_x, val_at)
+            )
+    scored = (votes.sum(1) > 0).numpy()
+    predicted = np.where(scored, votes.argmax(1).numpy(), -1)
     accuracy = float((predicted[scored] == val_y.numpy()[scored]).mean()) if scored.any() else None
     if accuracy is not None:
         progress.info(
-            f"ensemble of {len(folds)}: out-of-fold validation accuracy {100 * accuracy:.1f} % "
-            f"(each network on its fold: {', '.join(f'{100 * (f.best_validation_accuracy or 0):.1f}' for f in fits)} %)"
+            f"ensemble of {len(folds)}: validation accuracy {100 * accuracy:.1f} % out of split "
+            f"(each network on its own: {', '.join(f'{100 * (f.best_validation_accuracy or 0):.1f}' for f in fits)} %)"
         )
-    best_epochs = [fit.history.best_epoch for fit in fits]
     return FitResult(
-        ensemble,
+        Ensemble([cast(NCGLF2, fit.network) for fit in fits]).eval(),
         fits[0].history,
         accuracy,
         predicted if accuracy is not None else None,
         sum(f.seconds for f in fits),
-        best_epochs,
+        [fit.history.best_epoch for fit in fits],
     )

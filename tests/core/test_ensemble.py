@@ -18,7 +18,8 @@ from ncglf2.core.nn.ensemble import Ensemble
 from ncglf2.core.nn.model import NCGLF2, NetworkConfig
 from ncglf2.core.nn.preprocessing import Preprocessing
 from ncglf2.core.pipeline.inference import predict_patches
-from ncglf2.core.pipeline.training import TensorPatches, fit_ensemble, fit_folds, fit_network, member_seed
+from ncglf2.core.pipeline.sampling import member_seed
+from ncglf2.core.pipeline.training import TensorPatches, fit_ensemble, fit_folds, fit_network
 from ncglf2.core.requests import MAX_MEMBERS, TrainingParameters
 
 CONFIG = NetworkConfig(num_classes=3, patch_size=5, hsi_channels=4, lidar_channels=1, width=8, depth=1, heads=2)
@@ -138,21 +139,21 @@ def test_the_ensembles_first_network_is_the_single_network_of_its_seed():
     assert both.best_validation_accuracy == pytest.approx(float((expected == val_y.numpy()).mean()))
 
 
-def test_folds_validate_each_pixel_with_the_network_that_did_not_train_on_it():
+def test_an_ensembles_validation_is_the_mean_of_the_networks_that_validated_each_pixel():
     x, y = _data(60, 0)
     val_x, val_y = _data(30, 1)
-    folds = [(np.arange(0, 40), np.arange(0, 12)), (np.arange(20, 60), np.arange(12, 30))]
+    splits = [(np.arange(0, 40), np.arange(0, 18)), (np.arange(20, 60), np.arange(12, 30))]  # 12-17: both
     params = TrainingParameters(protocol="paper", epochs=3, batch_size=16, seed=2, members=2, **SIZES)
-    fit = fit_folds(CONFIG, TensorPatches(x), y, TensorPatches(val_x), val_y, folds, params)
+    fit = fit_folds(CONFIG, TensorPatches(x), y, TensorPatches(val_x), val_y, splits, params)
     assert isinstance(fit.network, Ensemble) and len(fit.best_epochs) == 2
-    first = fit_network(CONFIG, x[:40], y[:40], val_x[:12], val_y[:12], params)  # network 1 alone, seed kept
+    first = fit_network(CONFIG, x[:40], y[:40], val_x[:18], val_y[:18], params)  # network 1 alone, seed kept
     assert all(torch.equal(first.network.state_dict()[k], v) for k, v in fit.network.members[0].state_dict().items())
-    assert fit.validation_predictions is not None
     with torch.no_grad():
-        for member, (_, at) in zip(fit.network.members, folds):
-            expected = predict_patches(member, val_x[at]).argmax(1).numpy()
-            assert np.array_equal(fit.validation_predictions[at], expected)
-    assert fit.best_validation_accuracy == pytest.approx(float((fit.validation_predictions == val_y.numpy()).mean()))
+        one, two = (predict_patches(m, val_x) for m in fit.network.members)
+    expected = torch.cat([one[:12], one[12:18] + two[12:18], two[18:]]).argmax(1).numpy()
+    assert fit.validation_predictions is not None
+    assert np.array_equal(fit.validation_predictions, expected)
+    assert fit.best_validation_accuracy == pytest.approx(float((expected == val_y.numpy()).mean()))
 
 
 def test_the_networks_of_nearby_seeds_never_share_a_seed():

@@ -21,7 +21,7 @@ from ncglf2.core.io.grid import raster_grid
 from ncglf2.core.io.labels import ClassTable, LabeledPixels, read_labels
 from ncglf2.core.io.model_file import load_model
 from ncglf2.core.jobs import train
-from ncglf2.core.pipeline.sampling import Split, split_samples, validate_label_counts
+from ncglf2.core.pipeline.sampling import Split, member_seed, split_samples, validate_label_counts
 from ncglf2.core.pipeline.spatial import connected_regions, near_pixels
 from ncglf2.core.requests import TrainRequest
 
@@ -436,44 +436,46 @@ def test_an_ogr_layer_with_points_and_polygons_groups_each_kind(tmp_path):
     assert {by_pixel[(r, c)] for r in range(2) for c in range(20, 22)} == {3}
 
 
-# ---------------------------------------------------------------- one fold a network of an ensemble
+# ---------------------------------------------------------------- one split a network of an ensemble
 
 
-def assert_folds_apart(labels: LabeledPixels, split: Split, patch_size: int, folds: int, samples: int | None) -> None:
-    """Each network's training pixels keep ``patch_size`` from its validation; the folds share no pixel."""
-    assert split.folds is not None and len(split.folds) == folds and split.summary["folds"] == folds
-    paper = split_samples(labels, samples, 0.0, 0, method="random")  # the paper's pixels of seed 0
-    assert np.array_equal(split.train, paper.train)
-    trained = np.zeros(len(labels), dtype=np.int64)
-    validated = np.zeros(len(labels), dtype=np.int64)
-    classes = set(np.unique(labels.class_ids).tolist())
-    for train_at, validation_at in split.folds:
-        assert np.isin(train_at, split.train).all() and np.isin(validation_at, split.validation).all()
-        assert set(np.unique(labels.class_ids[train_at]).tolist()) == classes  # every network learns every class
+def assert_members_apart(labels: LabeledPixels, split: Split, patch_size: int, members: int, **options) -> None:
+    """Network k's split is the spatial split of its seed; the unions and the rest make up the labels."""
+    assert split.folds is not None and len(split.folds) == members and split.summary["members"] == members
+    for k, (train_at, validation_at) in enumerate(split.folds):
+        alone = split_samples(
+            labels,
+            seed=member_seed(options["seed"], k),
+            patch_size=patch_size,
+            **{n: v for n, v in options.items() if n != "seed"},
+        )
+        assert np.array_equal(train_at, alone.train) and np.array_equal(validation_at, alone.validation)
         if validation_at.size:
             assert chebyshev_gaps(labels, validation_at, train_at).min() >= patch_size
-        trained[train_at] += 1
-        validated[validation_at] += 1
-    assert validated.max() == 1 and np.array_equal(np.flatnonzero(validated), split.validation)
-    if samples is not None:
-        assert trained[split.train].min() >= folds - 1  # a training pixel sits out one network at most
-    rest = np.setdiff1d(np.arange(len(labels)), np.union1d(split.train, split.validation))
+    trained = np.unique(np.concatenate([t for t, _ in split.folds]))
+    validated = np.unique(np.concatenate([v for _, v in split.folds]))
+    assert np.array_equal(split.train, trained) and np.array_equal(split.validation, validated)
+    rest = np.setdiff1d(np.arange(len(labels)), np.union1d(trained, validated))
     assert np.array_equal(split.test, rest)
 
 
-def test_an_ensembles_folds_hold_out_whole_polygons_apart_from_each_networks_training(polygon_labels):
+def test_each_network_of_an_ensemble_gets_the_spatial_split_of_its_own_seed(polygon_labels):
     labels, _ = polygon_labels
-    split = split_samples(labels, 10, 0.2, 0, patch_size=5, folds=3)
-    assert_folds_apart(labels, split, 5, 3, 10)
-    for train_at, validation_at in split.folds:
-        assert not np.isin(labels.groups[validation_at], labels.groups[train_at]).any()  # a polygon is whole
-    validated = {c["id"]: c for c in split.summary["classes"]}
-    assert all(c["held_out"] >= 2 for c in validated.values())  # every class validates on several polygons
-    again = split_samples(labels, 10, 0.2, 0, patch_size=5, folds=3)
+    options = {"samples_per_class": 10, "validation_fraction": 0.2, "seed": 3}
+    split = split_samples(labels, patch_size=5, folds=3, **options)
+    assert_members_apart(labels, split, 5, 3, **options)
+    held = [set(labels.groups[v].tolist()) for _, v in split.folds]
+    assert held[0] != held[1] and held[1] != held[2]  # the networks hold out different polygons
+    assert split.train.size > 3 * 10  # and learn from more pixels together than one network
+    for c in split.summary["classes"]:
+        mine = labels.class_ids[split.validation] == c["id"]
+        assert c["validation_pixels"] == int(np.count_nonzero(mine))
+        assert c["held_out"] == np.unique(labels.groups[split.validation[mine]]).size
+    again = split_samples(labels, patch_size=5, folds=3, **options)
     assert all(np.array_equal(a, b) for fold, other in zip(split.folds, again.folds) for a, b in zip(fold, other))
 
 
-def test_an_ensembles_folds_on_points_and_rasters_stay_apart(tmp_path):
+def test_an_ensembles_splits_on_points_and_rasters_stay_apart(tmp_path):
     rng = np.random.default_rng(5)
     features = []
     for row, col in rng.uniform([0, 0], [HEIGHT, WIDTH], (25, 2)):
@@ -481,28 +483,30 @@ def test_an_ensembles_folds_on_points_and_rasters_stay_apart(tmp_path):
             r, c = float(np.clip(row + dr, 0, HEIGHT - 0.5)), float(np.clip(col + dc, 0, WIDTH - 0.5))
             features.append((point_wkt(c, r), {"class": 1 + int(c * 3 // WIDTH)}))
     points = read_labels(write_vector(tmp_path / "points.gpkg", features), grid(tmp_path), class_field="class")
-    assert_folds_apart(points, split_samples(points, 15, 0.2, 0, patch_size=5, folds=4), 5, 4, 15)
+    options = {"samples_per_class": 15, "validation_fraction": 0.2, "seed": 0}
+    assert_members_apart(points, split_samples(points, patch_size=5, folds=4, **options), 5, 4, **options)
     image = np.ones((HEIGHT, WIDTH), dtype=np.uint8)
-    image[:, WIDTH // 2 :] = 2  # one region a class: cut into blocks, dealt into the folds
+    image[:, WIDTH // 2 :] = 2
     dense = read_labels(write_raster(tmp_path / "dense.tif", image), grid(tmp_path))
-    split = split_samples(dense, None, 0.15, 0, patch_size=5, folds=3)
-    assert_folds_apart(dense, split, 5, 3, None)
+    options = {"samples_per_class": None, "validation_fraction": 0.15, "seed": 1}
+    split = split_samples(dense, patch_size=5, folds=2, **options)
+    assert_members_apart(dense, split, 5, 2, **options)
     assert all(c["groups"] == "regions cut into blocks" for c in split.summary["classes"])
-    assert all(1200 <= v.size <= 2000 for _, v in split.folds)  # about a third of the 4800 pixels
-    assert all(t.size < 4800 - v.size for t, v in split.folds)  # less the gap around the fold
 
 
-def test_a_class_whose_training_pixels_all_lie_in_one_fold_keeps_them_for_that_network(tmp_path):
-    features = [(box_wkt(2 + 6 * i, 2, 6 + 6 * i, 6), {"class": 1}) for i in range(6)]
-    features += [(box_wkt(2, 30, 4, 32), {"class": 2}), (box_wkt(40, 30, 42, 32), {"class": 2})]  # 4 pixels each
+def test_an_ensembles_notes_say_which_network_they_are_about(tmp_path):
+    features = [
+        (box_wkt(0, 0, 10, 3), {"class": 1}),
+        (box_wkt(30, 0, 34, 3), {"class": 1}),
+        (box_wkt(35, 0, 37, 2), {"class": 3}),
+    ]
     labels = read_labels(write_vector(tmp_path / "l.gpkg", features), grid(tmp_path), class_field="class")
-    split = split_samples(labels, 1, 0.15, 0, patch_size=5, folds=2)  # class 2's one pixel: in one of its polygons
-    assert_folds_apart(labels, split, 5, 2, 1)
-    for name in ("'class 1'", "'class 2'"):  # one pixel a class: each sits in the fold of one network
-        assert len([note for note in split.notes if name in note and "kept in training" in note]) == 1
+    split = split_samples(labels, samples_per_class=20, validation_fraction=0.15, seed=0, patch_size=5, folds=2)
+    assert any(note.startswith("network 1: 'class 3': only 0 of its 4 labelled pixels") for note in split.notes)
+    assert any(note.startswith("network 2: ") for note in split.notes)
 
 
-def test_training_an_ensemble_validates_each_network_on_its_fold_and_reports_out_of_fold(tmp_path):
+def test_training_an_ensemble_validates_each_network_on_its_split_and_reports_out_of_split(tmp_path):
     scene = build_tiny_scene(tmp_path)
     log = Log()
     outcome = train(
@@ -518,10 +522,11 @@ def test_training_an_ensemble_validates_each_network_on_its_fold_and_reports_out
     )
     bundle = load_model(str(tmp_path / "m.ncglf2"))
     split = bundle.provenance["split"]
-    assert split["method"] == "spatial" and split["folds"] == 2 and len(bundle.provenance["best_epochs"]) == 2
+    assert split["method"] == "spatial" and split["members"] == 2 and len(bundle.provenance["best_epochs"]) == 2
     assert outcome.validation is not None
     assert outcome.validation.n == outcome.validation_pixels == sum(c["validation_pixels"] for c in split["classes"])
-    assert outcome.train_pixels == 60  # the paper's 20 pixels a class, shared by the networks
-    assert any(line.startswith("spatial validation in 2 folds, one a network (class 1: ") for line in log.lines)
-    assert any(line.startswith("ensemble of 2: out-of-fold validation accuracy ") for line in log.lines)
-    assert "<h2>Validation split</h2><p>Spatial, in 2 folds:" in (tmp_path / "train.html").read_text()
+    assert outcome.train_pixels > 60  # 20 pixels a class for each network, drawn apart
+    assert bundle.training_pixels is not None and bundle.training_pixels.rows.size == outcome.train_pixels
+    assert any(line.startswith("spatial validation split for each of the 2 networks (class 1: ") for line in log.lines)
+    assert any(line.startswith("ensemble of 2: validation accuracy ") for line in log.lines)
+    assert "<h2>Validation split</h2><p>Spatial, one split a network:" in (tmp_path / "train.html").read_text()
