@@ -59,7 +59,7 @@ DEFAULT_MAX_FIT_PIXELS = 4_000_000
 REFERENCE_PCA_COMPONENTS = 40
 
 #: Training protocols: "paper" is the published one exactly; "robust" adds what makes a model independent of luck;
-#: "ensemble" is the paper's training for 3 networks, each validated on its own spatial fold, the last epoch kept.
+#: "ensemble" is the paper's training for 3 networks, each on its own spatial split, the last epoch kept.
 PROTOCOLS = ("robust", "paper", "ensemble")
 #: Which weights are kept: the best validation's (the paper's) or the last epoch's (validation only reports).
 KEEPS = ("best", "last")

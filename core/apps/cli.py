@@ -70,7 +70,7 @@ def _add_protocol(parser: argparse.ArgumentParser) -> None:
         choices=PROTOCOLS,
         default=PAPER.protocol,
         help=f"robust: symmetries, label smoothing, weight average, cosine schedule; paper: the published protocol "
-        f"exactly; ensemble: 3 networks of 50 epochs, each validated on its own spatial fold, the last epoch kept "
+        f"exactly; ensemble: 3 networks of 50 epochs, each on its own spatial split, the last epoch kept "
         f"(default {PAPER.protocol})",
     )
     group.add_argument(
@@ -104,7 +104,7 @@ def _add_protocol(parser: argparse.ArgumentParser) -> None:
         type=int,
         metavar="K",
         help="train K networks from different seeds, their class probabilities averaged (K times the time); with "
-        "the spatial split each network validates on its own fold of the labels and trains on the rest",
+        "the spatial split each network draws its own split with its own seed",
     )
 
 

@@ -224,7 +224,7 @@ class TrainAlgorithm(NCGLF2Algorithm):
                 options=[
                     self.tr("robust (symmetries, label smoothing, weight average, cosine schedule, spatial split)"),
                     self.tr("paper (the published protocol exactly)"),
-                    self.tr("ensemble (3 networks of 50 epochs, each validated on its own spatial fold)"),
+                    self.tr("ensemble (3 networks of 50 epochs, each on its own spatial split)"),
                 ],
                 defaultValue=PROTOCOLS.index(PAPER.protocol),
             ),
@@ -232,10 +232,10 @@ class TrainAlgorithm(NCGLF2Algorithm):
             "smoothed, the weights kept are an exponential moving average, the learning rate follows a cosine "
             "after a warm-up, batches are class-balanced and validation is spatial: accuracy that depends far "
             "less on the seed. Paper: the published protocol exactly, for comparisons. Ensemble: the paper's "
-            "training for 3 networks of 50 epochs in one model file, their probabilities averaged; the labelled "
-            "polygons, regions or blocks are dealt into 3 folds, each network validates on its own fold and "
-            "trains on the training pixels outside it, the last epoch is kept, and the validation accuracy "
-            "reported is out of fold.",
+            "training for 3 networks of 50 epochs in one model file, their probabilities averaged; each network "
+            "holds out its own polygons, regions or blocks (a spatial split drawn with its own seed) and trains "
+            "on the training samples per class outside them, the last epoch is kept, and the validation "
+            "accuracy reported is that of the networks on the pixels they held out.",
             advanced=True,
         )
         self.add(
