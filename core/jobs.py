@@ -30,7 +30,7 @@ from .pipeline.metrics import Assessment, AwayFromTraining
 from .pipeline.preprocess import fit_preprocessing
 from .pipeline.report import TrainingHistory, describe_spatial_split, validation_warnings
 from .pipeline.sampling import Split, split_samples
-from .pipeline.training import PatchCache, build_patch_cache, fit_ensemble, fit_folds
+from .pipeline.training import PatchCache, build_patch_cache, fit_ensemble, fit_own_splits
 from .progress import Progress, SilentProgress, SubProgress
 from .requests import (
     REFERENCE_PCA_COMPONENTS,
@@ -164,7 +164,7 @@ class _TrainingData:
     val_ids: np.ndarray
     val_y: torch.Tensor
     train_pixels: tuple[np.ndarray, np.ndarray]  # (rows, cols) of the training pixels on the HSI's grid
-    folds: list[tuple[np.ndarray, np.ndarray]] | None = None  # each network's positions in train_x and val_x
+    networks: list[tuple[np.ndarray, np.ndarray]] | None = None  # each network's positions in train_x and val_x
 
 
 def _prepare_training(request: TrainRequest, stack, caches: ExitStack, progress: Progress) -> _TrainingData:
@@ -179,7 +179,7 @@ def _prepare_training(request: TrainRequest, stack, caches: ExitStack, progress:
         separate_validation=validation_labels is not None,
         method=params.validation_split,
         patch_size=params.patch_size,
-        folds=params.members or 1,
+        networks=params.members or 1,
     )
     for note in split.notes:
         progress.info(f"warning: {note}")
@@ -228,13 +228,13 @@ def _prepare_training(request: TrainRequest, stack, caches: ExitStack, progress:
     val_y = torch.from_numpy(class_indices(val_ids, model_ids))
     train_pixels = (labels.rows[split.train], labels.cols[split.train])
     # Each network's fold as positions in the training and validation caches (all index arrays are sorted).
-    folds = (
-        [(np.searchsorted(split.train, t), np.searchsorted(split.validation, v)) for t, v in split.folds]
-        if split.folds is not None and validation_labels is None
+    networks = (
+        [(np.searchsorted(split.train, t), np.searchsorted(split.validation, v)) for t, v in split.networks]
+        if split.networks is not None and validation_labels is None
         else None
     )
     return _TrainingData(
-        split, model_ids, names, colors, preprocessing, train_x, train_y, val_x, val_ids, val_y, train_pixels, folds
+        split, model_ids, names, colors, preprocessing, train_x, train_y, val_x, val_ids, val_y, train_pixels, networks
     )
 
 
@@ -280,15 +280,17 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainOutco
         networks = f"{params.members} networks of " if params.members and params.members > 1 else ""
         progress.info(f"training {networks}{params.epochs} epochs on {describe_device(params.device)}")
         part = SubProgress(progress, 15, 99)
-        if data.folds is not None:
-            fit = fit_folds(config, data.train_x, data.train_y, data.val_x, data.val_y, data.folds, params, part)
+        if data.networks is not None:
+            fit = fit_own_splits(
+                config, data.train_x, data.train_y, data.val_x, data.val_y, data.networks, params, part
+            )
         else:
             fit = fit_ensemble(config, data.train_x, data.train_y, data.val_x, data.val_y, params, part)
 
     model_ids, names, colors, split, val_ids = data.model_ids, data.names, data.colors, data.split, data.val_ids
     validation = None
     if val_ids.size and fit.validation_predictions is not None:
-        # The best epoch's own predictions: the network that was kept, on the same patches (out of fold for folds).
+        # The best epoch's own predictions: the network that was kept, on the same patches (out of split for an ensemble's own splits).
         scored = fit.validation_predictions >= 0
         predicted_ids = np.asarray(model_ids)[fit.validation_predictions[scored]]
         validation = assess_arrays(val_ids[scored], predicted_ids, model_ids, names)

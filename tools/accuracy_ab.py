@@ -75,21 +75,6 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
         False,
     ),
     "ensemble": ({"protocol": "ensemble", "epochs": 50}, False),
-    "folds3x50-last": ({"protocol": "paper", "members": 3, "epochs": 50, "keep": "last"}, False),
-    "folds3x50-last+augment": (
-        {"protocol": "paper", "members": 3, "epochs": 50, "keep": "last", "augment": True},
-        False,
-    ),
-    "folds3x75-last": ({"protocol": "paper", "members": 3, "epochs": 75, "keep": "last"}, False),
-    "all-folds3x30-last": (
-        {"protocol": "paper", "members": 3, "epochs": 30, "keep": "last", "samples_per_class": None},
-        False,
-    ),
-    "folds4x50-last": ({"protocol": "paper", "members": 4, "epochs": 50, "keep": "last"}, False),
-    "ensemble3x50-random-last": (
-        {"protocol": "paper", "members": 3, "epochs": 50, "validation_split": "random", "keep": "last"},
-        False,
-    ),
     "robust-plain": ({"protocol": "robust", "balanced_batches": False, "label_smoothing": 0.0}, False),
     "paper+all": ({"protocol": "paper", "samples_per_class": None}, False),
     "robust-all": (

@@ -54,7 +54,7 @@ class _HoldoutGroups:
 class Split:
     """Indices into a :class:`LabeledPixels`' arrays (int32 unless there are more than 2^31 pixels).
 
-    With ``folds``, ``train`` and ``validation`` are the unions of the
+    With ``networks``, ``train`` and ``validation`` are the unions of the
     networks' own and may share pixels: a pixel one network validates on,
     another may train on.
 
@@ -69,7 +69,7 @@ class Split:
     summary: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     #: For an ensemble's spatial splits: (training, validation) indices of each network; None for one split.
-    folds: list[tuple[np.ndarray, np.ndarray]] | None = None
+    networks: list[tuple[np.ndarray, np.ndarray]] | None = None
 
 
 def validate_label_counts(labels) -> None:
@@ -129,7 +129,7 @@ def split_samples(
     *,
     method: str = VALIDATION_SPLITS[0],
     patch_size: int = 11,
-    folds: int = 1,
+    networks: int = 1,
 ) -> Split:
     """Split labelled pixels per class.
 
@@ -137,7 +137,7 @@ def split_samples(
     validation share. With ``separate_validation`` the validation comes from
     another layer, so here everything not trained on is test, whatever the
     ``method``. ``patch_size`` sets the spatial split's gap and smallest block.
-    ``folds`` above 1 (the networks of an ensemble) draws a spatial split for
+    ``networks`` above 1 (an ensemble's) draws a spatial split for
     each network, with the network's seed.
     """
     if samples_per_class is not None and samples_per_class < 1:
@@ -157,8 +157,8 @@ def split_samples(
         split = _random_split(labels, samples_per_class, validation_fraction, seed)
         split.summary = {"method": "random"}
         return split
-    if folds > 1:
-        return _member_splits(labels, samples_per_class, validation_fraction, seed, patch_size, folds)
+    if networks > 1:
+        return _member_splits(labels, samples_per_class, validation_fraction, seed, patch_size, networks)
     return _spatial_split(labels, samples_per_class, validation_fraction, seed, patch_size)
 
 
@@ -447,5 +447,5 @@ def _member_splits(
         method="spatial",
         summary=summary,
         notes=notes,
-        folds=[(part.train, part.validation) for part in parts],
+        networks=[(part.train, part.validation) for part in parts],
     )

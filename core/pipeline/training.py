@@ -48,7 +48,7 @@ __all__ = [
     "build_patch_cache",
     "fit_network",
     "fit_ensemble",
-    "fit_folds",
+    "fit_own_splits",
     "PatchSubset",
     "member_seed",
     "warm_ema",
@@ -530,13 +530,13 @@ def _probabilities(network: torch.nn.Module, x: Patches) -> torch.Tensor:
         )
 
 
-def fit_folds(
+def fit_own_splits(
     config: NetworkConfig,
     train_x: Patches,
     train_y: torch.Tensor,
     val_x: Patches,
     val_y: torch.Tensor,
-    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    splits: Sequence[tuple[np.ndarray, np.ndarray]],
     params: TrainingParameters,
     progress: Progress | None = None,
 ) -> FitResult:
@@ -550,9 +550,9 @@ def fit_folds(
     """
     progress = progress or SilentProgress()
     fits = []
-    for member, (train_at, val_at) in enumerate(folds):
-        progress.info(f"network {member + 1} of {len(folds)} of the ensemble, on its own split")
-        part = SubProgress(progress, 100 * member / len(folds), 100 * (member + 1) / len(folds))
+    for member, (train_at, val_at) in enumerate(splits):
+        progress.info(f"network {member + 1} of {len(splits)} of the ensemble, on its own split")
+        part = SubProgress(progress, 100 * member / len(splits), 100 * (member + 1) / len(splits))
         member_params = replace(params, seed=member_seed(params.seed, member))
         fits.append(
             fit_network(
@@ -566,7 +566,7 @@ def fit_folds(
             )
         )
     votes = torch.zeros(len(val_x), config.num_classes)
-    for fit, (_, val_at) in zip(fits, folds):
+    for fit, (_, val_at) in zip(fits, splits):
         if len(val_at):
             votes[torch.from_numpy(np.asarray(val_at, dtype=np.int64))] += _probabilities(
                 fit.network, PatchSubset(val_x, val_at)
@@ -576,7 +576,7 @@ def fit_folds(
     accuracy = float((predicted[scored] == val_y.numpy()[scored]).mean()) if scored.any() else None
     if accuracy is not None:
         progress.info(
-            f"ensemble of {len(folds)}: validation accuracy {100 * accuracy:.1f} % out of split "
+            f"ensemble of {len(splits)}: validation accuracy {100 * accuracy:.1f} % out of split "
             f"(each network on its own: {', '.join(f'{100 * (f.best_validation_accuracy or 0):.1f}' for f in fits)} %)"
         )
     return FitResult(

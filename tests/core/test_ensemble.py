@@ -19,7 +19,7 @@ from ncglf2.core.nn.model import NCGLF2, NetworkConfig
 from ncglf2.core.nn.preprocessing import Preprocessing
 from ncglf2.core.pipeline.inference import predict_patches
 from ncglf2.core.pipeline.sampling import member_seed
-from ncglf2.core.pipeline.training import TensorPatches, fit_ensemble, fit_folds, fit_network
+from ncglf2.core.pipeline.training import TensorPatches, fit_ensemble, fit_network, fit_own_splits
 from ncglf2.core.requests import MAX_MEMBERS, TrainingParameters
 
 CONFIG = NetworkConfig(num_classes=3, patch_size=5, hsi_channels=4, lidar_channels=1, width=8, depth=1, heads=2)
@@ -144,7 +144,7 @@ def test_an_ensembles_validation_is_the_mean_of_the_networks_that_validated_each
     val_x, val_y = _data(30, 1)
     splits = [(np.arange(0, 40), np.arange(0, 18)), (np.arange(20, 60), np.arange(12, 30))]  # 12-17: both
     params = TrainingParameters(protocol="paper", epochs=3, batch_size=16, seed=2, members=2, **SIZES)
-    fit = fit_folds(CONFIG, TensorPatches(x), y, TensorPatches(val_x), val_y, splits, params)
+    fit = fit_own_splits(CONFIG, TensorPatches(x), y, TensorPatches(val_x), val_y, splits, params)
     assert isinstance(fit.network, Ensemble) and len(fit.best_epochs) == 2
     first = fit_network(CONFIG, x[:40], y[:40], val_x[:18], val_y[:18], params)  # network 1 alone, seed kept
     assert all(torch.equal(first.network.state_dict()[k], v) for k, v in fit.network.members[0].state_dict().items())

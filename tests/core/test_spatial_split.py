@@ -441,8 +441,8 @@ def test_an_ogr_layer_with_points_and_polygons_groups_each_kind(tmp_path):
 
 def assert_members_apart(labels: LabeledPixels, split: Split, patch_size: int, members: int, **options) -> None:
     """Network k's split is the spatial split of its seed; the unions and the rest make up the labels."""
-    assert split.folds is not None and len(split.folds) == members and split.summary["members"] == members
-    for k, (train_at, validation_at) in enumerate(split.folds):
+    assert split.networks is not None and len(split.networks) == members and split.summary["members"] == members
+    for k, (train_at, validation_at) in enumerate(split.networks):
         alone = split_samples(
             labels,
             seed=member_seed(options["seed"], k),
@@ -452,8 +452,8 @@ def assert_members_apart(labels: LabeledPixels, split: Split, patch_size: int, m
         assert np.array_equal(train_at, alone.train) and np.array_equal(validation_at, alone.validation)
         if validation_at.size:
             assert chebyshev_gaps(labels, validation_at, train_at).min() >= patch_size
-    trained = np.unique(np.concatenate([t for t, _ in split.folds]))
-    validated = np.unique(np.concatenate([v for _, v in split.folds]))
+    trained = np.unique(np.concatenate([t for t, _ in split.networks]))
+    validated = np.unique(np.concatenate([v for _, v in split.networks]))
     assert np.array_equal(split.train, trained) and np.array_equal(split.validation, validated)
     rest = np.setdiff1d(np.arange(len(labels)), np.union1d(trained, validated))
     assert np.array_equal(split.test, rest)
@@ -462,17 +462,17 @@ def assert_members_apart(labels: LabeledPixels, split: Split, patch_size: int, m
 def test_each_network_of_an_ensemble_gets_the_spatial_split_of_its_own_seed(polygon_labels):
     labels, _ = polygon_labels
     options = {"samples_per_class": 10, "validation_fraction": 0.2, "seed": 3}
-    split = split_samples(labels, patch_size=5, folds=3, **options)
+    split = split_samples(labels, patch_size=5, networks=3, **options)
     assert_members_apart(labels, split, 5, 3, **options)
-    held = [set(labels.groups[v].tolist()) for _, v in split.folds]
+    held = [set(labels.groups[v].tolist()) for _, v in split.networks]
     assert held[0] != held[1] and held[1] != held[2]  # the networks hold out different polygons
     assert split.train.size > 3 * 10  # and learn from more pixels together than one network
     for c in split.summary["classes"]:
         mine = labels.class_ids[split.validation] == c["id"]
         assert c["validation_pixels"] == int(np.count_nonzero(mine))
         assert c["held_out"] == np.unique(labels.groups[split.validation[mine]]).size
-    again = split_samples(labels, patch_size=5, folds=3, **options)
-    assert all(np.array_equal(a, b) for fold, other in zip(split.folds, again.folds) for a, b in zip(fold, other))
+    again = split_samples(labels, patch_size=5, networks=3, **options)
+    assert all(np.array_equal(a, b) for fold, other in zip(split.networks, again.networks) for a, b in zip(fold, other))
 
 
 def test_an_ensembles_splits_on_points_and_rasters_stay_apart(tmp_path):
@@ -484,12 +484,12 @@ def test_an_ensembles_splits_on_points_and_rasters_stay_apart(tmp_path):
             features.append((point_wkt(c, r), {"class": 1 + int(c * 3 // WIDTH)}))
     points = read_labels(write_vector(tmp_path / "points.gpkg", features), grid(tmp_path), class_field="class")
     options = {"samples_per_class": 15, "validation_fraction": 0.2, "seed": 0}
-    assert_members_apart(points, split_samples(points, patch_size=5, folds=4, **options), 5, 4, **options)
+    assert_members_apart(points, split_samples(points, patch_size=5, networks=4, **options), 5, 4, **options)
     image = np.ones((HEIGHT, WIDTH), dtype=np.uint8)
     image[:, WIDTH // 2 :] = 2
     dense = read_labels(write_raster(tmp_path / "dense.tif", image), grid(tmp_path))
     options = {"samples_per_class": None, "validation_fraction": 0.15, "seed": 1}
-    split = split_samples(dense, patch_size=5, folds=2, **options)
+    split = split_samples(dense, patch_size=5, networks=2, **options)
     assert_members_apart(dense, split, 5, 2, **options)
     assert all(c["groups"] == "regions cut into blocks" for c in split.summary["classes"])
 
@@ -501,7 +501,7 @@ def test_an_ensembles_notes_say_which_network_they_are_about(tmp_path):
         (box_wkt(35, 0, 37, 2), {"class": 3}),
     ]
     labels = read_labels(write_vector(tmp_path / "l.gpkg", features), grid(tmp_path), class_field="class")
-    split = split_samples(labels, samples_per_class=20, validation_fraction=0.15, seed=0, patch_size=5, folds=2)
+    split = split_samples(labels, samples_per_class=20, validation_fraction=0.15, seed=0, patch_size=5, networks=2)
     assert any(note.startswith("network 1: 'class 3': only 0 of its 4 labelled pixels") for note in split.notes)
     assert any(note.startswith("network 2: ") for note in split.notes)
 
