@@ -568,7 +568,7 @@
     </message>
     <message>
       <location filename="ncglf2_qgis/algorithms/train.py" />
-      <source>How many times each network sees every training sample; 0 takes the protocol's choice. More epochs take longer; the best epoch on the validation samples is kept.</source>
+      <source>How many times each network sees every training sample; 0 takes the protocol's choice. More epochs take longer; the best epoch on the validation samples is kept (the last one with the ensemble protocol).</source>
       <translation type="unfinished" />
     </message>
     <message>
@@ -618,7 +618,7 @@
     </message>
     <message>
       <location filename="ncglf2_qgis/algorithms/train.py" />
-      <source>Robust: every training patch is shown under a random one of its 8 turns and mirrors, targets are smoothed, the weights kept are an exponential moving average, the learning rate follows a cosine after a warm-up, batches are class-balanced and validation is spatial: accuracy that depends far less on the seed. Paper: the published protocol exactly, for comparisons.</source>
+      <source>Robust: every training patch is shown under a random one of its 8 turns and mirrors, targets are smoothed, the weights kept are an exponential moving average, the learning rate follows a cosine after a warm-up, batches are class-balanced and validation is spatial: accuracy that depends far less on the seed. Paper: the published protocol exactly, for comparisons. Ensemble: the paper's training for 3 networks of 50 epochs in one model file, their probabilities averaged; each network holds out its own polygons, regions or blocks (a spatial split drawn with its own seed) and trains on the training samples per class outside them, the last epoch is kept, and the validation accuracy reported is that of the networks on the pixels they held out.</source>
       <translation type="unfinished" />
     </message>
     <message>
@@ -634,6 +634,11 @@
     <message>
       <location filename="ncglf2_qgis/algorithms/train.py" />
       <source>paper (the published protocol exactly)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="ncglf2_qgis/algorithms/train.py" />
+      <source>ensemble (3 networks of 50 epochs, each on its own spatial split)</source>
       <translation type="unfinished" />
     </message>
     <message>
@@ -1068,7 +1073,7 @@
     </message>
     <message>
       <location filename="resources/ncglf2_dialog.ui" />
-      <source>Robust: each patch under random turns and mirrors, label smoothing, an average of the weights, a cosine schedule, balanced batches and the spatial split. Paper: the published protocol exactly.</source>
+      <source>Robust: each patch under random turns and mirrors, label smoothing, an average of the weights, a cosine schedule, balanced batches and the spatial split. Paper: the published protocol exactly. Ensemble: 3 networks of 50 epochs, each on its own spatial split of the labels, the last epoch kept.</source>
       <translation type="unfinished" />
     </message>
     <message>
@@ -1079,6 +1084,11 @@
     <message>
       <location filename="resources/ncglf2_dialog.ui" />
       <source>paper</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <location filename="resources/ncglf2_dialog.ui" />
+      <source>ensemble</source>
       <translation type="unfinished" />
     </message>
     <message>
