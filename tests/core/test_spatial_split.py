@@ -368,20 +368,25 @@ class Log:
         self.lines.append(message)
 
 
-def test_training_with_the_spatial_split_records_it(tmp_path):
+def train_tiny(tmp_path, log: Log, **params):
+    """The tiny scene trained with its model and report in ``tmp_path``."""
     scene = build_tiny_scene(tmp_path)
-    log = Log()
-    outcome = train(
+    return train(
         TrainRequest(
             hsi=scene.hsi,
             lidar=[scene.dsm],
             labels=scene.labels,
             out=str(tmp_path / "m.ncglf2"),
             report=str(tmp_path / "train.html"),
-            params=tiny_parameters(epochs=4),
+            params=tiny_parameters(**params),
         ),
         log,
     )
+
+
+def test_training_with_the_spatial_split_records_it(tmp_path):
+    log = Log()
+    outcome = train_tiny(tmp_path, log, epochs=4)
     assert outcome.train_pixels == 60 and outcome.validation is not None
     split = load_model(str(tmp_path / "m.ncglf2")).provenance["split"]
     assert split["method"] == "spatial" and split["patch_size"] == 5 and split["gap"] == 4
@@ -396,19 +401,8 @@ def test_training_with_the_spatial_split_records_it(tmp_path):
 
 
 def test_training_with_the_random_split_warns_in_the_log_and_the_report(tmp_path):
-    scene = build_tiny_scene(tmp_path)
     log = Log()
-    train(
-        TrainRequest(
-            hsi=scene.hsi,
-            lidar=[scene.dsm],
-            labels=scene.labels,
-            out=str(tmp_path / "m.ncglf2"),
-            report=str(tmp_path / "train.html"),
-            params=tiny_parameters(epochs=2, validation_split="random"),
-        ),
-        log,
-    )
+    train_tiny(tmp_path, log, epochs=2, validation_split="random")
     warnings = [line for line in log.lines if line.startswith("warning: the validation pixels were drawn at random")]
     assert len(warnings) == 1
     page = (tmp_path / "train.html").read_text()
@@ -507,19 +501,8 @@ def test_an_ensembles_notes_say_which_network_they_are_about(tmp_path):
 
 
 def test_training_an_ensemble_validates_each_network_on_its_split_and_reports_out_of_split(tmp_path):
-    scene = build_tiny_scene(tmp_path)
     log = Log()
-    outcome = train(
-        TrainRequest(
-            hsi=scene.hsi,
-            lidar=[scene.dsm],
-            labels=scene.labels,
-            out=str(tmp_path / "m.ncglf2"),
-            report=str(tmp_path / "train.html"),
-            params=tiny_parameters(epochs=3, members=2),
-        ),
-        log,
-    )
+    outcome = train_tiny(tmp_path, log, epochs=3, members=2)
     bundle = load_model(str(tmp_path / "m.ncglf2"))
     split = bundle.provenance["split"]
     assert split["method"] == "spatial" and split["members"] == 2 and len(bundle.provenance["best_epochs"]) == 2
