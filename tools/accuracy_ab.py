@@ -160,7 +160,7 @@ def _key(record: dict) -> tuple:
 def _epochs(variant: str, runs: list[dict], budget: int) -> str:
     """Epochs run of the budget, per network times the networks for an ensemble."""
     overrides = VARIANTS.get(variant, ({}, False))[0]
-    members = overrides.get("members", 1)
+    members = TrainingParameters(**overrides).members or 1  # the protocol's when the variant leaves it
     budget = overrides.get("epochs", budget)
     run = statistics.mean(r["epochs_run"] for r in runs)
     return f"{members} x {run:.0f} of {budget}" if members > 1 else f"{run:.0f} of {budget}"
