@@ -430,12 +430,13 @@ def _member_splits(
         }
         for c, m in zip(first["classes"], members_of.values())
     ]
+    rest = np.flatnonzero(~trained & ~validated)  # what no network trains or validates on
     summary = {
         "method": "spatial",
         "members": members,
         "patch_size": patch_size,
         "gap": patch_size - 1,
-        "removed_by_gap": int(np.count_nonzero(~trained & ~validated)),
+        "removed_by_gap": int(rest.size),
         "point_block_size": first["point_block_size"],
         "classes": classes,
     }
@@ -443,7 +444,7 @@ def _member_splits(
     return Split(
         np.flatnonzero(trained).astype(dtype),
         np.flatnonzero(validated).astype(dtype),
-        np.flatnonzero(~trained & ~validated).astype(dtype),
+        rest.astype(dtype),
         method="spatial",
         summary=summary,
         notes=notes,

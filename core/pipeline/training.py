@@ -94,9 +94,9 @@ class TensorPatches:
 class PatchSubset:
     """The patches of another :class:`Patches` at some of its positions, read from it a batch at a time."""
 
-    def __init__(self, patches: Patches, positions: np.ndarray) -> None:
+    def __init__(self, patches: Patches, positions: np.ndarray | torch.Tensor) -> None:
         self.patches = patches
-        self.positions = torch.from_numpy(np.asarray(positions, dtype=np.int64))
+        self.positions = torch.as_tensor(positions, dtype=torch.int64)
 
     def __len__(self) -> int:
         return self.positions.shape[0]
@@ -550,7 +550,8 @@ def fit_own_splits(
     """
     progress = progress or SilentProgress()
     fits = []
-    for member, (train_at, val_at) in enumerate(splits):
+    at = [(torch.as_tensor(t, dtype=torch.int64), torch.as_tensor(v, dtype=torch.int64)) for t, v in splits]
+    for member, (train_at, val_at) in enumerate(at):
         progress.info(f"network {member + 1} of {len(splits)} of the ensemble, on its own split")
         part = SubProgress(progress, 100 * member / len(splits), 100 * (member + 1) / len(splits))
         member_params = replace(params, seed=member_seed(params.seed, member))
@@ -558,19 +559,17 @@ def fit_own_splits(
             fit_network(
                 config,
                 PatchSubset(train_x, train_at),
-                train_y[torch.from_numpy(np.asarray(train_at, dtype=np.int64))],
+                train_y[train_at],
                 PatchSubset(val_x, val_at),
-                val_y[torch.from_numpy(np.asarray(val_at, dtype=np.int64))],
+                val_y[val_at],
                 member_params,
                 part,
             )
         )
     votes = torch.zeros(len(val_x), config.num_classes)
-    for fit, (_, val_at) in zip(fits, splits):
+    for fit, (_, val_at) in zip(fits, at):
         if len(val_at):
-            votes[torch.from_numpy(np.asarray(val_at, dtype=np.int64))] += _probabilities(
-                fit.network, PatchSubset(val_x, val_at)
-            )
+            votes[val_at] += _probabilities(fit.network, PatchSubset(val_x, val_at))
     scored = (votes.sum(1) > 0).numpy()
     predicted = np.where(scored, votes.argmax(1).numpy(), -1)
     accuracy = float((predicted[scored] == val_y.numpy()[scored]).mean()) if scored.any() else None
